@@ -1,0 +1,229 @@
+package deq
+
+import "math"
+
+// GMRES is restarted GMRES for the affine problems u = G + M(u), that is
+// (I − M)u = G, with a separate Krylov basis, Hessenberg matrix and Givens
+// rotations per sample. It is a LinearSolver only: it solves the adjoint
+// systems of IFT, not nonlinear fixed points. Convergence does not depend
+// on M being contractive, only on (I − M) being well conditioned, so it
+// also serves maps whose Jacobian has spectral radius near or above 1.
+//
+// Stop.MaxIter bounds applications of M; one of them at each restart
+// computes the true residual, which is what the Stop rule tests.
+type GMRES struct {
+	// Restart is the Krylov dimension before a restart. Zero means 20.
+	Restart int
+}
+
+var _ LinearSolver = GMRES{}
+
+// Name implements LinearSolver.
+func (GMRES) Name() string { return "gmres" }
+
+func (s GMRES) linear64(l Linear[float64], st Stop) Result[float64] { return gmres(s, l, st) }
+func (s GMRES) linear32(l Linear[float32], st Stop) Result[float32] { return gmres(s, l, st) }
+
+// gmresState is one sample's Arnoldi process within a cycle.
+type gmresState struct {
+	h      []float64 // (r+1)×r Hessenberg, row-major
+	cs, sn []float64 // Givens rotations
+	gamma  []float64 // rotated right-hand side, r+1
+	k      int       // basis vectors built this cycle
+	active bool      // still extending its basis this cycle
+	ref    float64   // ‖F(u)‖ at the cycle start, for relative stopping
+}
+
+func gmres[T Float](s GMRES, l Linear[T], stop Stop) Result[T] {
+	r := s.Restart
+	if r == 0 {
+		r = 20
+	}
+	if r < 1 {
+		return failed[T](s.Name(), l.Batch, errorf("GMRES.Restart %d must be ≥ 1", s.Restart))
+	}
+	if stop.MaxIter < 2 {
+		return failed[T](s.Name(), l.Batch, errorf("GMRES needs MaxIter ≥ 2 (one step and one residual check), got %d", stop.MaxIter))
+	}
+	b, d := l.Batch, l.Dim
+	tr := newTracker[T](stop, b, d)
+	u := make([]T, b*d)
+	if l.U0 != nil {
+		copy(u, l.U0)
+	} else {
+		copy(u, l.G)
+	}
+	fu := make([]T, b*d)
+	basis := make([]T, b*(r+1)*d) // per sample, r+1 vectors of d
+	in := make([]T, b*d)          // batched operator input
+	out := make([]T, b*d)         // batched operator output
+	states := make([]gmresState, b)
+	for i := range states {
+		states[i] = gmresState{
+			h:     make([]float64, (r+1)*r),
+			cs:    make([]float64, r),
+			sn:    make([]float64, r),
+			gamma: make([]float64, r+1),
+		}
+	}
+	y := make([]float64, r)
+
+	for {
+		// True residual: F(u) = G + M u.
+		if err := l.Apply(fu, u); err != nil {
+			return failed[T](s.Name(), b, err)
+		}
+		for i := range fu {
+			fu[i] += l.G[i]
+		}
+		if tr.observe(u, fu) == 0 || tr.exhausted() {
+			break
+		}
+		// Start a cycle for every live sample: v_0 = r/‖r‖.
+		for smp := 0; smp < b; smp++ {
+			st := &states[smp]
+			st.active, st.k = tr.live[smp], 0
+			if !st.active {
+				continue
+			}
+			lo, hi := smp*d, (smp+1)*d
+			v0 := basis[smp*(r+1)*d : smp*(r+1)*d+d]
+			beta := 0.0
+			for i := range v0 {
+				v0[i] = fu[lo+i] - u[lo+i]
+				beta += float64(v0[i]) * float64(v0[i])
+			}
+			beta = math.Sqrt(beta)
+			_, st.ref, _ = residual(u[lo:hi], fu[lo:hi])
+			if beta == 0 {
+				st.active = false
+				continue
+			}
+			scaleVec(v0, 1/beta)
+			for i := range st.gamma {
+				st.gamma[i] = 0
+			}
+			st.gamma[0] = beta
+		}
+		// Arnoldi steps, keeping one evaluation for the next true residual.
+		for j := 0; j < r && tr.iter < stop.MaxIter-1; j++ {
+			anyActive := false
+			for smp := 0; smp < b; smp++ {
+				dst := in[smp*d : (smp+1)*d]
+				if states[smp].active {
+					copy(dst, basis[(smp*(r+1)+j)*d:(smp*(r+1)+j+1)*d])
+					anyActive = true
+				} else {
+					clear(dst)
+				}
+			}
+			if !anyActive {
+				break
+			}
+			if err := l.Apply(out, in); err != nil {
+				return failed[T](s.Name(), b, err)
+			}
+			tr.spend(1)
+			for smp := 0; smp < b; smp++ {
+				st := &states[smp]
+				if !st.active {
+					continue
+				}
+				vs := basis[smp*(r+1)*d : (smp+1)*(r+1)*d]
+				w := vs[(j+1)*d : (j+2)*d]
+				// w = (I − M) v_j
+				for i := range w {
+					w[i] = in[smp*d+i] - out[smp*d+i]
+				}
+				arnoldi(st, vs, w, j, r)
+				st.k = j + 1
+				est := math.Abs(st.gamma[j+1])
+				switch {
+				case st.h[j*r+j] == 0: // singular: drop the column
+					st.active, st.k = false, j
+				case stop.Tol >= 0 && stop.measure(est, st.ref) <= stop.Tol/2:
+					st.active = false // converged by the estimate
+				}
+				if isNonFinite(est) {
+					st.active, st.k = false, 0
+				}
+			}
+		}
+		// u ← u + V_k y, y solving the triangular system R y = γ.
+		for smp := 0; smp < b; smp++ {
+			st := &states[smp]
+			if !tr.live[smp] || st.k == 0 {
+				continue
+			}
+			k := st.k
+			for i := k - 1; i >= 0; i-- {
+				v := st.gamma[i]
+				for c := i + 1; c < k; c++ {
+					v -= st.h[i*r+c] * y[c]
+				}
+				y[i] = v / st.h[i*r+i]
+			}
+			us := u[smp*d : (smp+1)*d]
+			vs := basis[smp*(r+1)*d : (smp+1)*(r+1)*d]
+			for c := 0; c < k; c++ {
+				if isNonFinite(y[c]) {
+					break
+				}
+				yc := T(y[c])
+				for i, v := range vs[c*d : (c+1)*d] {
+					us[i] += yc * v
+				}
+			}
+		}
+	}
+	return tr.result(s.Name())
+}
+
+// arnoldi orthogonalises w = (I − M) v_j against v_0..v_j (modified
+// Gram–Schmidt), normalises it in place as v_{j+1}, and applies and extends
+// the sample's Givens rotations.
+func arnoldi[T Float](st *gmresState, vs, w []T, j, r int) {
+	d := len(w)
+	h := st.h
+	for i := 0; i <= j; i++ {
+		vi := vs[i*d : (i+1)*d]
+		c := dot(w, vi)
+		h[i*r+j] = c
+		ct := T(c)
+		for k := range w {
+			w[k] -= ct * vi[k]
+		}
+	}
+	nw := math.Sqrt(dot(w, w))
+	h[(j+1)*r+j] = nw
+	if nw > 0 {
+		scaleVec(w, 1/nw)
+	}
+	// Apply previous rotations to column j.
+	for i := 0; i < j; i++ {
+		a, b := h[i*r+j], h[(i+1)*r+j]
+		h[i*r+j] = st.cs[i]*a + st.sn[i]*b
+		h[(i+1)*r+j] = -st.sn[i]*a + st.cs[i]*b
+	}
+	// New rotation zeroing h[j+1][j].
+	a, b := h[j*r+j], h[(j+1)*r+j]
+	rho := math.Hypot(a, b)
+	c, s := 1.0, 0.0
+	if rho != 0 {
+		c, s = a/rho, b/rho
+	}
+	st.cs[j], st.sn[j] = c, s
+	h[j*r+j] = rho
+	h[(j+1)*r+j] = 0
+	g := st.gamma[j]
+	st.gamma[j] = c * g
+	st.gamma[j+1] = -s * g
+}
+
+// scaleVec multiplies v by a in place.
+func scaleVec[T Float](v []T, a float64) {
+	at := T(a)
+	for i := range v {
+		v[i] *= at
+	}
+}

@@ -1,0 +1,103 @@
+package deq
+
+// Solver finds fixed points of batched maps. Picard, Anderson and Broyden
+// implement it; call it through Solve.
+type Solver interface {
+	// Name identifies the method in stats and messages.
+	Name() string
+	solve64(p Problem[float64], stop Stop) Result[float64]
+	solve32(p Problem[float32], stop Stop) Result[float32]
+}
+
+// LinearSolver solves batched affine fixed-point problems u = G + M(u).
+// Every Solver is one (applied to the affine map); GMRES is one only.
+type LinearSolver interface {
+	// Name identifies the method in stats and messages.
+	Name() string
+	linear64(l Linear[float64], stop Stop) Result[float64]
+	linear32(l Linear[float32], stop Stop) Result[float32]
+}
+
+// Solve runs the solver on the problem under the stopping rule. A nil
+// solver means Anderson{}. Invalid input gives a Failed result whose Err
+// says what is wrong; Solve never panics on numerical trouble.
+func Solve[T Float](s Solver, p Problem[T], stop Stop) Result[T] {
+	if s == nil {
+		s = Anderson{}
+	}
+	if err := p.validate(); err != nil {
+		return failed[T](s.Name(), p.Batch, err)
+	}
+	if err := stop.validate(); err != nil {
+		return failed[T](s.Name(), p.Batch, err)
+	}
+	stop = stop.resolved()
+	switch q := any(p).(type) {
+	case Problem[float64]:
+		return any(s.solve64(q, stop)).(Result[T])
+	case Problem[float32]:
+		return any(s.solve32(q, stop)).(Result[T])
+	}
+	return failed[T](s.Name(), p.Batch, errorf("element type %T is neither float32 nor float64", *new(T)))
+}
+
+// SolveLinear runs the linear solver on u = G + M(u). A nil solver means
+// Anderson{}.
+func SolveLinear[T Float](s LinearSolver, l Linear[T], stop Stop) Result[T] {
+	if s == nil {
+		s = Anderson{}
+	}
+	if err := l.validate(); err != nil {
+		return failed[T](s.Name(), l.Batch, err)
+	}
+	if err := stop.validate(); err != nil {
+		return failed[T](s.Name(), l.Batch, err)
+	}
+	stop = stop.resolved()
+	switch q := any(l).(type) {
+	case Linear[float64]:
+		return any(s.linear64(q, stop)).(Result[T])
+	case Linear[float32]:
+		return any(s.linear32(q, stop)).(Result[T])
+	}
+	return failed[T](s.Name(), l.Batch, errorf("element type %T is neither float32 nor float64", *new(T)))
+}
+
+// start returns a fresh copy of the starting point.
+func start[T Float](p Problem[T]) []T {
+	z := make([]T, p.Batch*p.Dim)
+	copy(z, p.Z0)
+	return z
+}
+
+// Iterate applies F exactly k times from the starting point, with no
+// stopping test: z_k = F^k(z_0). It is the iterate y_k of the theory of
+// test-time compute. Non-finite values give a NonFinite result.
+func Iterate[T Float](p Problem[T], k int) Result[T] {
+	const name = "iterate"
+	if err := p.validate(); err != nil {
+		return failed[T](name, p.Batch, err)
+	}
+	if k < 0 {
+		return failed[T](name, p.Batch, errorf("iteration count %d is negative", k))
+	}
+	z := start(p)
+	fz := make([]T, len(z))
+	for i := 0; i < k; i++ {
+		if err := p.F(fz, z); err != nil {
+			return failed[T](name, p.Batch, err)
+		}
+		z, fz = fz, z
+	}
+	st := make([]Status, p.Batch)
+	status := Converged
+	for s := range st {
+		for _, v := range z[s*p.Dim : (s+1)*p.Dim] {
+			if isNonFinite(float64(v)) {
+				st[s], status = NonFinite, NonFinite
+				break
+			}
+		}
+	}
+	return Result[T]{Z: z, Status: status, Stats: Stats{Iterations: k, SampleStatus: st, Solver: name, MaxIter: k}}
+}

@@ -1,0 +1,165 @@
+package deq
+
+import "math"
+
+// tracker holds the per-sample bookkeeping every solver shares: residuals,
+// the best iterate, stopping, divergence and NaN detection.
+type tracker[T Float] struct {
+	stop       Stop
+	batch, dim int
+
+	best     []T // best iterate per sample
+	bestAbs  []float64
+	bestRel  []float64
+	bestIter []int
+	status   []Status
+	stopped  []int  // iteration at which a sample stopped, -1 while live
+	live     []bool // sample still iterating
+	nLive    int
+	trace    []float64
+	iter     int // evaluations so far
+}
+
+func newTracker[T Float](stop Stop, batch, dim int) *tracker[T] {
+	t := &tracker[T]{
+		stop:     stop,
+		batch:    batch,
+		dim:      dim,
+		best:     make([]T, batch*dim),
+		bestAbs:  make([]float64, batch),
+		bestRel:  make([]float64, batch),
+		bestIter: make([]int, batch),
+		status:   make([]Status, batch),
+		stopped:  make([]int, batch),
+		live:     make([]bool, batch),
+		nLive:    batch,
+		trace:    make([]float64, 0, stop.MaxIter),
+	}
+	for i := range t.live {
+		t.live[i] = true
+		t.bestAbs[i] = math.Inf(1)
+		t.bestRel[i] = math.Inf(1)
+		t.stopped[i] = -1
+		t.bestIter[i] = -1
+		t.status[i] = MaxIterations
+	}
+	return t
+}
+
+// observe records the residuals of iterate z (whose image is fz), the
+// iter-th point evaluated (0 is the start). It returns the number of
+// samples still live.
+func (t *tracker[T]) observe(z, fz []T) int {
+	worst := 0.0
+	for s := 0; s < t.batch; s++ {
+		if !t.live[s] {
+			continue
+		}
+		lo, hi := s*t.dim, (s+1)*t.dim
+		abs, ref, finite := residual(z[lo:hi], fz[lo:hi])
+		if !finite {
+			t.freeze(s, NonFinite)
+			continue
+		}
+		rel := relative(abs, ref)
+		m := t.stop.measure(abs, ref)
+		if m > worst {
+			worst = m
+		}
+		// The best iterate and divergence are judged by the absolute
+		// residual: a relative residual can shrink while the iterate runs
+		// off to infinity (F(z) = 2z + 1 has ‖F(z) − z‖/‖F(z)‖ → 1/2).
+		if abs < t.bestAbs[s] || t.bestIter[s] < 0 {
+			copy(t.best[lo:hi], z[lo:hi])
+			t.bestAbs[s], t.bestRel[s], t.bestIter[s] = abs, rel, t.iter
+		}
+		switch {
+		case t.stop.Tol >= 0 && m <= t.stop.Tol:
+			t.freeze(s, Converged)
+		case abs > t.stop.Divergence*t.bestAbs[s]:
+			t.freeze(s, Diverged)
+		}
+	}
+	t.trace = append(t.trace, worst)
+	t.iter++
+	return t.nLive
+}
+
+// freeze stops a live sample with the given status.
+func (t *tracker[T]) freeze(s int, st Status) {
+	if !t.live[s] {
+		return
+	}
+	t.live[s] = false
+	t.nLive--
+	t.status[s] = st
+	t.stopped[s] = t.iter
+	if st == NonFinite && t.bestIter[s] < 0 {
+		// No finite iterate was ever seen: return NaN rather than a
+		// plausible-looking zero.
+		lo, hi := s*t.dim, (s+1)*t.dim
+		nan := T(math.NaN())
+		for i := lo; i < hi; i++ {
+			t.best[i] = nan
+		}
+	}
+}
+
+// spend counts n evaluations of F that were not observed (GMRES's inner
+// Arnoldi steps).
+func (t *tracker[T]) spend(n int) { t.iter += n }
+
+// exhausted reports whether the evaluation budget is spent.
+func (t *tracker[T]) exhausted() bool { return t.iter >= t.stop.MaxIter }
+
+// result assembles the Result; live samples end as MaxIterations.
+func (t *tracker[T]) result(solver string) Result[T] {
+	st := Converged
+	sampleIters := make([]int, t.batch)
+	for s := 0; s < t.batch; s++ {
+		st = worse(st, t.status[s])
+		if t.stopped[s] >= 0 {
+			sampleIters[s] = t.stopped[s]
+		} else {
+			sampleIters[s] = t.iter
+		}
+	}
+	return Result[T]{
+		Z:      t.best,
+		Status: st,
+		Stats: Stats{
+			Iterations:       t.iter,
+			Residual:         t.bestAbs,
+			RelResidual:      t.bestRel,
+			SampleIterations: sampleIters,
+			BestIteration:    t.bestIter,
+			SampleStatus:     t.status,
+			Trace:            t.trace,
+			Tol:              t.stop.Tol,
+			Mode:             t.stop.Mode,
+			MaxIter:          t.stop.MaxIter,
+			Divergence:       t.stop.Divergence,
+			Solver:           solver,
+		},
+	}
+}
+
+// residual returns ‖fz − z‖, ‖fz‖ and whether both vectors are finite.
+// Finite vectors whose norms overflow give +Inf norms, which the divergence
+// rule then catches.
+func residual[T Float](z, fz []T) (abs, ref float64, finite bool) {
+	var d2, f2 float64
+	for i := range z {
+		f, x := float64(fz[i]), float64(z[i])
+		if isNonFinite(f) || isNonFinite(x) {
+			return 0, 0, false
+		}
+		d := f - x
+		d2 += d * d
+		f2 += f * f
+	}
+	return math.Sqrt(d2), math.Sqrt(f2), true
+}
+
+// isNonFinite reports NaN or ±Inf.
+func isNonFinite(v float64) bool { return v-v != 0 }
