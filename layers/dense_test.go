@@ -1,0 +1,101 @@
+package layers
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+func TestDenseGradients(t *testing.T) {
+	for _, act := range []Activation{Identity, Tanh, ReLU, Sigmoid, Softplus, GELU} {
+		t.Run(act.String(), func(t *testing.T) {
+			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+				rng := rand.New(rand.NewPCG(1, uint64(act)))
+				s := NewScope(g, tensor.Float64, rng)
+				x := input(g, tensor.Float64, rng, "x", 5, 4)
+				d := s.Dense("d", 4, 3, act, WithInit(GlorotUniform(2)))
+				// A non-zero bias keeps ReLU's kinks away from the data.
+				copy(d.B.Value().Data().([]float64), []float64{0.3, -0.2, 0.1})
+				y, err := d.Fwd(x)
+				if err != nil {
+					return nil, nil, err
+				}
+				target := input(g, tensor.Float64, rng, "target", 5, 3)
+				loss, err := MSE(y, target)
+				return loss, G.Nodes{x, d.W, d.B}, err
+			})
+		})
+	}
+}
+
+func TestSoftmaxCrossEntropyGradientsAndMask(t *testing.T) {
+	checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+		rng := rand.New(rand.NewPCG(2, 2))
+		s := NewScope(g, tensor.Float64, rng)
+		x := input(g, tensor.Float64, rng, "x", 6, 4)
+		d := s.Dense("d", 4, 5, Identity)
+		y, err := d.Fwd(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		loss, err := SoftmaxCrossEntropy(y, oneHot(g, tensor.Float64, rng, 6, 5, 4, 5))
+		return loss, G.Nodes{x, d.W, d.B}, err
+	})
+	// Padding rows change neither the loss nor the other rows' gradients.
+	g := G.NewGraph()
+	rng := rand.New(rand.NewPCG(3, 3))
+	logits := input(g, tensor.Float64, rng, "logits", 3, 4)
+	tg := G.NewTensor(g, tensor.Float64, 2, G.WithShape(3, 4), G.WithName("t"), G.WithValue(tensor.New(tensor.WithShape(3, 4), tensor.WithBacking([]float64{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}))))
+	loss, err := SoftmaxCrossEntropy(logits, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := G.Grad(loss, logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	gr := grads[0].Value().Data().([]float64)
+	for j := 4; j < 8; j++ {
+		if gr[j] != 0 {
+			t.Fatalf("padding row has gradient %v", gr[4:8])
+		}
+	}
+	x := logits.Value().Data().([]float64)
+	want := (logSumExp(x[0:4]) - x[0] + logSumExp(x[8:12]) - x[10]) / 2
+	if got := loss.Value().Data().(float64); got-want > 1e-12 || want-got > 1e-12 {
+		t.Fatalf("loss %v, want %v (mean over the two real rows)", got, want)
+	}
+}
+
+func TestDenseRejectsBadInput(t *testing.T) {
+	g := G.NewGraph()
+	rng := rand.New(rand.NewPCG(4, 4))
+	s := NewScope(g, tensor.Float64, rng)
+	d := s.Dense("d", 4, 3, Tanh)
+	if _, err := d.Fwd(input(g, tensor.Float64, rng, "x", 2, 5)); err == nil || !strings.Contains(err.Error(), "want (B, 4)") {
+		t.Errorf("wrong input width: %v", err)
+	}
+	bad := s.Dense("bad", 0, 3, Tanh)
+	if _, err := bad.Fwd(input(g, tensor.Float64, rng, "x2", 2, 4)); err == nil {
+		t.Error("zero-width layer built without error")
+	}
+	if s.Err() == nil {
+		t.Error("scope did not record the construction error")
+	}
+	s2 := NewScope(g, tensor.Float64, rng)
+	s2.Dense("same", 2, 2, Tanh)
+	s2.Dense("same", 2, 2, Tanh)
+	if s2.Err() == nil || !strings.Contains(s2.Err().Error(), "used twice") {
+		t.Errorf("duplicate names: %v", s2.Err())
+	}
+	if NewScope(g, tensor.Int, rng).Err() == nil || NewScope(g, tensor.Float64, nil).Err() == nil {
+		t.Error("bad dtype or nil rng accepted")
+	}
+}

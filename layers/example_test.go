@@ -1,0 +1,58 @@
+package layers_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/layers"
+)
+
+// An explicit-plus-implicit classifier: the injection x·U is computed once
+// by an explicit layer, the implicit layer solves z* = tanh(z*W + xU + b),
+// and an explicit head reads the logits off z*.
+func Example() {
+	g := G.NewGraph()
+	s := layers.NewScope(g, tensor.Float64, rand.New(rand.NewPCG(1, 2)))
+	x := G.NewMatrix(g, tensor.Float64, G.WithShape(32, 784), G.WithName("x"), G.WithInit(G.Zeroes()))
+	y := G.NewMatrix(g, tensor.Float64, G.WithShape(32, 10), G.WithName("y"), G.WithInit(G.Zeroes()))
+
+	deqLayer := s.Implicit("deq", s.DenseCell("cell", 128, layers.Tanh), layers.ImplicitConfig{
+		Forward:  deq.Anderson{},
+		Backward: deq.IFT{},
+	})
+	model := layers.Sequential{
+		s.Dense("inject", 784, 128, layers.Identity, layers.NoBias()),
+		deqLayer,
+		s.Dense("head", 128, 10, layers.Identity),
+	}
+	logits, err := model.Fwd(x)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	loss, err := layers.SoftmaxCrossEntropy(logits, y)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := G.Grad(loss, model.Params()...); err != nil {
+		fmt.Println(err)
+		return
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(model.Params()...))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	st := deqLayer.Stats()
+	fmt.Println("parameters:", layers.CountParams(model.Params()))
+	fmt.Println("forward:", st.ForwardStatus, "backward:", st.BackwardStatus)
+	// Output:
+	// parameters: 118154
+	// forward: converged backward: converged
+}

@@ -1,0 +1,301 @@
+package layers
+
+import (
+	"fmt"
+	"sync"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/deq"
+)
+
+// ImplicitConfig is the static configuration of an implicit layer. Its
+// zero value solves with Anderson to a relative residual of 1e-4 (at most
+// 50 iterations) and differentiates exactly by IFT with the same rule.
+type ImplicitConfig struct {
+	// Forward is the fixed-point solver. Nil means deq.Anderson{}.
+	Forward deq.Solver
+	// Stop is the forward stopping rule (its zero value is deq.Stop's).
+	Stop deq.Stop
+	// Backward is the gradient mode. Nil means deq.IFT{}; an IFT with a
+	// zero Stop uses the forward Stop (matching pairs). deq.Unrolled{K}
+	// makes the layer K applications of the cell in the graph instead of
+	// a solve.
+	Backward deq.Backward
+	// Strict makes a forward solve that does not converge (max
+	// iterations, divergence) an error of the machine run. Non-finite
+	// values are always an error, so NaNs never reach the weights.
+	Strict bool
+}
+
+// resolved fills in defaults.
+func (c ImplicitConfig) resolved() ImplicitConfig {
+	if c.Forward == nil {
+		c.Forward = deq.Anderson{}
+	}
+	if c.Backward == nil {
+		c.Backward = deq.IFT{}
+	}
+	if ift, ok := c.Backward.(deq.IFT); ok && ift.Stop == (deq.Stop{}) {
+		ift.Stop = c.Stop
+		c.Backward = ift
+	}
+	return c
+}
+
+// Controls are the run-time (test-time) settings of an implicit layer.
+// They are not part of the graph: change them between runs of a compiled
+// machine. The zero value solves with the layer's configuration.
+type Controls struct {
+	// Iterations, when positive, replaces the solve by exactly this many
+	// applications of the cell from z₀ = 0, with no stopping test: the
+	// layer outputs the iterate y_t of the theory of test-time compute
+	// (t−1 iterations inside the op, the last one in the graph).
+	Iterations int
+	// MaxIter and Tol, when non-zero, override the forward Stop's.
+	MaxIter int
+	Tol     float64
+	// WarmStart starts each solve from the previous solution of the same
+	// shape (for instance the same batch at the next step).
+	WarmStart bool
+}
+
+// Stats describe an implicit layer's recent solves.
+type Stats struct {
+	// Forward and Backward are the stats of the last solves.
+	Forward, Backward             deq.Stats
+	ForwardStatus, BackwardStatus deq.Status
+	// Counters since the layer was built or ResetStats was called.
+	ForwardCalls, BackwardCalls int
+	ForwardIters, BackwardIters int // evaluations of f and of J_fᵀv
+	// ForwardNotConverged and BackwardNotConverged count samples that did
+	// not meet the tolerance.
+	ForwardNotConverged, BackwardNotConverged int
+	ForwardSamples, BackwardSamples           int
+}
+
+// MeanForwardIters is the mean number of cell evaluations per forward
+// solve (the final application in the graph not counted).
+func (s Stats) MeanForwardIters() float64 { return ratio(s.ForwardIters, s.ForwardCalls) }
+
+// MeanBackwardIters is the mean number of VJPs per backward solve.
+func (s Stats) MeanBackwardIters() float64 { return ratio(s.BackwardIters, s.BackwardCalls) }
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// implicitState is the mutable part of a layer, kept behind a pointer so
+// that the ops' hashes never see it.
+type implicitState struct {
+	mu    sync.Mutex
+	ctl   Controls
+	stats Stats
+	warm  any // []float32 or []float64 of the last solution
+}
+
+// Implicit is a deep-equilibrium layer: its output is the fixed point
+// z* = f(z*, inj) of its Cell. The forward pass solves for z* inside a
+// Gorgonia op with a deq solver; the backward pass solves the adjoint
+// system u = g + J_f(z*)ᵀu with the Backward mode and lets Gorgonia
+// differentiate one application of f at z* with incoming gradient u, which
+// yields uᵀ∂f/∂inj and uᵀ∂f/∂θ. Training memory is therefore that of one
+// application of f, whatever the number of iterations.
+//
+// Shapes: Fwd takes the injection (B, …) — typically x·U computed once by
+// a Dense layer with NoBias — and returns the state (B, …) as given by
+// the cell's StateShape.
+type Implicit struct {
+	Cell  Cell
+	cfg   ImplicitConfig
+	name  string
+	state *implicitState
+	err   error
+}
+
+var _ Layer = (*Implicit)(nil)
+
+// Implicit creates an implicit layer around cell.
+func (s *Scope) Implicit(name string, cell Cell, cfg ImplicitConfig) *Implicit {
+	l := NewImplicit(name, cell, cfg)
+	if l.err != nil {
+		s.fail(l.err)
+	} else if s.err != nil {
+		l.err = s.err
+	}
+	return l
+}
+
+// NewImplicit creates an implicit layer around cell (see Scope.Implicit).
+func NewImplicit(name string, cell Cell, cfg ImplicitConfig) *Implicit {
+	l := &Implicit{Cell: cell, cfg: cfg.resolved(), name: name, state: &implicitState{}}
+	if cell == nil {
+		l.err = fmt.Errorf("layers: implicit layer %q has no cell", name)
+	}
+	return l
+}
+
+// Name returns the layer's name.
+func (l *Implicit) Name() string { return l.name }
+
+// Config returns the layer's resolved configuration.
+func (l *Implicit) Config() ImplicitConfig { return l.cfg }
+
+// Params implements Layer: the cell's parameters.
+func (l *Implicit) Params() G.Nodes {
+	if l.Cell == nil {
+		return nil
+	}
+	return l.Cell.Params()
+}
+
+// Project implements Projector by projecting the cell's parameters when
+// the cell is a Projector.
+func (l *Implicit) Project() error {
+	if p, ok := l.Cell.(Projector); ok {
+		return p.Project()
+	}
+	return nil
+}
+
+// SetControls sets the run-time controls used by the following runs.
+func (l *Implicit) SetControls(c Controls) {
+	l.state.mu.Lock()
+	defer l.state.mu.Unlock()
+	l.state.ctl = c
+}
+
+// Controls returns the current run-time controls.
+func (l *Implicit) Controls() Controls {
+	l.state.mu.Lock()
+	defer l.state.mu.Unlock()
+	return l.state.ctl
+}
+
+// Stats returns a snapshot of the layer's solve statistics.
+func (l *Implicit) Stats() Stats {
+	l.state.mu.Lock()
+	defer l.state.mu.Unlock()
+	return l.state.stats
+}
+
+// ResetStats zeroes the counters of Stats.
+func (l *Implicit) ResetStats() {
+	l.state.mu.Lock()
+	defer l.state.mu.Unlock()
+	l.state.stats = Stats{}
+}
+
+// Fwd implements Layer with a single injection.
+func (l *Implicit) Fwd(inj *G.Node) (*G.Node, error) { return l.Apply(inj) }
+
+// Apply builds the layer for one or more injections (cells written as
+// Builders take exactly one).
+func (l *Implicit) Apply(inj ...*G.Node) (*G.Node, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	if len(inj) == 0 {
+		return nil, fmt.Errorf("layers: implicit layer %q needs an injection", l.name)
+	}
+	params := l.Cell.Params()
+	dt := inj[0].Dtype()
+	for _, n := range append(G.Nodes(inj), params...) {
+		if n == nil {
+			return nil, fmt.Errorf("layers: implicit layer %q has a nil input or parameter", l.name)
+		}
+		if n.Dtype() != dt {
+			return nil, fmt.Errorf("layers: implicit layer %q mixes dtypes %v and %v", l.name, dt, n.Dtype())
+		}
+	}
+	if dt != tensor.Float64 && dt != tensor.Float32 {
+		return nil, fmt.Errorf("layers: implicit layer %q needs float32 or float64, got %v", l.name, dt)
+	}
+	state, err := l.Cell.StateShape(shapesOf(inj))
+	if err != nil {
+		return nil, err
+	}
+	if u, ok := l.cfg.Backward.(deq.Unrolled); ok {
+		return unroll(l.Cell, inj, state, dt, u.Resolved().Steps)
+	}
+	children := append(append(G.Nodes{}, inj...), params...)
+	sop := newSolveOp(l, state, dt, children)
+	zstar, err := G.ApplyOp(sop, children...)
+	if err != nil {
+		return nil, fmt.Errorf("layers: implicit layer %q: %w", l.name, err)
+	}
+	fz, err := l.Cell.Apply(zstar, inj)
+	if err != nil {
+		return nil, err
+	}
+	hop := newHookOp(l, sop, fz.Type())
+	return G.ApplyOp(hop, append(G.Nodes{fz, zstar}, children...)...)
+}
+
+// stop returns the forward stopping rule under the current controls.
+func (l *Implicit) stop(ctl Controls) deq.Stop {
+	s := l.cfg.Stop
+	if ctl.MaxIter > 0 {
+		s.MaxIter = ctl.MaxIter
+	}
+	if ctl.Tol != 0 {
+		s.Tol = ctl.Tol
+	}
+	return s
+}
+
+// Unrolled is the explicit twin of an implicit layer: Steps applications
+// of the same cell, weight-tied, from z₀ = 0, all in the graph. Gradients
+// are exact backpropagation through the copies; memory grows with Steps.
+type Unrolled struct {
+	Cell  Cell
+	Steps int
+}
+
+var _ Layer = (*Unrolled)(nil)
+
+// Fwd implements Layer.
+func (u *Unrolled) Fwd(inj *G.Node) (*G.Node, error) { return u.Apply(inj) }
+
+// Apply builds the unrolled layer for one or more injections.
+func (u *Unrolled) Apply(inj ...*G.Node) (*G.Node, error) {
+	if u.Cell == nil || u.Steps < 1 || len(inj) == 0 {
+		return nil, fmt.Errorf("layers: Unrolled needs a cell, Steps ≥ 1 and an injection (got Steps=%d)", u.Steps)
+	}
+	state, err := u.Cell.StateShape(shapesOf(inj))
+	if err != nil {
+		return nil, err
+	}
+	return unroll(u.Cell, inj, state, inj[0].Dtype(), u.Steps)
+}
+
+// Project implements Projector, like Implicit.Project.
+func (u *Unrolled) Project() error {
+	if p, ok := u.Cell.(Projector); ok {
+		return p.Project()
+	}
+	return nil
+}
+
+// Params implements Layer.
+func (u *Unrolled) Params() G.Nodes {
+	if u.Cell == nil {
+		return nil
+	}
+	return u.Cell.Params()
+}
+
+func unroll(c Cell, inj G.Nodes, state tensor.Shape, dt tensor.Dtype, steps int) (*G.Node, error) {
+	z := G.NewConstant(tensor.New(tensor.WithShape(state...), tensor.Of(dt)), G.WithName(fmt.Sprintf("zeros%v", []int(state))))
+	for i := 0; i < steps; i++ {
+		var err error
+		if z, err = c.Apply(z, inj); err != nil {
+			return nil, err
+		}
+	}
+	return z, nil
+}

@@ -1,0 +1,185 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Scope creates the parameters of a model in one graph: it fixes the graph,
+// the element type and the random source, names every parameter uniquely,
+// and keeps the first construction error (a layer built with bad arguments
+// also returns that error from Fwd, so no error is lost).
+//
+// A Scope is not safe for concurrent use.
+type Scope struct {
+	g      *G.ExprGraph
+	dt     tensor.Dtype
+	rng    *rand.Rand
+	byName map[string]*G.Node
+	order  G.Nodes
+	shared map[string]G.Value // values to reuse, by name (see Rebind)
+	err    error
+}
+
+// NewScope returns a scope that creates float32 or float64 parameters in g,
+// initialised from rng. Randomness is injected, never global.
+func NewScope(g *G.ExprGraph, dt tensor.Dtype, rng *rand.Rand) *Scope {
+	s := &Scope{g: g, dt: dt, rng: rng, byName: map[string]*G.Node{}}
+	switch {
+	case g == nil:
+		s.fail(fmt.Errorf("layers: NewScope needs a graph"))
+	case dt != tensor.Float64 && dt != tensor.Float32:
+		s.fail(fmt.Errorf("layers: dtype %v is not supported; use tensor.Float32 or tensor.Float64", dt))
+	case rng == nil:
+		s.fail(fmt.Errorf("layers: NewScope needs a *rand.Rand (randomness is injected, never global)"))
+	}
+	return s
+}
+
+// Rebind returns a scope on another graph (for instance an inference graph
+// with another batch size) whose parameters share their values with this
+// scope's: a parameter created there under an existing name is bound to the
+// same tensor, so training updates made through one graph are seen by the
+// other without copying. Build the same model in it.
+func (s *Scope) Rebind(g *G.ExprGraph) *Scope {
+	r := NewScope(g, s.dt, s.rng)
+	r.shared = map[string]G.Value{}
+	for name, n := range s.byName {
+		r.shared[name] = n.Value()
+	}
+	if s.err != nil {
+		r.fail(s.err)
+	}
+	return r
+}
+
+// Graph returns the scope's graph.
+func (s *Scope) Graph() *G.ExprGraph { return s.g }
+
+// Dtype returns the element type of the scope's parameters.
+func (s *Scope) Dtype() tensor.Dtype { return s.dt }
+
+// Rand returns the scope's random source.
+func (s *Scope) Rand() *rand.Rand { return s.rng }
+
+// Err returns the first error met while building layers in this scope.
+func (s *Scope) Err() error { return s.err }
+
+// Params returns every parameter created in this scope, in creation order.
+func (s *Scope) Params() G.Nodes { return append(G.Nodes(nil), s.order...) }
+
+func (s *Scope) fail(err error) error {
+	if s.err == nil {
+		s.err = err
+	}
+	return err
+}
+
+// Init fills a parameter's initial values.
+type Init func(rng *rand.Rand, shape tensor.Shape, out []float64)
+
+// GlorotUniform draws from U(−a, a) with a = gain·√(6/(fanIn+fanOut)), the
+// fans being the first two dimensions (matrices) or the product of the
+// trailing dimensions (convolution kernels).
+func GlorotUniform(gain float64) Init {
+	return func(rng *rand.Rand, shape tensor.Shape, out []float64) {
+		fanIn, fanOut := fans(shape)
+		a := gain * math.Sqrt(6/float64(fanIn+fanOut))
+		for i := range out {
+			out[i] = a * (2*rng.Float64() - 1)
+		}
+	}
+}
+
+// Zeros initialises to zero.
+func Zeros(*rand.Rand, tensor.Shape, []float64) {}
+
+// Constant initialises every value to c.
+func Constant(c float64) Init {
+	return func(_ *rand.Rand, _ tensor.Shape, out []float64) {
+		for i := range out {
+			out[i] = c
+		}
+	}
+}
+
+func fans(shape tensor.Shape) (in, out int) {
+	switch len(shape) {
+	case 0:
+		return 1, 1
+	case 1:
+		return shape[0], shape[0]
+	case 2:
+		return shape[0], shape[1]
+	}
+	recept := 1
+	for _, d := range shape[2:] {
+		recept *= d
+	}
+	return shape[1] * recept, shape[0] * recept
+}
+
+// Param creates (or, in a rebound scope, reuses) the named parameter. It
+// returns nil after recording an error when the name is taken or the shape
+// is invalid.
+func (s *Scope) Param(name string, shape tensor.Shape, init Init) *G.Node {
+	if s.g == nil || s.err != nil {
+		return nil
+	}
+	if _, dup := s.byName[name]; dup {
+		s.fail(fmt.Errorf("layers: parameter name %q is used twice in one scope; give each layer its own name", name))
+		return nil
+	}
+	size := 1
+	for _, d := range shape {
+		if d <= 0 {
+			s.fail(fmt.Errorf("layers: parameter %q has invalid shape %v", name, shape))
+			return nil
+		}
+		size *= d
+	}
+	var val G.Value
+	if v, ok := s.shared[name]; ok {
+		if !v.Shape().Eq(shape) {
+			s.fail(fmt.Errorf("layers: parameter %q has shape %v here but %v in the scope it was rebound from", name, shape, v.Shape()))
+			return nil
+		}
+		val = v
+	} else {
+		vals := make([]float64, size)
+		init(s.rng, shape, vals)
+		val = newTensor(s.dt, shape, vals)
+	}
+	var n *G.Node
+	switch len(shape) {
+	case 0:
+		n = G.NewScalar(s.g, s.dt, G.WithName(name), G.WithValue(val))
+	default:
+		n = G.NewTensor(s.g, s.dt, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(val))
+	}
+	s.byName[name] = n
+	s.order = append(s.order, n)
+	return n
+}
+
+// newTensor returns a tensor of dtype dt holding vals (converted).
+func newTensor(dt tensor.Dtype, shape tensor.Shape, vals []float64) G.Value {
+	if len(shape) == 0 {
+		if dt == tensor.Float32 {
+			return G.NewF32(float32(vals[0]))
+		}
+		return G.NewF64(vals[0])
+	}
+	if dt == tensor.Float32 {
+		v32 := make([]float32, len(vals))
+		for i, v := range vals {
+			v32[i] = float32(v)
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v32))
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(vals))
+}
