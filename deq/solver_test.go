@@ -28,6 +28,23 @@ func TestSolversFindAffineFixedPoint(t *testing.T) {
 	}
 }
 
+func TestSolversFloat32Affine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	p := newAffine(rng, 2, 6, 0.5)
+	want := p.solution(t)
+	for name, s := range solvers() {
+		t.Run(name, func(t *testing.T) {
+			r := Solve(s, Problem[float32]{F: p.f32, Batch: 2, Dim: 6}, Stop{Tol: 1e-6, MaxIter: 300})
+			if err := r.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(widen(r.Z), want); d > 1e-5 {
+				t.Errorf("float32 solution off by %.3g", d)
+			}
+		})
+	}
+}
+
 func TestSolversFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	m := newTanhMap(rng, 3, 16, 0.8)

@@ -235,10 +235,8 @@ func (k *denseKernel[T]) VJP(out, v []T) error {
 func applyAct[T deq.Float](a Activation, x, d []T) {
 	switch a {
 	case Identity:
-		if d != nil {
-			for i := range d {
-				d[i] = 1
-			}
+		for i := range d {
+			d[i] = 1
 		}
 		return
 	case ReLU:

@@ -33,19 +33,6 @@ func data[T deq.Float](v G.Value) ([]T, error) {
 	return nil, fmt.Errorf("layers: value %T is not a %T tensor", v, *new(T))
 }
 
-// dataOf is data for each value.
-func dataOf[T deq.Float](vs []G.Value) ([][]T, error) {
-	out := make([][]T, len(vs))
-	for i, v := range vs {
-		d, err := data[T](v)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = d
-	}
-	return out, nil
-}
-
 // Floats64 returns a copy of a node's current value as float64s,
 // whatever its float dtype: convenient for reading losses and outputs.
 func Floats64(v G.Value) ([]float64, error) {
