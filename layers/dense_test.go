@@ -99,3 +99,47 @@ func TestDenseRejectsBadInput(t *testing.T) {
 		t.Error("bad dtype or nil rng accepted")
 	}
 }
+
+func TestElGhaouiProjection(t *testing.T) {
+	g := G.NewGraph()
+	rng := rand.New(rand.NewPCG(12, 12))
+	s := NewScope(g, tensor.Float64, rng)
+	c := s.ElGhaouiCell("eg", 16, ReLU, 0.9)
+	w := c.W.Value().Data().([]float64)
+	for i := range w {
+		w[i] *= 10 // leave the feasible set, as an optimizer step might
+	}
+	if err := c.Project(); err != nil {
+		t.Fatal(err)
+	}
+	// ‖W‖₁ (largest column sum) is ‖A‖∞ of A = Wᵀ.
+	at := make([]float64, 16*16)
+	for r := 0; r < 16; r++ {
+		for col := 0; col < 16; col++ {
+			at[col*16+r] = w[r*16+col]
+		}
+	}
+	if n := deqInfNorm(at, 16); n > 0.9+1e-12 {
+		t.Fatalf("‖A‖∞ = %v after projection, want ≤ 0.9", n)
+	}
+	if s.ElGhaouiCell("bad", 4, ReLU, 1.5); s.Err() == nil {
+		t.Error("kappa ≥ 1 accepted")
+	}
+}
+
+func deqInfNorm(a []float64, n int) float64 {
+	m := 0.0
+	for r := 0; r < n; r++ {
+		sum := 0.0
+		for _, v := range a[r*n : (r+1)*n] {
+			if v < 0 {
+				v = -v
+			}
+			sum += v
+		}
+		if sum > m {
+			m = sum
+		}
+	}
+	return m
+}

@@ -41,7 +41,7 @@ func cellKinds() map[string]cellKind {
 			}
 			return c
 		},
-		"elghaoui-relu": func(s *Scope, h int) Cell { return s.ElGhaouiCell("cell", h, Tanh, 0.9) },
+		"elghaoui-tanh": func(s *Scope, h int) Cell { return s.ElGhaouiCell("cell", h, Tanh, 0.9) },
 		"generic": func(s *Scope, h int) Cell {
 			w := s.Param("g.W", tensor.Shape{h, h}, GlorotUniform(0.3))
 			gamma := s.Param("g.gamma", tensor.Shape{}, Constant(0.8))
