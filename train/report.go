@@ -1,0 +1,90 @@
+package train
+
+// Report is the comparison every experiment writes as report.json. The
+// fields of the contract (experiment, dataset, seed, quick, metric, models
+// and, per model, name, kind, params, train_seconds,
+// train_samples_per_second, peak_heap_bytes, test_metric,
+// forward_iterations_mean, backward_iterations_mean, curve) may gain
+// siblings but are never renamed.
+type Report struct {
+	Experiment string        `json:"experiment"`
+	Dataset    string        `json:"dataset"`
+	Seed       uint64        `json:"seed"`
+	Quick      bool          `json:"quick"`
+	Metric     MetricInfo    `json:"metric"`
+	Models     []ModelReport `json:"models"`
+
+	// Command is the command line that produced the report.
+	Command string `json:"command,omitempty"`
+	// Created is the RFC 3339 time the report was written.
+	Created string `json:"created,omitempty"`
+	// Machine describes where it ran (CPU count, Go version, OS/arch).
+	Machine string `json:"machine,omitempty"`
+	// WallSeconds is the duration of the whole run.
+	WallSeconds float64 `json:"wall_seconds,omitempty"`
+	// Config holds the experiment's settings.
+	Config map[string]any `json:"config,omitempty"`
+	// Notes are remarks the experiment wants a reader to see.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// MetricInfo names the task metric.
+type MetricInfo struct {
+	Name           string `json:"name"`
+	HigherIsBetter bool   `json:"higher_is_better"`
+}
+
+// Model kinds.
+const (
+	KindExplicit = "explicit"
+	KindImplicit = "implicit"
+	KindUnrolled = "unrolled"
+)
+
+// ModelReport is one model's row of the comparison.
+type ModelReport struct {
+	Name                  string  `json:"name"`
+	Kind                  string  `json:"kind"`
+	Params                int     `json:"params"`
+	TrainSeconds          float64 `json:"train_seconds"`
+	TrainSamplesPerSecond float64 `json:"train_samples_per_second"`
+	PeakHeapBytes         uint64  `json:"peak_heap_bytes"`
+	TestMetric            float64 `json:"test_metric"`
+
+	// ForwardIterationsMean and BackwardIterationsMean are the mean solver
+	// iterations per training step (implicit models only).
+	ForwardIterationsMean  float64 `json:"forward_iterations_mean,omitempty"`
+	BackwardIterationsMean float64 `json:"backward_iterations_mean,omitempty"`
+	// Curve is metric and empirical Lipschitz constant against the
+	// test-time iteration count t (implicit models only).
+	Curve []CurvePoint `json:"curve,omitempty"`
+
+	// Lipschitz is the empirical Lipschitz constant of the trained map as
+	// evaluated (at convergence for implicit models); explicit baselines
+	// are drawn as horizontal lines at this value.
+	Lipschitz float64 `json:"lipschitz,omitempty"`
+	// Description says what the model is, in a few words.
+	Description string `json:"description,omitempty"`
+	// Epochs, Steps and FinalLoss describe the training run.
+	Epochs    int     `json:"epochs,omitempty"`
+	Steps     int     `json:"steps,omitempty"`
+	FinalLoss float64 `json:"final_loss,omitempty"`
+	// InferSamplesPerSecond is the evaluation throughput on the test set.
+	InferSamplesPerSecond float64 `json:"infer_samples_per_second,omitempty"`
+	// NotConvergedFraction is the fraction of training samples whose
+	// forward solve did not meet its tolerance (implicit models only).
+	NotConvergedFraction float64 `json:"not_converged_fraction,omitempty"`
+	// Extra holds experiment-specific figures.
+	Extra map[string]float64 `json:"extra,omitempty"`
+}
+
+// CurvePoint is the test metric and empirical Lipschitz constant L_t of
+// the model's output after t iterations from z₀ = 0.
+type CurvePoint struct {
+	T         int     `json:"t"`
+	Metric    float64 `json:"metric"`
+	Lipschitz float64 `json:"lipschitz"`
+	// MetricStd is the standard deviation of the per-sample metric, when
+	// the metric is a mean over samples.
+	MetricStd float64 `json:"metric_std,omitempty"`
+}
