@@ -1,0 +1,504 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"time"
+
+	G "gorgonia.org/gorgonia"
+)
+
+// Config configures Fit. Its zero value trains one epoch with Adam (lr
+// 1e-3) in batches of 64, with a constant rate, no checkpoints and no
+// progress output.
+type Config struct {
+	// Epochs is the number of passes over the data; zero means 1.
+	Epochs int
+	// BatchSize is the static batch size of the training graph; zero
+	// means 64. The last partial batch of an epoch is padded with zero
+	// rows (masked out of the loss), never dropped.
+	BatchSize int
+	// MaxSteps, when positive, ends training after this many steps.
+	MaxSteps int
+	// Optimizer configures the optimizer (Adam by default).
+	Optimizer OptimizerConfig
+	// Schedule sets the learning rate per step; nil means Constant.
+	Schedule Schedule
+	// Seed fixes the data order: epoch e visits the samples in the order
+	// of a permutation drawn from (Seed, e).
+	Seed uint64
+	// LogEvery is the number of steps between metrics lines; zero means 50.
+	LogEvery int
+	// Checkpoint is the checkpoint file; empty disables checkpoints.
+	Checkpoint string
+	// CheckpointEvery is the number of steps between checkpoints; zero
+	// means only at the end of each epoch (and on cancellation).
+	CheckpointEvery int
+	// Resume continues from Checkpoint when it exists. Without Resume an
+	// existing checkpoint is an error: it is never overwritten.
+	Resume bool
+	// Fingerprint holds settings a resumed run must share (flags, data
+	// size); the model's name, the batch size, the optimizer and the
+	// parameter shapes are always checked.
+	Fingerprint map[string]string
+	// Metrics, when set, receives step and epoch records.
+	Metrics *MetricsLog
+	// Progress and ProgressOut control progress reporting (nothing when
+	// ProgressOut is nil).
+	Progress    ProgressMode
+	ProgressOut io.Writer
+	// Hooks run after every step, every epoch and at the end.
+	Hooks []Hook
+}
+
+// Hook is a named extension of the loop: metrics, checkpoints, early
+// stopping. Any of its functions may be nil; an error ends training.
+type Hook struct {
+	Name  string
+	Step  func(*State) error
+	Epoch func(*State) error
+	End   func(*State) error
+}
+
+// State is what hooks see.
+type State struct {
+	Model string
+	// Epoch is the current epoch (0-based); Step counts steps taken.
+	Epoch, Epochs int
+	Step, Steps   int
+	// Loss is the last batch's loss; EpochLoss the mean over the epoch.
+	Loss, EpochLoss float64
+	LR              float64
+	// Net is the training graph's model.
+	Net *Net
+	// EpochMetric, set by an epoch hook (for instance a validation
+	// metric), is written to the epoch's metrics line.
+	EpochMetric *float64
+	// Stop, set by a hook, ends training after the current step.
+	Stop bool
+}
+
+// Fitted describes a finished (or resumed-finished) training run.
+type Fitted struct {
+	Net              *Net
+	Steps, Epochs    int
+	Seconds          float64
+	Samples          int
+	SamplesPerSecond float64
+	PeakHeap         uint64
+	FinalLoss        float64
+	Solver           SolverStats
+	// Resumed is true when the run continued a checkpoint; AlreadyDone
+	// when the checkpoint was of a finished run and nothing was trained.
+	Resumed, AlreadyDone bool
+}
+
+func (c Config) resolved() Config {
+	if c.Epochs == 0 {
+		c.Epochs = 1
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 64
+	}
+	if c.LogEvery == 0 {
+		c.LogEvery = 50
+	}
+	if c.Schedule == nil {
+		c.Schedule = Constant{}
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Epochs < 0:
+		return fmt.Errorf("train: Epochs %d must be ≥ 0", c.Epochs)
+	case c.BatchSize < 0:
+		return fmt.Errorf("train: BatchSize %d must be positive", c.BatchSize)
+	case c.MaxSteps < 0 || c.CheckpointEvery < 0 || c.LogEvery < 0:
+		return fmt.Errorf("train: MaxSteps, CheckpointEvery and LogEvery must be ≥ 0")
+	case c.Resume && c.Checkpoint == "":
+		return fmt.Errorf("train: Resume needs a Checkpoint path")
+	}
+	return nil
+}
+
+// epochOrder is the order in which epoch e visits n samples.
+func epochOrder(seed uint64, epoch, n int) []int {
+	return rand.New(rand.NewPCG(seed, uint64(epoch)+0x9e3779b97f4a7c15)).Perm(n)
+}
+
+// Fit trains model on data. It builds the training graph, runs the
+// optimizer over Epochs passes in a seed-determined order, logs, calls
+// hooks and checkpoints; cancelling ctx saves a checkpoint (when enabled)
+// and returns ctx's error. Resuming from a checkpoint continues exactly:
+// the same loss curve as an uninterrupted run.
+func Fit(ctx context.Context, model Model, data Dataset, cfg Config) (*Fitted, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.resolved()
+	n := data.Len()
+	if n == 0 {
+		return nil, fmt.Errorf("train: the training set is empty")
+	}
+	net, err := model.Build(G.NewGraph(), cfg.BatchSize, true)
+	if err != nil {
+		return nil, fmt.Errorf("train: building %s: %w", model.Name(), err)
+	}
+	r, err := compile(net, true)
+	if err != nil {
+		return nil, err
+	}
+	defer r.vm.Close()
+	opt, err := cfg.Optimizer.New()
+	if err != nil {
+		return nil, err
+	}
+	perEpoch := (n + cfg.BatchSize - 1) / cfg.BatchSize
+	total := cfg.Epochs * perEpoch
+	if cfg.MaxSteps > 0 && cfg.MaxSteps < total {
+		total = cfg.MaxSteps
+	}
+	fp := fingerprint(model, net, cfg, n)
+	f := &fitter{model: model, data: data, cfg: cfg, net: net, r: r, opt: opt, perEpoch: perEpoch, total: total, fp: fp, baseLR: cfg.Optimizer.LR}
+	if f.baseLR == 0 {
+		f.baseLR = 1e-3
+	}
+	if net.ResetSolverStats != nil {
+		net.ResetSolverStats()
+	}
+	if done, err := f.resume(); err != nil || done != nil {
+		return done, err
+	}
+	return f.loop(ctx)
+}
+
+// fingerprint is the configuration a resumed run must share.
+func fingerprint(model Model, net *Net, cfg Config, n int) map[string]string {
+	fp := map[string]string{
+		"model":     model.Name(),
+		"batch":     strconv.Itoa(cfg.BatchSize),
+		"samples":   strconv.Itoa(n),
+		"optimizer": cfg.Optimizer.Kind,
+		"lr":        strconv.FormatFloat(cfg.Optimizer.LR, 'g', -1, 64),
+		"epochs":    strconv.Itoa(cfg.Epochs),
+		"max_steps": strconv.Itoa(cfg.MaxSteps),
+		"seed":      strconv.FormatUint(cfg.Seed, 10),
+		"schedule":  cfg.Schedule.String(),
+		"params":    strconv.Itoa(len(net.Params)),
+	}
+	for k, v := range cfg.Fingerprint {
+		fp[k] = v
+	}
+	return fp
+}
+
+// fitter is one training run in progress.
+type fitter struct {
+	model    Model
+	data     Dataset
+	cfg      Config
+	net      *Net
+	r        *runner
+	opt      Optimizer
+	perEpoch int
+	total    int
+	fp       map[string]string
+	baseLR   float64
+
+	epoch, inEpoch, step int
+	seconds              float64
+	samples              int
+	peak                 uint64
+	lastLoss             float64
+	prevSolver           SolverStats // accumulated before a resume
+	resumed              bool
+	// Running sums of the current log interval and epoch; checkpointed
+	// so a resumed run logs exactly what an uninterrupted one would.
+	intervalLoss   float64
+	intervalSteps  int
+	intervalSolver SolverStats
+	epochLoss      float64
+	epochSteps     int
+}
+
+// resume restores the checkpoint when asked to. It returns a result when
+// the checkpointed run had already finished.
+func (f *fitter) resume() (*Fitted, error) {
+	path := f.cfg.Checkpoint
+	if path == "" {
+		return nil, nil
+	}
+	c, err := LoadCheckpoint(path)
+	switch {
+	case errors.Is(err, ErrNoCheckpoint):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !f.cfg.Resume:
+		return nil, fmt.Errorf("train: %s already holds a checkpoint; pass -resume to continue it, or choose another -out folder (it is never overwritten)", path)
+	}
+	if err := c.checkFingerprint(path, f.fp); err != nil {
+		return nil, err
+	}
+	if err := restoreParams(path, f.net.Params, c.Params); err != nil {
+		return nil, err
+	}
+	if err := f.opt.Restore(c.Optimizer); err != nil {
+		return nil, err
+	}
+	f.epoch, f.inEpoch, f.step = c.Epoch, c.StepInEpoch, c.Step
+	f.seconds, f.samples, f.peak, f.lastLoss = c.TrainSeconds, c.Samples, c.PeakHeap, c.LastLoss
+	f.prevSolver = c.Solver
+	f.intervalLoss, f.intervalSteps, f.intervalSolver = c.IntervalLoss, c.IntervalSteps, c.IntervalSolver
+	f.epochLoss, f.epochSteps = c.EpochLoss, c.EpochSteps
+	f.resumed = true
+	if err := f.cfg.Metrics.Rewind(f.model.Name(), c.Step); err != nil {
+		return nil, err
+	}
+	if c.Done {
+		res := f.result()
+		res.AlreadyDone = true
+		return res, nil
+	}
+	return nil, nil
+}
+
+func (f *fitter) solverStats() SolverStats {
+	if f.net.SolverStats == nil {
+		return f.prevSolver
+	}
+	return f.prevSolver.Add(f.net.SolverStats())
+}
+
+func (f *fitter) checkpoint(done bool) error {
+	if f.cfg.Checkpoint == "" {
+		return nil
+	}
+	return SaveCheckpoint(f.cfg.Checkpoint, &Checkpoint{
+		Model: f.model.Name(), Fingerprint: f.fp,
+		Epoch: f.epoch, StepInEpoch: f.inEpoch, Step: f.step, Done: done,
+		Params: saveParams(f.net.Params), Optimizer: f.opt.State(),
+		TrainSeconds: f.seconds, PeakHeap: f.peak, Samples: f.samples, LastLoss: f.lastLoss,
+		Solver:       f.solverStats(),
+		IntervalLoss: f.intervalLoss, IntervalSteps: f.intervalSteps, IntervalSolver: f.intervalSolver,
+		EpochLoss: f.epochLoss, EpochSteps: f.epochSteps,
+	})
+}
+
+func (f *fitter) result() *Fitted {
+	res := &Fitted{
+		Net: f.net, Steps: f.step, Epochs: f.epoch, Seconds: f.seconds, Samples: f.samples,
+		PeakHeap: f.peak, FinalLoss: f.lastLoss, Solver: f.solverStats(), Resumed: f.resumed,
+	}
+	if f.seconds > 0 {
+		res.SamplesPerSecond = float64(f.samples) / f.seconds
+	}
+	return res
+}
+
+func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
+	cfg := f.cfg
+	var prog *Progress
+	if cfg.ProgressOut != nil {
+		prog = NewProgress(cfg.ProgressOut, cfg.Progress, f.model.Name(), f.total)
+		prog.done = f.step
+		defer prog.Finish()
+	}
+	st := &State{Model: f.model.Name(), Epochs: cfg.Epochs, Steps: f.total, Net: f.net}
+	heap := newHeapSampler()
+	heap.peak = f.peak
+	if !f.resumed {
+		f.intervalSolver = f.solverStats()
+	}
+	if prog != nil {
+		prog.Describe(func() string {
+			s := fmt.Sprintf("epoch %d/%d loss %.4f", f.epoch+1, cfg.Epochs, st.Loss)
+			if f.net.SolverStats != nil {
+				s += fmt.Sprintf(" fwd %.1f it", f.net.SolverStats().MeanForward())
+			}
+			return s
+		})
+	}
+
+	for f.step < f.total && f.epoch < cfg.Epochs {
+		order := epochOrder(cfg.Seed, f.epoch, f.data.Len())
+		for f.inEpoch < f.perEpoch && f.step < f.total {
+			if err := ctx.Err(); err != nil {
+				if cerr := f.checkpoint(false); cerr != nil {
+					return nil, errors.Join(err, cerr)
+				}
+				return nil, fmt.Errorf("train: %s stopped at step %d: %w", f.model.Name(), f.step, err)
+			}
+			lo := f.inEpoch * cfg.BatchSize
+			idx := order[lo:min(lo+cfg.BatchSize, len(order))]
+			t0 := time.Now()
+			loss, lr, err := f.trainStep(idx)
+			if err != nil {
+				return nil, err
+			}
+			f.seconds += time.Since(t0).Seconds()
+			f.samples += len(idx)
+			f.peak = heap.sample()
+			f.step++
+			f.inEpoch++
+			f.lastLoss = loss
+			f.intervalLoss += loss
+			f.intervalSteps++
+			f.epochLoss += loss
+			f.epochSteps++
+			st.Epoch, st.Step, st.Loss, st.LR = f.epoch, f.step, loss, lr
+			st.EpochLoss = f.epochLoss / float64(f.epochSteps)
+			if f.step%cfg.LogEvery == 0 || f.step == f.total {
+				now := f.solverStats()
+				if err := cfg.Metrics.Write(f.record("step", f.intervalLoss/float64(f.intervalSteps), lr, f.intervalSolver, now)); err != nil {
+					return nil, err
+				}
+				f.intervalLoss, f.intervalSteps, f.intervalSolver = 0, 0, now
+			}
+			for _, h := range cfg.Hooks {
+				if h.Step != nil {
+					if err := h.Step(st); err != nil {
+						return nil, fmt.Errorf("train: hook %s: %w", h.Name, err)
+					}
+				}
+			}
+			if cfg.CheckpointEvery > 0 && f.step%cfg.CheckpointEvery == 0 {
+				if err := f.checkpoint(false); err != nil {
+					return nil, err
+				}
+			}
+			prog.Add(1)
+			if st.Stop {
+				break
+			}
+		}
+		if f.inEpoch >= f.perEpoch {
+			f.epoch++
+			f.inEpoch = 0
+		}
+		if f.epochSteps > 0 {
+			st.EpochMetric = nil
+			for _, h := range cfg.Hooks {
+				if h.Epoch != nil {
+					if err := h.Epoch(st); err != nil {
+						return nil, fmt.Errorf("train: hook %s: %w", h.Name, err)
+					}
+				}
+			}
+			rec := f.record("epoch", f.epochLoss/float64(f.epochSteps), st.LR, SolverStats{}, SolverStats{})
+			rec.Epoch = f.epoch - 1
+			if f.inEpoch != 0 { // stopped inside an epoch
+				rec.Epoch = f.epoch
+			}
+			rec.Metric = st.EpochMetric
+			if err := cfg.Metrics.Write(rec); err != nil {
+				return nil, err
+			}
+			f.epochLoss, f.epochSteps = 0, 0
+		}
+		if err := f.checkpoint(false); err != nil {
+			return nil, err
+		}
+		if st.Stop {
+			break
+		}
+	}
+	if err := f.checkpoint(true); err != nil {
+		return nil, err
+	}
+	for _, h := range cfg.Hooks {
+		if h.End != nil {
+			if err := h.End(st); err != nil {
+				return nil, fmt.Errorf("train: hook %s: %w", h.Name, err)
+			}
+		}
+	}
+	return f.result(), nil
+}
+
+// trainStep runs one batch forward and backward and applies the optimizer.
+func (f *fitter) trainStep(idx []int) (loss, lr float64, err error) {
+	r := f.r
+	if err := r.fill(f.data, idx); err != nil {
+		return 0, 0, err
+	}
+	lr = f.cfg.Schedule.Rate(f.baseLR, f.step, f.total)
+	f.opt.SetLearnRate(lr)
+	defer r.reset()
+	if err := r.run(); err != nil {
+		return 0, 0, fmt.Errorf("train: %s step %d: %w", f.model.Name(), f.step, err)
+	}
+	loss, err = scalarValue(f.net.Loss)
+	if err != nil {
+		return 0, 0, err
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, 0, fmt.Errorf("train: %s loss is %v at step %d; the weights were not updated. Lower the learning rate (-lr), clip gradients, or constrain the implicit layer", f.model.Name(), loss, f.step)
+	}
+	if err := f.opt.Step(G.NodesToValueGrads(f.net.Params)); err != nil {
+		return 0, 0, err
+	}
+	if f.net.Project != nil {
+		if err := f.net.Project(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return loss, lr, nil
+}
+
+func (f *fitter) record(event string, loss, lr float64, from, to SolverStats) Record {
+	rec := Record{Model: f.model.Name(), Event: event, Epoch: f.epoch, Step: f.step, Loss: loss, LR: lr, Seconds: f.seconds}
+	d := SolverStats{
+		ForwardCalls: to.ForwardCalls - from.ForwardCalls, BackwardCalls: to.BackwardCalls - from.BackwardCalls,
+		ForwardIters: to.ForwardIters - from.ForwardIters, BackwardIters: to.BackwardIters - from.BackwardIters,
+		ForwardNotConverged: to.ForwardNotConverged - from.ForwardNotConverged, ForwardSamples: to.ForwardSamples - from.ForwardSamples,
+	}
+	rec.ForwardIters, rec.BackwardIters, rec.NotConverged = d.MeanForward(), d.MeanBackward(), d.NotConvergedFraction()
+	return rec
+}
+
+// scalarValue reads a scalar node as float64.
+func scalarValue(n *G.Node) (float64, error) {
+	v := n.Value()
+	if v == nil {
+		return 0, fmt.Errorf("train: %s has no value", n.Name())
+	}
+	switch d := v.Data().(type) {
+	case float64:
+		return d, nil
+	case float32:
+		return float64(d), nil
+	}
+	return 0, fmt.Errorf("train: %s is not a scalar (%T)", n.Name(), v.Data())
+}
+
+// heapSampler tracks the peak live heap cheaply (runtime/metrics, no
+// stop-the-world).
+type heapSampler struct {
+	s    []metrics.Sample
+	peak uint64
+}
+
+func newHeapSampler() *heapSampler {
+	runtime.GC()
+	return &heapSampler{s: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}}
+}
+
+func (h *heapSampler) sample() uint64 {
+	metrics.Read(h.s)
+	if h.s[0].Value.Kind() == metrics.KindUint64 {
+		if v := h.s[0].Value.Uint64(); v > h.peak {
+			h.peak = v
+		}
+	}
+	return h.peak
+}
