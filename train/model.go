@@ -196,19 +196,6 @@ func (r *runner) fill(ds Dataset, idx []int) error {
 	return nil
 }
 
-// setInputs writes raw input rows (n ≤ batch samples) into X, padding with
-// zeros.
-func (r *runner) setInputs(xs []float32, n int) {
-	xn := r.in.x.Shape().TotalSize() / r.b
-	for row := 0; row < r.b; row++ {
-		if row < n {
-			setRow(r.in.x, row, xs[row*xn:(row+1)*xn])
-		} else {
-			zeroRow(r.in.x, row)
-		}
-	}
-}
-
 // run executes the machine once; the caller reads values, then calls
 // reset.
 func (r *runner) run() error { return r.vm.RunAll() }
