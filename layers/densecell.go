@@ -54,6 +54,7 @@ func (s *Scope) ElGhaouiCell(name string, hidden int, act Activation, kappa floa
 	}
 	if c.err == nil {
 		c.err = c.Project()
+		s.projectors = append(s.projectors, c)
 	}
 	return c
 }

@@ -127,6 +127,7 @@ func (s *Scope) Implicit(name string, cell Cell, cfg ImplicitConfig) *Implicit {
 	} else if s.err != nil {
 		l.err = s.err
 	}
+	s.implicits = append(s.implicits, l)
 	return l
 }
 

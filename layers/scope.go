@@ -23,6 +23,9 @@ type Scope struct {
 	order  G.Nodes
 	shared map[string]G.Value // values to reuse, by name (see Rebind)
 	err    error
+
+	implicits  []*Implicit
+	projectors []Projector
 }
 
 // NewScope returns a scope that creates float32 or float64 parameters in g,
@@ -68,6 +71,22 @@ func (s *Scope) Rand() *rand.Rand { return s.rng }
 
 // Err returns the first error met while building layers in this scope.
 func (s *Scope) Err() error { return s.err }
+
+// Implicits returns the implicit layers created in this scope, so a model
+// can set their test-time controls and read their statistics.
+func (s *Scope) Implicits() []*Implicit { return append([]*Implicit(nil), s.implicits...) }
+
+// Project projects every constrained parameter created in this scope (El
+// Ghaoui cells) back into its set; training loops call it after each
+// optimizer step.
+func (s *Scope) Project() error {
+	for _, p := range s.projectors {
+		if err := p.Project(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Params returns every parameter created in this scope, in creation order.
 func (s *Scope) Params() G.Nodes { return append(G.Nodes(nil), s.order...) }

@@ -92,9 +92,11 @@ type Fitted struct {
 	Seconds          float64
 	Samples          int
 	SamplesPerSecond float64
-	PeakHeap         uint64
-	FinalLoss        float64
-	Solver           SolverStats
+	// PeakHeap is the peak live heap during training above its level
+	// before training started (so the dataset is not counted), in bytes.
+	PeakHeap  uint64
+	FinalLoss float64
+	Solver    SolverStats
 	// Resumed is true when the run continued a checkpoint; AlreadyDone
 	// when the checkpoint was of a finished run and nothing was trained.
 	Resumed, AlreadyDone bool
@@ -481,24 +483,33 @@ func scalarValue(n *G.Node) (float64, error) {
 	return 0, fmt.Errorf("train: %s is not a scalar (%T)", n.Name(), v.Data())
 }
 
-// heapSampler tracks the peak live heap cheaply (runtime/metrics, no
-// stop-the-world).
+// heapSampler tracks the peak live heap above the level before training
+// (the data, other models' leftovers), cheaply: runtime/metrics, no
+// stop-the-world.
 type heapSampler struct {
-	s    []metrics.Sample
-	peak uint64
+	s          []metrics.Sample
+	base, peak uint64
 }
 
 func newHeapSampler() *heapSampler {
 	runtime.GC()
-	return &heapSampler{s: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}}
+	h := &heapSampler{s: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}}
+	h.base = h.read()
+	return h
 }
 
-func (h *heapSampler) sample() uint64 {
+func (h *heapSampler) read() uint64 {
 	metrics.Read(h.s)
 	if h.s[0].Value.Kind() == metrics.KindUint64 {
-		if v := h.s[0].Value.Uint64(); v > h.peak {
-			h.peak = v
-		}
+		return h.s[0].Value.Uint64()
+	}
+	return 0
+}
+
+// sample returns the peak so far of the live heap minus the baseline.
+func (h *heapSampler) sample() uint64 {
+	if v := h.read(); v > h.base && v-h.base > h.peak {
+		h.peak = v - h.base
 	}
 	return h.peak
 }

@@ -42,6 +42,10 @@ const (
 )
 
 // ModelReport is one model's row of the comparison.
+//
+// PeakHeapBytes is the peak live Go heap while the model trained, above
+// the heap in use before its training began (the datasets and earlier
+// models are not counted).
 type ModelReport struct {
 	Name                  string  `json:"name"`
 	Kind                  string  `json:"kind"`

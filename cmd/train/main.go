@@ -1,0 +1,152 @@
+// Command train runs an experiment: it trains explicit and implicit models
+// side by side and writes report.json, report.md, PNG plots, metrics.jsonl
+// and curves.csv.
+//
+//	go run ./cmd/train                        # classify on MNIST, a few minutes
+//	go run ./cmd/train -experiment classify -dataset fashion
+//	go run ./cmd/train -quick                 # the reduced CI configuration
+//	go run ./cmd/train -out runs/x -resume    # continue an interrupted run
+//
+// Run with -h for every flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/experiments"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case experiments.UsageError(err):
+		fmt.Fprintln(os.Stderr, "train:", err)
+		fmt.Fprintln(os.Stderr, "run 'go run ./cmd/train -h' for the flags")
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the typed command line.
+type config struct {
+	experiments.Options
+	list  bool
+	set   map[string]bool // flags given explicitly
+	dtype string
+	prog  string
+}
+
+// Validate checks the values as given: an explicit zero or negative
+// batch, tolerance, learning rate … is an error rather than "default".
+func (c *config) Validate() error {
+	positive := map[string]float64{
+		"epochs": float64(c.Epochs), "batch": float64(c.Batch), "hidden": float64(c.Hidden),
+		"lr": c.LR, "tol": c.Tol, "max-iter": float64(c.MaxIter),
+	}
+	for name, v := range positive {
+		if c.set[name] && !(v > 0) {
+			return fmt.Errorf("-%s must be positive, got %v", name, v)
+		}
+	}
+	switch c.dtype {
+	case "float32":
+		c.Dtype = tensor.Float32
+	case "float64":
+		c.Dtype = tensor.Float64
+	default:
+		return fmt.Errorf("-dtype %q: want float32 or float64", c.dtype)
+	}
+	p, err := train.ParseProgress(c.prog)
+	if err != nil {
+		return err
+	}
+	c.Progress = p
+	if c.Resume && c.Out == "" {
+		return fmt.Errorf("-resume needs -out: the folder of the run to continue")
+	}
+	return c.Options.Validate()
+}
+
+func parse(args []string, stderr io.Writer) (*config, error) {
+	c := &config{set: map[string]bool{}}
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &c.Options
+	fs.StringVar(&o.Experiment, "experiment", "classify", "experiment to run: "+strings.Join(experiments.Names(), ", "))
+	fs.BoolVar(&c.list, "list", false, "list the experiments and exit")
+	fs.StringVar(&o.Dataset, "dataset", "", "dataset: mnist or fashion (image experiments; default mnist)")
+	fs.StringVar(&o.DataDir, "data", "", "folder holding the dataset's IDX files (default: the Go module cache for MNIST, /usr/share/datasets/fashion-mnist for Fashion-MNIST)")
+	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: the experiment's)")
+	fs.IntVar(&o.Batch, "batch", 0, "training batch size (default: the experiment's, 64 for classify)")
+	fs.IntVar(&o.Hidden, "hidden", 0, "hidden width (default: the experiment's, 128 for classify)")
+	fs.Float64Var(&o.LR, "lr", 0, "learning rate (default: the experiment's, 1e-3 for classify)")
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed: initialisation, data order and splits")
+	fs.StringVar(&o.Solver, "solver", "anderson", "forward fixed-point solver: picard, anderson or broyden")
+	fs.StringVar(&o.Backward, "backward", "ift", "gradient mode: ift, jfb, phantom or unrolled")
+	fs.StringVar(&o.AdjointSolver, "adjoint", "anderson", "IFT adjoint solver: anderson, picard or gmres")
+	fs.Float64Var(&o.Tol, "tol", 0, "relative residual at which solves stop (default 1e-4)")
+	fs.IntVar(&o.MaxIter, "max-iter", 0, "iteration cap of the solves (default 50)")
+	fs.StringVar(&o.Optimizer, "optimizer", "adam", "optimizer: adam or sgd (with momentum 0.9)")
+	fs.StringVar(&o.Schedule, "schedule", "constant", "learning-rate schedule: constant, step or cosine")
+	fs.Float64Var(&o.Clip, "clip", 0, "clip the gradient's global norm to this value (0: no clipping)")
+	fs.StringVar(&o.Out, "out", "", "output folder (default runs/<experiment>-<timestamp>)")
+	fs.BoolVar(&o.Resume, "resume", false, "continue the run in -out from its checkpoints")
+	fs.StringVar(&c.prog, "progress", "auto", "progress display: auto (a bar on a terminal, a log line every few seconds otherwise), always or never")
+	fs.StringVar(&c.dtype, "dtype", "float32", "element type: float32 or float64")
+	fs.BoolVar(&o.Quick, "quick", false, "run the reduced configuration (≤ 2 minutes, used by CI)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: go run ./cmd/train [flags]\n\nTrains explicit and implicit models side by side and writes report.json, report.md,\nPNG plots, metrics.jsonl and curves.csv into -out.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageErr(err)
+	}
+	if fs.NArg() > 0 {
+		return nil, usageErr(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	if err := c.Validate(); err != nil {
+		return nil, usageErr(err)
+	}
+	o.Command = "go run ./cmd/train " + strings.Join(args, " ")
+	return c, nil
+}
+
+// usageErr marks err as a usage error (exit status 2).
+func usageErr(err error) error { return experiments.Usage(err) }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	if c.list {
+		all := experiments.All()
+		for _, n := range experiments.Names() {
+			fmt.Fprintf(stdout, "%-10s %s\n", n, all[n].Summary())
+		}
+		return nil
+	}
+	c.Stdout, c.Stderr = stdout, stderr
+	_, err = experiments.Run(ctx, c.Options)
+	return err
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/implicit-ml/implicit/train/experiments"
+)
+
+func TestBadArgumentsAreUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-batch", "-1"}, "-batch must be positive"},
+		{[]string{"-batch", "0"}, "-batch must be positive"},
+		{[]string{"-tol", "0"}, "-tol must be positive"},
+		{[]string{"-tol", "-1e-3"}, "-tol must be positive"},
+		{[]string{"-lr", "-1"}, "-lr must be positive"},
+		{[]string{"-epochs", "-2"}, "-epochs must be positive"},
+		{[]string{"-experiment", "nope"}, "unknown experiment"},
+		{[]string{"-bogus"}, "flag provided but not defined"},
+		{[]string{"-dtype", "int8"}, "-dtype"},
+		{[]string{"-solver", "newton"}, "solver"},
+		{[]string{"-backward", "magic"}, "backward"},
+		{[]string{"-progress", "sometimes"}, "progress"},
+		{[]string{"-resume"}, "-resume needs -out"},
+		{[]string{"-dataset", "cifar", "-out", "OUT"}, "dataset"},
+		{[]string{"extra"}, "unexpected arguments"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			for i, a := range c.args {
+				if a == "OUT" {
+					c.args[i] = t.TempDir()
+				}
+			}
+			var out, errb bytes.Buffer
+			err := run(context.Background(), c.args, &out, &errb)
+			if err == nil || !experiments.UsageError(err) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v (usage error: %v), want a usage error mentioning %q", err, experiments.UsageError(err), c.want)
+			}
+		})
+	}
+}
+
+func TestHelpAndList(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &out, &errb); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, f := range []string{"-experiment", "-dataset", "-epochs", "-batch", "-hidden", "-lr", "-seed", "-solver", "-backward", "-tol", "-max-iter", "-out", "-resume", "-progress", "-dtype", "-quick"} {
+		if !strings.Contains(errb.String(), f) {
+			t.Errorf("-h does not document %s", f)
+		}
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"-list"}, &out, &errb); err != nil || !strings.Contains(out.String(), "classify") {
+		t.Fatalf("-list: %v %q", err, out.String())
+	}
+}
+
+func TestMissingDatasetIsAClearError(t *testing.T) {
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"-quick", "-dataset", "fashion", "-data", filepath.Join(t.TempDir(), "none"), "-out", t.TempDir()}, &out, &errb)
+	if err == nil || experiments.UsageError(err) || !strings.Contains(err.Error(), "apt-get install dataset-fashion-mnist") {
+		t.Fatalf("missing Fashion-MNIST: %v", err)
+	}
+}
+
+// quickRun runs an experiment's -quick configuration the way CI does (no
+// terminal) and returns the output folder and the combined output.
+func quickRun(t *testing.T, experiment string, extra ...string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	var out bytes.Buffer
+	args := append([]string{"-experiment", experiment, "-quick", "-out", dir}, extra...)
+	if err := run(context.Background(), args, &out, &out); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out.String())
+	}
+	return dir, out.String()
+}
+
+// TestQuickRuns runs every experiment's -quick configuration and checks the
+// report contract, the files, and the non-terminal output.
+func TestQuickRuns(t *testing.T) {
+	for _, name := range experiments.Names() {
+		t.Run(name, func(t *testing.T) {
+			dir, output := quickRun(t, name)
+			if strings.Contains(output, "\r") || len(output) > 20<<10 {
+				t.Errorf("non-terminal output is %d bytes (carriage returns: %v); want < 20 KB and none", len(output), strings.Contains(output, "\r"))
+			}
+			for _, f := range []string{"report.json", "report.md", "metrics.jsonl", "curves.csv", "metric_vs_t.png", "lipschitz_vs_t.png"} {
+				if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+					t.Errorf("%s missing or empty: %v", f, err)
+				}
+			}
+			var rep map[string]any
+			raw, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+			if err := json.Unmarshal(raw, &rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"experiment", "dataset", "seed", "quick", "metric", "models"} {
+				if _, ok := rep[k]; !ok {
+					t.Errorf("report.json lacks %q", k)
+				}
+			}
+			models, _ := rep["models"].([]any)
+			kinds := map[string]bool{}
+			for _, m := range models {
+				mm := m.(map[string]any)
+				for _, k := range []string{"name", "kind", "params", "train_seconds", "train_samples_per_second", "peak_heap_bytes", "test_metric"} {
+					if _, ok := mm[k]; !ok {
+						t.Errorf("model %v lacks %q", mm["name"], k)
+					}
+				}
+				kinds[mm["kind"].(string)] = true
+				if mm["kind"] == "implicit" {
+					for _, k := range []string{"forward_iterations_mean", "backward_iterations_mean", "curve"} {
+						if _, ok := mm[k]; !ok {
+							t.Errorf("implicit model %v lacks %q", mm["name"], k)
+						}
+					}
+				}
+			}
+			if !kinds["implicit"] || !kinds["explicit"] {
+				t.Errorf("report compares kinds %v; want explicit and implicit", kinds)
+			}
+		})
+	}
+}
+
+// TestSameSeedSameMetrics is the Training issue's criterion 5.
+func TestSameSeedSameMetrics(t *testing.T) {
+	losses := func(dir string) []float64 {
+		raw, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []float64
+		for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+			var r struct{ Loss float64 }
+			if err := json.Unmarshal(line, &r); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r.Loss)
+		}
+		return out
+	}
+	a, _ := quickRun(t, "classify", "-seed", "5", "-epochs", "1")
+	b, _ := quickRun(t, "classify", "-seed", "5", "-epochs", "1")
+	la, lb := losses(a), losses(b)
+	if len(la) == 0 || len(la) != len(lb) {
+		t.Fatalf("%d and %d metrics lines", len(la), len(lb))
+	}
+	for i := range la {
+		if la[i] != lb[i] {
+			t.Fatalf("line %d: loss %v vs %v", i, la[i], lb[i])
+		}
+	}
+}
+
+func TestResumeAndCorruptCheckpoint(t *testing.T) {
+	dir, _ := quickRun(t, "classify")
+	var out bytes.Buffer
+	// Without -resume the finished run's checkpoints are not overwritten.
+	err := run(context.Background(), []string{"-quick", "-out", dir}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "-resume") {
+		t.Fatalf("rerun into a used folder: %v", err)
+	}
+	// With -resume the finished models are evaluated again, not retrained.
+	out.Reset()
+	if err := run(context.Background(), []string{"-quick", "-out", dir, "-resume"}, &out, &out); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "finished in an earlier run") {
+		t.Errorf("resumed run retrained: %s", out.String())
+	}
+	// A corrupt checkpoint is named and left in place.
+	ck := filepath.Join(dir, "checkpoints", "implicit-deq.ckpt")
+	raw, _ := os.ReadFile(ck)
+	raw[len(raw)/2] ^= 0x55
+	os.WriteFile(ck, raw, 0o644)
+	err = run(context.Background(), []string{"-quick", "-out", dir, "-resume"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "implicit-deq.ckpt") {
+		t.Fatalf("corrupt checkpoint: %v", err)
+	}
+	if now, _ := os.ReadFile(ck); !bytes.Equal(now, raw) {
+		t.Error("the corrupt checkpoint was overwritten")
+	}
+}
