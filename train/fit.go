@@ -483,9 +483,11 @@ func scalarValue(n *G.Node) (float64, error) {
 	return 0, fmt.Errorf("train: %s is not a scalar (%T)", n.Name(), v.Data())
 }
 
-// heapSampler tracks the peak live heap above the level before training
-// (the data, other models' leftovers), cheaply: runtime/metrics, no
-// stop-the-world.
+// heapSampler tracks the peak live heap, as marked by each garbage
+// collection during training, above its level before training (the data,
+// other models' leftovers): runtime/metrics, no stop-the-world. Sampling
+// the heap's size instead would count garbage awaiting collection, which
+// scales with the data held, not with the model.
 type heapSampler struct {
 	s          []metrics.Sample
 	base, peak uint64
@@ -493,7 +495,7 @@ type heapSampler struct {
 
 func newHeapSampler() *heapSampler {
 	runtime.GC()
-	h := &heapSampler{s: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}}
+	h := &heapSampler{s: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	h.base = h.read()
 	return h
 }

@@ -103,7 +103,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&o.Tol, "tol", 0, "relative residual at which solves stop (default 1e-4)")
 	fs.IntVar(&o.MaxIter, "max-iter", 0, "iteration cap of the solves (default 50)")
 	fs.StringVar(&o.Optimizer, "optimizer", "adam", "optimizer: adam or sgd (with momentum 0.9)")
-	fs.StringVar(&o.Schedule, "schedule", "constant", "learning-rate schedule: constant, step or cosine")
+	fs.StringVar(&o.Schedule, "schedule", "", "learning-rate schedule: constant, step or cosine (default: the experiment's, cosine for classify)")
 	fs.Float64Var(&o.Clip, "clip", 0, "clip the gradient's global norm to this value (0: no clipping)")
 	fs.StringVar(&o.Out, "out", "", "output folder (default runs/<experiment>-<timestamp>)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in -out from its checkpoints")

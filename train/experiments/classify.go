@@ -44,7 +44,7 @@ func (d classifyDefaults) quick() classifyDefaults {
 
 // Run implements Experiment.
 func (Classify) Run(ctx context.Context, o Options) (*train.Report, error) {
-	d := classifyDefaults{epochs: 5, batch: 64, hidden: 128, unroll: 10, maxT: 40, lr: 1e-3, valN: 5000, probeN: 200}
+	d := classifyDefaults{epochs: 4, batch: 64, hidden: 128, unroll: 10, maxT: 40, lr: 1e-3, valN: 5000, probeN: 200}
 	if o.Quick {
 		d = d.quick()
 	}
@@ -112,7 +112,7 @@ func (Classify) Run(ctx context.Context, o Options) (*train.Report, error) {
 			}.Fwd(x)
 		})
 
-	sched, _ := train.ParseSchedule(o.Schedule)
+	sched, _ := train.ParseSchedule(orString(o.Schedule, "cosine"))
 	c := &comparison{
 		experiment: "classify", dataset: name, metric: train.Accuracy(),
 		trainSet: trainSet, valSet: val, testSet: test,
@@ -129,7 +129,7 @@ func (Classify) Run(ctx context.Context, o Options) (*train.Report, error) {
 		probe:     train.RandomProbe(test, d.probeN, 2, 1e-2, o.Seed),
 		evalBatch: 500,
 		config: map[string]any{
-			"epochs": epochs, "batch": batch, "hidden": hidden, "lr": orFloat(o.LR, d.lr), "dtype": dt.String(),
+			"epochs": epochs, "batch": batch, "hidden": hidden, "lr": orFloat(o.LR, d.lr), "dtype": dt.String(), "schedule": sched.String(),
 			"solver": solver.Name(), "backward": backward.Name(), "tol": stop.Tol, "max_iter": stop.MaxIter,
 			"train_samples": trainSet.Len(), "validation_samples": val.Len(), "test_samples": test.Len(),
 			"unroll": d.unroll, "lipschitz_probe": fmt.Sprintf("%d test images × 2 random directions of norm 1e-2", d.probeN),

@@ -96,6 +96,14 @@ func orInt(v, def int) int {
 	return v
 }
 
+// orString returns v, or def when v is empty.
+func orString(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
 // orFloat returns v, or def when v is zero.
 func orFloat(v, def float64) float64 {
 	if v == 0 {
