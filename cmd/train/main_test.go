@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,5 +194,33 @@ func TestResumeAndCorruptCheckpoint(t *testing.T) {
 	}
 	if now, _ := os.ReadFile(ck); !bytes.Equal(now, raw) {
 		t.Error("the corrupt checkpoint was overwritten")
+	}
+}
+
+// TestExitStatus runs the real main in a subprocess: usage errors exit 2,
+// -h exits 0.
+func TestExitStatus(t *testing.T) {
+	if os.Getenv("IMPLICIT_TRAIN_MAIN") == "1" {
+		os.Args = append([]string{"train"}, strings.Fields(os.Getenv("IMPLICIT_TRAIN_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	for args, want := range map[string]int{"-batch -1": 2, "-experiment nope": 2, "-h": 0, "-list": 0} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestExitStatus$")
+		cmd.Env = append(os.Environ(), "IMPLICIT_TRAIN_MAIN=1", "IMPLICIT_TRAIN_ARGS="+args)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != want {
+			t.Errorf("%q exited %d, want %d\n%s", args, code, want, out)
+		}
+		if strings.Contains(string(out), "panic") {
+			t.Errorf("%q panicked:\n%s", args, out)
+		}
 	}
 }
