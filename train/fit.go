@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
@@ -151,26 +150,19 @@ func Fit(ctx context.Context, model Model, data Dataset, cfg Config) (*Fitted, e
 	if n == 0 {
 		return nil, fmt.Errorf("train: the training set is empty")
 	}
-	net, err := model.Build(G.NewGraph(), cfg.BatchSize, true)
-	if err != nil {
-		return nil, fmt.Errorf("train: building %s: %w", model.Name(), err)
-	}
-	r, err := compile(net, true)
+	sess, err := NewSession(model, cfg.BatchSize, cfg.Optimizer)
 	if err != nil {
 		return nil, err
 	}
-	defer r.vm.Close()
-	opt, err := cfg.Optimizer.New()
-	if err != nil {
-		return nil, err
-	}
+	defer sess.Close()
+	net, opt := sess.net, sess.opt
 	perEpoch := (n + cfg.BatchSize - 1) / cfg.BatchSize
 	total := cfg.Epochs * perEpoch
 	if cfg.MaxSteps > 0 && cfg.MaxSteps < total {
 		total = cfg.MaxSteps
 	}
 	fp := fingerprint(model, net, cfg, n)
-	f := &fitter{model: model, data: data, cfg: cfg, net: net, r: r, opt: opt, perEpoch: perEpoch, total: total, fp: fp, baseLR: cfg.Optimizer.LR}
+	f := &fitter{model: model, data: data, cfg: cfg, net: net, sess: sess, opt: opt, perEpoch: perEpoch, total: total, fp: fp, baseLR: cfg.Optimizer.LR}
 	if f.baseLR == 0 {
 		f.baseLR = 1e-3
 	}
@@ -209,7 +201,7 @@ type fitter struct {
 	data     Dataset
 	cfg      Config
 	net      *Net
-	r        *runner
+	sess     *Session
 	opt      Optimizer
 	perEpoch int
 	total    int
@@ -427,32 +419,14 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 	return f.result(), nil
 }
 
-// trainStep runs one batch forward and backward and applies the optimizer.
+// trainStep runs one batch forward and backward and applies the optimizer
+// at the scheduled rate.
 func (f *fitter) trainStep(idx []int) (loss, lr float64, err error) {
-	r := f.r
-	if err := r.fill(f.data, idx); err != nil {
-		return 0, 0, err
-	}
 	lr = f.cfg.Schedule.Rate(f.baseLR, f.step, f.total)
 	f.opt.SetLearnRate(lr)
-	defer r.reset()
-	if err := r.run(); err != nil {
-		return 0, 0, fmt.Errorf("train: %s step %d: %w", f.model.Name(), f.step, err)
-	}
-	loss, err = scalarValue(f.net.Loss)
+	loss, err = f.sess.Step(f.data, idx)
 	if err != nil {
-		return 0, 0, err
-	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return 0, 0, fmt.Errorf("train: %s loss is %v at step %d; the weights were not updated. Lower the learning rate (-lr), clip gradients, or constrain the implicit layer", f.model.Name(), loss, f.step)
-	}
-	if err := f.opt.Step(G.NodesToValueGrads(f.net.Params)); err != nil {
-		return 0, 0, err
-	}
-	if f.net.Project != nil {
-		if err := f.net.Project(); err != nil {
-			return 0, 0, err
-		}
+		return 0, 0, fmt.Errorf("%w (step %d)", err, f.step)
 	}
 	return loss, lr, nil
 }

@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -93,11 +95,73 @@ func (c OptimizerConfig) New() (Optimizer, error) {
 
 // Adam is the Adam optimizer (Kingma & Ba): m ← β₁m + (1−β₁)g,
 // v ← β₂v + (1−β₂)g², w ← w − lr·m̂/(√v̂ + ε) with bias-corrected m̂, v̂.
+// Moments are kept in the parameters' own precision; large tensors are
+// updated by two goroutines.
 type Adam struct {
 	LR, Beta1, Beta2, Eps float64
 	WeightDecay, ClipNorm float64
 	t                     int
-	m, v                  [][]float64
+	m, v                  []buffer
+	pending               *OptimizerState // restored, applied at the next Step
+}
+
+// buffer is per-parameter optimizer state in the parameter's precision.
+type buffer struct {
+	f32 []float32
+	f64 []float64
+}
+
+func newBuffer(w tensor.Tensor) buffer {
+	n := w.Shape().TotalSize()
+	if w.Dtype() == tensor.Float32 {
+		return buffer{f32: make([]float32, n)}
+	}
+	return buffer{f64: make([]float64, n)}
+}
+
+func (b buffer) float64s() []float64 {
+	if b.f64 != nil {
+		return append([]float64(nil), b.f64...)
+	}
+	out := make([]float64, len(b.f32))
+	for i, v := range b.f32 {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// restore fills the buffer from checkpointed values.
+func (b buffer) restore(v []float64) error {
+	switch {
+	case b.f64 != nil && len(v) == len(b.f64):
+		copy(b.f64, v)
+	case b.f32 != nil && len(v) == len(b.f32):
+		for i, x := range v {
+			b.f32[i] = float32(x)
+		}
+	default:
+		return fmt.Errorf("train: optimizer state of %d values for a parameter of %d", len(v), max(len(b.f32), len(b.f64)))
+	}
+	return nil
+}
+
+func buffersFor(ws []tensor.Tensor) []buffer {
+	out := make([]buffer, len(ws))
+	for i, w := range ws {
+		out[i] = newBuffer(w)
+	}
+	return out
+}
+
+func saveBuffers(bs []buffer) [][]float64 {
+	if bs == nil {
+		return nil
+	}
+	out := make([][]float64, len(bs))
+	for i, b := range bs {
+		out[i] = b.float64s()
+	}
+	return out
 }
 
 // SetLearnRate implements Optimizer.
@@ -109,44 +173,95 @@ func (a *Adam) Step(model []G.ValueGrad) error {
 	if err != nil {
 		return err
 	}
-	if a.m == nil {
-		a.m, a.v = zerosLike(ws), zerosLike(ws)
+	if err := a.ensure(ws); err != nil {
+		return err
 	}
-	if len(a.m) != len(ws) {
-		return fmt.Errorf("train: Adam was set up for %d parameters, got %d", len(a.m), len(ws))
+	k := adamConsts{
+		scale: clipScale(gs, a.ClipNorm), wd: a.WeightDecay, b1: a.Beta1, b2: a.Beta2, eps: a.Eps,
 	}
-	scale := clipScale(gs, a.ClipNorm)
 	a.t++
-	c1 := 1 - math.Pow(a.Beta1, float64(a.t))
-	c2 := 1 - math.Pow(a.Beta2, float64(a.t))
+	k.c1 = a.LR / (1 - math.Pow(a.Beta1, float64(a.t)))
+	k.c2 = 1 / math.Sqrt(1-math.Pow(a.Beta2, float64(a.t)))
 	for i := range ws {
-		m, v := a.m[i], a.v[i]
-		update(ws[i], gs[i], func(j int, w, g float64) float64 {
-			g = g*scale + a.WeightDecay*w
-			m[j] = a.Beta1*m[j] + (1-a.Beta1)*g
-			v[j] = a.Beta2*v[j] + (1-a.Beta2)*g*g
-			return w - a.LR*(m[j]/c1)/(math.Sqrt(v[j]/c2)+a.Eps)
-		})
+		switch w := ws[i].Data().(type) {
+		case []float32:
+			parallel(len(w), func(lo, hi int) {
+				adamKernel(k, w[lo:hi], gs[i].Data().([]float32)[lo:hi], a.m[i].f32[lo:hi], a.v[i].f32[lo:hi])
+			})
+		case []float64:
+			parallel(len(w), func(lo, hi int) {
+				adamKernel(k, w[lo:hi], gs[i].Data().([]float64)[lo:hi], a.m[i].f64[lo:hi], a.v[i].f64[lo:hi])
+			})
+		}
 	}
 	return nil
 }
 
-// State implements Optimizer.
-func (a *Adam) State() OptimizerState {
-	return OptimizerState{Kind: "adam", Steps: a.t, Buffers: map[string][][]float64{"m": clone2(a.m), "v": clone2(a.v)}}
+func (a *Adam) ensure(ws []tensor.Tensor) error {
+	if a.m == nil {
+		a.m, a.v = buffersFor(ws), buffersFor(ws)
+		if a.pending != nil {
+			st := *a.pending
+			a.pending = nil
+			for i := range ws {
+				if i >= len(st.Buffers["m"]) || i >= len(st.Buffers["v"]) {
+					return fmt.Errorf("train: checkpointed Adam state holds %d parameters, the model %d", len(st.Buffers["m"]), len(ws))
+				}
+				if err := a.m[i].restore(st.Buffers["m"][i]); err != nil {
+					return err
+				}
+				if err := a.v[i].restore(st.Buffers["v"][i]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(a.m) != len(ws) {
+		return fmt.Errorf("train: Adam was set up for %d parameters, got %d", len(a.m), len(ws))
+	}
+	return nil
 }
 
-// Restore implements Optimizer.
+type adamConsts struct {
+	scale, wd, b1, b2, eps float64
+	c1, c2                 float64 // lr/(1−β₁ᵗ), 1/√(1−β₂ᵗ)
+}
+
+// adamKernel updates one slice of a parameter and zeroes its gradient.
+func adamKernel[T float32 | float64](k adamConsts, w, g, m, v []T) {
+	b1, b2, ob1, ob2 := T(k.b1), T(k.b2), T(1-k.b1), T(1-k.b2)
+	scale, wd, c1, c2, eps := T(k.scale), T(k.wd), T(k.c1), T(k.c2), T(k.eps)
+	for j := range w {
+		gj := g[j]*scale + wd*w[j]
+		mj := b1*m[j] + ob1*gj
+		vj := b2*v[j] + ob2*gj*gj
+		m[j], v[j] = mj, vj
+		w[j] -= c1 * mj / (T(math.Sqrt(float64(vj)))*c2 + eps)
+		g[j] = 0
+	}
+}
+
+// State implements Optimizer.
+func (a *Adam) State() OptimizerState {
+	if a.m == nil && a.pending != nil {
+		return *a.pending
+	}
+	return OptimizerState{Kind: "adam", Steps: a.t, Buffers: map[string][][]float64{"m": saveBuffers(a.m), "v": saveBuffers(a.v)}}
+}
+
+// Restore implements Optimizer. The moments are restored into the
+// parameters' precision at the next Step.
 func (a *Adam) Restore(s OptimizerState) error {
 	if s.Kind != "adam" {
 		return fmt.Errorf("train: checkpoint holds %q optimizer state, this run uses adam", s.Kind)
 	}
-	a.t, a.m, a.v = s.Steps, clone2(s.Buffers["m"]), clone2(s.Buffers["v"])
-	if len(a.m) != len(a.v) {
-		return fmt.Errorf("train: corrupt Adam state (%d first moments, %d second)", len(a.m), len(a.v))
+	if len(s.Buffers["m"]) != len(s.Buffers["v"]) {
+		return fmt.Errorf("train: corrupt Adam state (%d first moments, %d second)", len(s.Buffers["m"]), len(s.Buffers["v"]))
 	}
-	if len(a.m) == 0 {
-		a.m, a.v = nil, nil
+	a.t, a.m, a.v, a.pending = s.Steps, nil, nil, nil
+	if len(s.Buffers["m"]) > 0 {
+		c := s
+		a.pending = &c
 	}
 	return nil
 }
@@ -157,7 +272,8 @@ type SGD struct {
 	LR, Momentum          float64
 	WeightDecay, ClipNorm float64
 	t                     int
-	u                     [][]float64
+	u                     []buffer
+	pending               *OptimizerState
 }
 
 // SetLearnRate implements Optimizer.
@@ -170,7 +286,18 @@ func (s *SGD) Step(model []G.ValueGrad) error {
 		return err
 	}
 	if s.u == nil {
-		s.u = zerosLike(ws)
+		s.u = buffersFor(ws)
+		if s.pending != nil {
+			for i := range ws {
+				if i >= len(s.pending.Buffers["velocity"]) {
+					return fmt.Errorf("train: checkpointed SGD state holds %d parameters, the model %d", len(s.pending.Buffers["velocity"]), len(ws))
+				}
+				if err := s.u[i].restore(s.pending.Buffers["velocity"][i]); err != nil {
+					return err
+				}
+			}
+			s.pending = nil
+		}
 	}
 	if len(s.u) != len(ws) {
 		return fmt.Errorf("train: SGD was set up for %d parameters, got %d", len(s.u), len(ws))
@@ -178,19 +305,32 @@ func (s *SGD) Step(model []G.ValueGrad) error {
 	scale := clipScale(gs, s.ClipNorm)
 	s.t++
 	for i := range ws {
-		u := s.u[i]
-		update(ws[i], gs[i], func(j int, w, g float64) float64 {
-			g = g*scale + s.WeightDecay*w
-			u[j] = s.Momentum*u[j] + g
-			return w - s.LR*u[j]
-		})
+		switch w := ws[i].Data().(type) {
+		case []float32:
+			sgdKernel(s, scale, w, gs[i].Data().([]float32), s.u[i].f32)
+		case []float64:
+			sgdKernel(s, scale, w, gs[i].Data().([]float64), s.u[i].f64)
+		}
 	}
 	return nil
 }
 
+func sgdKernel[T float32 | float64](s *SGD, scale float64, w, g, u []T) {
+	mu, lr, sc, wd := T(s.Momentum), T(s.LR), T(scale), T(s.WeightDecay)
+	for j := range w {
+		gj := g[j]*sc + wd*w[j]
+		u[j] = mu*u[j] + gj
+		w[j] -= lr * u[j]
+		g[j] = 0
+	}
+}
+
 // State implements Optimizer.
 func (s *SGD) State() OptimizerState {
-	return OptimizerState{Kind: "sgd", Steps: s.t, Buffers: map[string][][]float64{"velocity": clone2(s.u)}}
+	if s.u == nil && s.pending != nil {
+		return *s.pending
+	}
+	return OptimizerState{Kind: "sgd", Steps: s.t, Buffers: map[string][][]float64{"velocity": saveBuffers(s.u)}}
 }
 
 // Restore implements Optimizer.
@@ -198,11 +338,31 @@ func (s *SGD) Restore(st OptimizerState) error {
 	if st.Kind != "sgd" {
 		return fmt.Errorf("train: checkpoint holds %q optimizer state, this run uses sgd", st.Kind)
 	}
-	s.t, s.u = st.Steps, clone2(st.Buffers["velocity"])
-	if len(s.u) == 0 {
-		s.u = nil
+	s.t, s.u, s.pending = st.Steps, nil, nil
+	if len(st.Buffers["velocity"]) > 0 {
+		c := st
+		s.pending = &c
 	}
 	return nil
+}
+
+// parallel runs f over [0, n) in two halves on two goroutines when n is
+// large enough to pay for it, else inline.
+func parallel(n int, f func(lo, hi int)) {
+	const grain = 1 << 14
+	if n < 2*grain || runtime.GOMAXPROCS(0) < 2 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	mid := n / 2
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f(mid, n)
+	}()
+	f(0, mid)
+	wg.Wait()
 }
 
 // weightsGrads extracts the value and gradient tensors of each parameter.
@@ -223,25 +383,6 @@ func weightsGrads(model []G.ValueGrad) (ws, gs []tensor.Tensor, err error) {
 		ws, gs = append(ws, w), append(gs, g)
 	}
 	return ws, gs, nil
-}
-
-func zerosLike(ws []tensor.Tensor) [][]float64 {
-	out := make([][]float64, len(ws))
-	for i, w := range ws {
-		out[i] = make([]float64, w.Shape().TotalSize())
-	}
-	return out
-}
-
-func clone2(a [][]float64) [][]float64 {
-	if a == nil {
-		return nil
-	}
-	out := make([][]float64, len(a))
-	for i := range a {
-		out[i] = append([]float64(nil), a[i]...)
-	}
-	return out
 }
 
 // clipScale returns the factor that brings the global gradient norm down
@@ -268,23 +409,4 @@ func clipScale(gs []tensor.Tensor, clip float64) float64 {
 		return clip / n
 	}
 	return 1
-}
-
-// update applies w[j] ← f(j, w[j], g[j]) and zeroes g, for float32 or
-// float64 tensors.
-func update(w, g tensor.Tensor, f func(j int, w, g float64) float64) {
-	switch wd := w.Data().(type) {
-	case []float64:
-		gd := g.Data().([]float64)
-		for j := range wd {
-			wd[j] = f(j, wd[j], gd[j])
-			gd[j] = 0
-		}
-	case []float32:
-		gd := g.Data().([]float32)
-		for j := range wd {
-			wd[j] = float32(f(j, float64(wd[j]), float64(gd[j])))
-			gd[j] = 0
-		}
-	}
 }
