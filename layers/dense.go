@@ -58,14 +58,12 @@ func (d *Dense) Fwd(x *G.Node) (*G.Node, error) {
 	if s := x.Shape(); len(s) != 2 || s[1] != d.In {
 		return nil, fmt.Errorf("layers: Dense(%d→%d) got input of shape %v, want (B, %d)", d.In, d.Out, s, d.In)
 	}
-	y, err := G.Mul(x, d.W)
+	if d.Act.derivFromOutput() {
+		return affine(x, d.W, nil, d.B, d.Act)
+	}
+	y, err := affine(x, d.W, nil, d.B, Identity)
 	if err != nil {
 		return nil, err
-	}
-	if d.B != nil {
-		if y, err = G.BroadcastAdd(y, d.B, nil, []byte{0}); err != nil {
-			return nil, err
-		}
 	}
 	return d.Act.Apply(y)
 }

@@ -100,17 +100,12 @@ func (c *DenseCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 	if len(inj) != 1 {
 		return nil, fmt.Errorf("layers: DenseCell takes one injection, got %d", len(inj))
 	}
-	pre, err := G.Mul(z, c.W)
+	if c.Act.derivFromOutput() {
+		return affine(z, c.W, inj[0], c.B, c.Act)
+	}
+	pre, err := affine(z, c.W, inj[0], c.B, Identity)
 	if err != nil {
 		return nil, err
-	}
-	if pre, err = G.Add(pre, inj[0]); err != nil {
-		return nil, err
-	}
-	if c.B != nil {
-		if pre, err = G.BroadcastAdd(pre, c.B, nil, []byte{0}); err != nil {
-			return nil, err
-		}
 	}
 	return c.Act.Apply(pre)
 }
@@ -196,31 +191,39 @@ func (k *denseKernel[T]) Bind(inj, params []G.Value) error {
 	return nil
 }
 
-// pre writes z·W + inj + b into out.
-func (k *denseKernel[T]) pre(out, z []T) {
+// pre writes z·W + inj + b into out and, with act, applies φ (and writes
+// φ' into d when d is not nil); rows are split over cores for big batches.
+func (k *denseKernel[T]) pre(out, z []T, act bool, d []T) {
 	linalg.MatMul(out, z, k.w, k.batch, k.h, k.h)
-	for r := 0; r < k.batch; r++ {
-		o, in := out[r*k.h:(r+1)*k.h], k.inj[r*k.h:(r+1)*k.h]
-		for j := range o {
-			o[j] += in[j]
-		}
-		if k.bias {
+	linalg.Rows(k.batch, k.h, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			o, in := out[r*k.h:(r+1)*k.h], k.inj[r*k.h:(r+1)*k.h]
 			for j := range o {
-				o[j] += k.b[j]
+				o[j] += in[j]
+			}
+			if k.bias {
+				for j := range o {
+					o[j] += k.b[j]
+				}
 			}
 		}
-	}
+		if act {
+			var dd []T
+			if d != nil {
+				dd = d[lo*k.h : hi*k.h]
+			}
+			applyAct(k.act, out[lo*k.h:hi*k.h], dd)
+		}
+	})
 }
 
 func (k *denseKernel[T]) Eval(out, z []T) error {
-	k.pre(out, z)
-	applyAct(k.act, out, nil)
+	k.pre(out, z, true, nil)
 	return nil
 }
 
 func (k *denseKernel[T]) Linearize(z []T) error {
-	k.pre(k.tmp, z)
-	applyAct(k.act, k.tmp, k.deriv)
+	k.pre(k.tmp, z, true, k.deriv)
 	return nil
 }
 
@@ -234,24 +237,13 @@ func (k *denseKernel[T]) VJP(out, v []T) error {
 
 // applyAct replaces x by φ(x) and, when d is not nil, writes φ'(x) into d.
 func applyAct[T deq.Float](a Activation, x, d []T) {
-	switch a {
-	case Identity:
-		for i := range d {
-			d[i] = 1
-		}
-		return
-	case ReLU:
-		for i, v := range x {
-			if v > 0 {
-				if d != nil {
-					d[i] = 1
-				}
-			} else {
-				x[i] = 0
-				if d != nil {
-					d[i] = 0
-				}
+	if a.derivFromOutput() {
+		actForward(a, x)
+		if d != nil {
+			for i := range d {
+				d[i] = 1
 			}
+			actGradFromOutput(a, d, x, d)
 		}
 		return
 	}
@@ -263,5 +255,3 @@ func applyAct[T deq.Float](a Activation, x, d []T) {
 		}
 	}
 }
-
-var _ Projector = (*DenseCell)(nil)

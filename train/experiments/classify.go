@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
@@ -27,6 +28,77 @@ func (Classify) Name() string { return "classify" }
 // Summary implements Experiment.
 func (Classify) Summary() string {
 	return "MNIST/Fashion-MNIST: explicit MLP vs implicit DEQ vs its unrolled twin; accuracy and L_t against test-time iterations"
+}
+
+// classifySet is the classify experiment's three models and their
+// solver settings.
+type classifySet struct {
+	mlp, deq, twin *netModel
+	solver         deq.Solver
+	backward       deq.Backward
+	stop           deq.Stop
+	dt             tensor.Dtype
+}
+
+// classifyModels builds the three models for inputs and one-hot targets of
+// the given shapes.
+func classifyModels(o Options, hidden, unroll int, inShape, outShape []int) classifySet {
+	stop := deq.Stop{Tol: orFloat(o.Tol, 1e-4), MaxIter: orInt(o.MaxIter, 50)}
+	solver, _ := ParseSolver(o.Solver)
+	backward, _ := ParseBackward(o.Backward, o.AdjointSolver, stop)
+	in, classes := inShape[0], outShape[0]
+	dt := o.dtype()
+	mk := func(name, kind, desc string, body func(*layers.Scope, *G.Node) (*G.Node, error)) *netModel {
+		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: o.Seed, in: inShape, out: outShape, body: body, loss: crossEntropy}
+	}
+	mlp := mk("explicit-mlp", train.KindExplicit, fmt.Sprintf("%d→%d→%d→%d MLP, tanh", in, hidden, hidden, classes),
+		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+			return layers.Sequential{
+				s.Dense("fc1", in, hidden, layers.Tanh),
+				s.Dense("fc2", hidden, hidden, layers.Tanh),
+				s.Dense("head", hidden, classes, layers.Identity),
+			}.Fwd(x)
+		})
+	icfg := layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: backward}
+	deqModel := mk("implicit-deq", train.KindImplicit,
+		fmt.Sprintf("%d→implicit %d (z = tanh(zW + xU + b), %s, %s)→%d", in, hidden, solver.Name(), backward.Name(), classes),
+		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+			return layers.Sequential{
+				s.Dense("inject", in, hidden, layers.Identity, layers.NoBias()),
+				s.Implicit("deq", s.DenseCell("cell", hidden, layers.Tanh), icfg),
+				s.Dense("head", hidden, classes, layers.Identity),
+			}.Fwd(x)
+		})
+	twin := mk(fmt.Sprintf("unrolled-%d", unroll), train.KindUnrolled,
+		fmt.Sprintf("the DEQ's cell unrolled %d times, weight-tied", unroll),
+		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+			return layers.Sequential{
+				s.Dense("inject", in, hidden, layers.Identity, layers.NoBias()),
+				&layers.Unrolled{Cell: s.DenseCell("cell", hidden, layers.Tanh), Steps: unroll},
+				s.Dense("head", hidden, classes, layers.Identity),
+			}.Fwd(x)
+		})
+	return classifySet{mlp: mlp, deq: deqModel, twin: twin, solver: solver, backward: backward, stop: stop, dt: dt}
+}
+
+// ClassifyModel returns one of the classify experiment's models — "mlp",
+// "deq" or "unrolled" (K = unroll) — for MNIST-shaped data, configured by
+// opts (Hidden, Dtype, Solver, Backward, AdjointSolver, Tol, MaxIter,
+// Seed). Benchmarks use it to train exactly what the experiment trains.
+func ClassifyModel(kind string, unroll int, opts Options) (train.Model, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, Usage(err)
+	}
+	ms := classifyModels(opts, orInt(opts.Hidden, 128), orInt(unroll, 10), []int{784}, []int{10})
+	switch kind {
+	case "mlp":
+		return ms.mlp, nil
+	case "deq":
+		return ms.deq, nil
+	case "unrolled":
+		return ms.twin, nil
+	}
+	return nil, usagef("classify model %q: want mlp, deq or unrolled", kind)
 }
 
 // classifyDefaults are the settings of the default run (a few minutes on
@@ -74,43 +146,9 @@ func (Classify) Run(ctx context.Context, o Options) (*train.Report, error) {
 	epochs := orInt(o.Epochs, d.epochs)
 	batch := orInt(o.Batch, d.batch)
 	hidden := orInt(o.Hidden, d.hidden)
-	stop := deq.Stop{Tol: orFloat(o.Tol, 1e-4), MaxIter: orInt(o.MaxIter, 50)}
-	solver, _ := ParseSolver(o.Solver)
-	backward, _ := ParseBackward(o.Backward, o.AdjointSolver, stop)
-	in := trainSet.InputShape()[0]
-	classes := trainSet.TargetShape()[0]
-	dt := o.dtype()
-
-	mk := func(name, kind, desc string, body func(*layers.Scope, *G.Node) (*G.Node, error)) *netModel {
-		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: o.Seed, in: trainSet.InputShape(), out: trainSet.TargetShape(), body: body, loss: crossEntropy}
-	}
-	mlp := mk("explicit-mlp", train.KindExplicit, fmt.Sprintf("%d→%d→%d→%d MLP, tanh", in, hidden, hidden, classes),
-		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
-			return layers.Sequential{
-				s.Dense("fc1", in, hidden, layers.Tanh),
-				s.Dense("fc2", hidden, hidden, layers.Tanh),
-				s.Dense("head", hidden, classes, layers.Identity),
-			}.Fwd(x)
-		})
-	icfg := layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: backward}
-	deqModel := mk("implicit-deq", train.KindImplicit,
-		fmt.Sprintf("%d→implicit %d (z = tanh(zW + xU + b), %s, %s)→%d", in, hidden, solver.Name(), backward.Name(), classes),
-		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
-			return layers.Sequential{
-				s.Dense("inject", in, hidden, layers.Identity, layers.NoBias()),
-				s.Implicit("deq", s.DenseCell("cell", hidden, layers.Tanh), icfg),
-				s.Dense("head", hidden, classes, layers.Identity),
-			}.Fwd(x)
-		})
-	twin := mk(fmt.Sprintf("unrolled-%d", d.unroll), train.KindUnrolled,
-		fmt.Sprintf("the DEQ's cell unrolled %d times, weight-tied", d.unroll),
-		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
-			return layers.Sequential{
-				s.Dense("inject", in, hidden, layers.Identity, layers.NoBias()),
-				&layers.Unrolled{Cell: s.DenseCell("cell", hidden, layers.Tanh), Steps: d.unroll},
-				s.Dense("head", hidden, classes, layers.Identity),
-			}.Fwd(x)
-		})
+	ms := classifyModels(o, hidden, d.unroll, trainSet.InputShape(), trainSet.TargetShape())
+	solver, backward, stop, dt := ms.solver, ms.backward, ms.stop, ms.dt
+	mlp, deqModel, twin := ms.mlp, ms.deq, ms.twin
 
 	sched, _ := train.ParseSchedule(orString(o.Schedule, "cosine"))
 	c := &comparison{

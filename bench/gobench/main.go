@@ -1,0 +1,158 @@
+// Command gobench is the Go side of `make bench-compare`: it trains and
+// evaluates one of the classify experiment's models on MNIST exactly as
+// bench/pytorch/bench.py does on the PyTorch side, and prints one JSON
+// object with the throughputs and iteration counts.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/datasets"
+	"github.com/implicit-ml/implicit/internal/linalg"
+	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/experiments"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gobench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	model := flag.String("model", "mlp", "mlp, deq or unrolled")
+	batch := flag.Int("batch", 64, "training batch size")
+	steps := flag.Int("steps", 300, "timed training steps (after 10 warm-up steps)")
+	hidden := flag.Int("hidden", 128, "hidden width")
+	tol := flag.Float64("tol", 1e-4, "relative residual of the solves")
+	maxIter := flag.Int("max-iter", 50, "iteration cap of the solves")
+	unroll := flag.Int("unroll", 10, "depth of the unrolled twin")
+	inferIters := flag.Int("infer-iters", 10, "fixed iteration count of the DEQ at inference")
+	adjoint := flag.String("adjoint", "picard", "IFT adjoint solver (picard: fixed-point iteration, as the PyTorch reference)")
+	dtype := flag.String("dtype", "float32", "float32 or float64")
+	data := flag.String("data", "", "MNIST folder (default: the module cache)")
+	printData := flag.Bool("print-data", false, "print the MNIST folder and exit (for the PyTorch side)")
+	flag.Parse()
+	if *printData {
+		dir, err := datasets.MNISTDir(*data)
+		if err != nil {
+			return err
+		}
+		fmt.Println(dir)
+		return nil
+	}
+
+	dt := tensor.Float32
+	if *dtype == "float64" {
+		dt = tensor.Float64
+	}
+	m, err := experiments.ClassifyModel(*model, *unroll, experiments.Options{
+		Hidden: *hidden, Dtype: dt, Tol: *tol, MaxIter: *maxIter, AdjointSolver: *adjoint, Seed: 1,
+	})
+	if err != nil {
+		return err
+	}
+	all, _, err := datasets.Load("mnist", *data)
+	if err != nil {
+		return err
+	}
+	mean, std := all.MeanStd()
+	all.Standardize(mean, std)
+	n := max(*steps**batch, 1000)
+	ds := all.Head(n)
+
+	sess, err := train.NewSession(m, *batch, train.OptimizerConfig{LR: 1e-3})
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	idx := make([]int, *batch)
+	var t0 time.Time
+	var loss float64
+	for step := 0; step < *steps+10; step++ {
+		if step == 10 {
+			if r := sess.Net().ResetSolverStats; r != nil {
+				r()
+			}
+			t0 = time.Now()
+		}
+		lo := (step * *batch) % (n - *batch)
+		for i := range idx {
+			idx[i] = lo + i
+		}
+		if loss, err = sess.Step(ds, idx); err != nil {
+			return err
+		}
+	}
+	out := map[string]any{
+		"side": "go", "model": *model, "train_samples_per_second": float64(*steps**batch) / time.Since(t0).Seconds(),
+		"final_loss": loss, "threads": runtime.GOMAXPROCS(0), "blas": linalg.Backend, "blas_kernel": linalg.Kernel(),
+		"gemm_gflops": gemmGFLOPs(), "go": runtime.Version(),
+		"dtype": dt.String(),
+	}
+	if f := sess.Net().SolverStats; f != nil {
+		st := f()
+		out["forward_iterations_mean"] = st.MeanForward()
+		out["backward_iterations_mean"] = st.MeanBackward()
+	}
+	for _, b := range []int{64, 1000} {
+		ev, err := train.NewEvaluator(m, b)
+		if err != nil {
+			return err
+		}
+		ev.SetIterations(*inferIters)
+		x := make([]float64, b*784)
+		buf, tgt := make([]float32, 784), make([]float32, 10)
+		for i := 0; i < b; i++ {
+			ds.Sample(i, buf, tgt)
+			for j, v := range buf {
+				x[i*784+j] = float64(v)
+			}
+		}
+		for i := 0; i < 3; i++ {
+			if _, err := ev.Predict(x, b); err != nil {
+				return err
+			}
+		}
+		reps := max(3, 20000/b)
+		t := time.Now()
+		for i := 0; i < reps; i++ {
+			if _, err := ev.Predict(x, b); err != nil {
+				return err
+			}
+		}
+		out[fmt.Sprintf("infer_samples_per_second_%d", b)] = float64(reps*b) / time.Since(t).Seconds()
+		ev.Close()
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// gemmGFLOPs measures the 64×784×128 float32 GEMM of the BLAS in use.
+func gemmGFLOPs() float64 {
+	a := make([]float32, 64*784)
+	b := make([]float32, 784*128)
+	c := make([]float32, 64*128)
+	for i := range a {
+		a[i] = float32(i%7) * 0.1
+	}
+	for i := range b {
+		b[i] = float32(i%5) * 0.1
+	}
+	for i := 0; i < 50; i++ {
+		linalg.MatMul(c, a, b, 64, 784, 128)
+	}
+	const reps = 2000
+	t := time.Now()
+	for i := 0; i < reps; i++ {
+		linalg.MatMul(c, a, b, 64, 784, 128)
+	}
+	return 2 * 64 * 784 * 128 * reps / time.Since(t).Seconds() / 1e9
+}
