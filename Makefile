@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BENCHTIME ?= 1s
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: all test unit bench lint fmt vet staticcheck
+.PHONY: all test unit bench lint fmt vet staticcheck bench-deps bench-compare
 
 all: lint test
 
@@ -31,3 +31,19 @@ vet:
 
 staticcheck:
 	$(STATICCHECK) $(PKGS)
+
+## bench-deps: what the PyTorch comparison and the OpenBLAS build need (Debian packages; never needed by tests)
+bench-deps:
+	@missing=""; \
+	dpkg -s python3-torch >/dev/null 2>&1 || missing="$$missing python3-torch"; \
+	dpkg -s python3-numpy >/dev/null 2>&1 || missing="$$missing python3-numpy"; \
+	dpkg -s libopenblas-dev >/dev/null 2>&1 || missing="$$missing libopenblas-dev"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		(apt-get install -y $$missing || (apt-get update && apt-get install -y $$missing)) >/dev/null; \
+	fi
+
+## bench-compare: Go (OpenBLAS build) vs PyTorch on the classify models, alternating, medians of 3 pairs
+bench-compare: bench-deps
+	$(GO) build -tags openblas -o bin/gobench ./bench/gobench
+	$(GO) run ./bench/compare -gobench bin/gobench $(COMPARE_FLAGS)

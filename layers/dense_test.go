@@ -143,3 +143,16 @@ func deqInfNorm(a []float64, n int) float64 {
 	}
 	return m
 }
+
+func TestFlushSubnormal(t *testing.T) {
+	s32 := []float32{1e-39, -1e-40, 1.2e-38, 0, 1, -3e-39}
+	flushSubnormal(s32)
+	if s32[0] != 0 || s32[1] != 0 || s32[2] != 1.2e-38 || s32[4] != 1 || s32[5] != 0 {
+		t.Errorf("float32: %v", s32)
+	}
+	s64 := []float64{1e-310, 1e-300, -5e-320}
+	flushSubnormal(s64)
+	if s64[0] != 0 || s64[1] != 1e-300 || s64[2] != 0 {
+		t.Errorf("float64: %v", s64)
+	}
+}

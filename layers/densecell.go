@@ -194,8 +194,9 @@ func (k *denseKernel[T]) Bind(inj, params []G.Value) error {
 // pre writes z·W + inj + b into out and, with act, applies φ (and writes
 // φ' into d when d is not nil); rows are split over cores for big batches.
 func (k *denseKernel[T]) pre(out, z []T, act bool, d []T) {
-	linalg.MatMul(out, z, k.w, k.batch, k.h, k.h)
-	linalg.Rows(k.batch, k.h, func(lo, hi int) {
+	h := k.h
+	linalg.Work(k.batch, 2*k.batch*h*h, func(lo, hi int) {
+		linalg.MatMul(out[lo*h:hi*h], z[lo*h:hi*h], k.w, hi-lo, h, h)
 		for r := lo; r < hi; r++ {
 			o, in := out[r*k.h:(r+1)*k.h], k.inj[r*k.h:(r+1)*k.h]
 			for j := range o {
@@ -228,10 +229,14 @@ func (k *denseKernel[T]) Linearize(z []T) error {
 }
 
 func (k *denseKernel[T]) VJP(out, v []T) error {
-	for i := range k.tmp {
-		k.tmp[i] = v[i] * k.deriv[i]
-	}
-	linalg.MatMulBT(out, k.tmp, k.w, k.batch, k.h, k.h)
+	h := k.h
+	linalg.Work(k.batch, 2*k.batch*h*h, func(lo, hi int) {
+		for i := lo * h; i < hi*h; i++ {
+			k.tmp[i] = v[i] * k.deriv[i]
+		}
+		flushSubnormal(k.tmp[lo*h : hi*h])
+		linalg.MatMulBT(out[lo*h:hi*h], k.tmp[lo*h:hi*h], k.w, hi-lo, h, h)
+	})
 	return nil
 }
 

@@ -114,34 +114,38 @@ func affineDo[T deq.Float](op *affineOp, out *tensor.Dense, vals []G.Value) erro
 	y := out.Data().([]T)
 	rows, n := op.out[0], op.out[1]
 	k := len(x) / rows
-	linalg.MatMul(y, x, w, rows, k, n)
 	next := 2
+	var a, b []T
 	if op.hasAdd {
-		a, err := data[T](vals[next])
-		if err != nil {
+		if a, err = data[T](vals[next]); err != nil {
 			return err
-		}
-		for i := range y {
-			y[i] += a[i]
 		}
 		next++
 	}
-	var b []T
 	if op.hasBias {
 		if b, err = data[T](vals[next]); err != nil {
 			return err
 		}
 	}
-	linalg.Rows(rows, n, func(lo, hi int) {
+	// Product and epilogue row block by row block, on all cores for big
+	// batches: one hand-off per op.
+	linalg.Work(rows, 2*rows*k*n, func(lo, hi int) {
+		yb := y[lo*n : hi*n]
+		linalg.MatMul(yb, x[lo*k:hi*k], w, hi-lo, k, n)
+		if a != nil {
+			for i, v := range a[lo*n : hi*n] {
+				yb[i] += v
+			}
+		}
 		if b != nil {
-			for r := lo; r < hi; r++ {
-				yr := y[r*n : (r+1)*n]
+			for r := 0; r < hi-lo; r++ {
+				yr := yb[r*n : (r+1)*n]
 				for j := range yr {
 					yr[j] += b[j]
 				}
 			}
 		}
-		actForward(op.act, y[lo*n:hi*n])
+		actForward(op.act, yb)
 	})
 	return nil
 }
@@ -319,12 +323,14 @@ func (op *matMulOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	m, _, n, err := op.dims(in[0].(tensor.Shape), in[1].(tensor.Shape))
 	return tensor.Shape{m, n}, err
 }
-func (op *matMulOp) ReturnsPtr() bool      { return false }
-func (op *matMulOp) CallsExtern() bool     { return false }
-func (op *matMulOp) OverwritesInput() int  { return -1 }
-func (op *matMulOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "MatMul{%v,%v,%v}", op.transA, op.transB, op.dt) }
-func (op *matMulOp) Hashcode() uint32      { return hashOf(op) }
-func (op *matMulOp) String() string        { return fmt.Sprintf("MatMul{%v,%v}", op.transA, op.transB) }
+func (op *matMulOp) ReturnsPtr() bool     { return false }
+func (op *matMulOp) CallsExtern() bool    { return false }
+func (op *matMulOp) OverwritesInput() int { return -1 }
+func (op *matMulOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "MatMul{%v,%v,%v}", op.transA, op.transB, op.dt)
+}
+func (op *matMulOp) Hashcode() uint32 { return hashOf(op) }
+func (op *matMulOp) String() string   { return fmt.Sprintf("MatMul{%v,%v}", op.transA, op.transB) }
 func (op *matMulOp) Do(vals ...G.Value) (G.Value, error) {
 	if len(vals) != 2 {
 		return nil, fmt.Errorf("layers: matMul takes 2 inputs")
@@ -398,13 +404,15 @@ func (op *colSumOp) Type() hm.Type {
 	t := G.TensorType{Dims: 2, Of: op.dt}
 	return hm.NewFnType(t, t)
 }
-func (op *colSumOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.Shape{1, op.n}, nil }
-func (op *colSumOp) ReturnsPtr() bool                               { return false }
-func (op *colSumOp) CallsExtern() bool                              { return false }
-func (op *colSumOp) OverwritesInput() int                           { return -1 }
-func (op *colSumOp) WriteHash(h hash.Hash)                          { fmt.Fprintf(h, "ColSum{%v,%d}", op.dt, op.n) }
-func (op *colSumOp) Hashcode() uint32                               { return hashOf(op) }
-func (op *colSumOp) String() string                                 { return "ColSum" }
+func (op *colSumOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{1, op.n}, nil
+}
+func (op *colSumOp) ReturnsPtr() bool      { return false }
+func (op *colSumOp) CallsExtern() bool     { return false }
+func (op *colSumOp) OverwritesInput() int  { return -1 }
+func (op *colSumOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ColSum{%v,%d}", op.dt, op.n) }
+func (op *colSumOp) Hashcode() uint32      { return hashOf(op) }
+func (op *colSumOp) String() string        { return "ColSum" }
 func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
 	out := op.buf.get(op.dt, tensor.Shape{1, op.n})
 	var err error

@@ -130,13 +130,26 @@ func compile(net *Net, train bool) (*runner, error) {
 		}
 	}
 	var opts []G.VMOpt
+	outputs := G.Nodes{net.Out}
 	if train {
-		if _, err := G.Grad(net.Loss, net.Params...); err != nil {
+		grads, err := G.Grad(net.Loss, net.Params...)
+		if err != nil {
 			return nil, fmt.Errorf("train: differentiating the loss: %w", err)
 		}
 		opts = append(opts, G.BindDualValues(net.Params...))
+		outputs = append(G.Nodes{net.Loss}, grads...)
 	}
-	prog, locs, err := G.Compile(g)
+	// Compile only what the outputs need: gradients nobody reads (of the
+	// input images, of a solver's z*) are computed by the ops' SymDiff but
+	// pruned here, as an inference graph prunes the whole backward pass.
+	sub := g.ExactSubgraphRoots(outputs...)
+	var inputs G.Nodes
+	for _, n := range sub.AllNodes() {
+		if n.IsVar() {
+			inputs = append(inputs, n)
+		}
+	}
+	prog, locs, err := G.CompileFunction(g, inputs, outputs)
 	if err != nil {
 		return nil, fmt.Errorf("train: compiling the graph: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/internal/vecmath"
 )
 
 // Optimizer updates parameters from their gradients. It is a
@@ -185,8 +187,13 @@ func (a *Adam) Step(model []G.ValueGrad) error {
 	for i := range ws {
 		switch w := ws[i].Data().(type) {
 		case []float32:
+			g, m, v := gs[i].Data().([]float32), a.m[i].f32, a.v[i].f32
+			c := vecmath.AdamConsts{
+				Scale: float32(k.scale), WD: float32(k.wd), B1: float32(k.b1), B2: float32(k.b2),
+				OB1: float32(1 - k.b1), OB2: float32(1 - k.b2), C1: float32(k.c1), C2: float32(k.c2), Eps: float32(k.eps),
+			}
 			parallel(len(w), func(lo, hi int) {
-				adamKernel(k, w[lo:hi], gs[i].Data().([]float32)[lo:hi], a.m[i].f32[lo:hi], a.v[i].f32[lo:hi])
+				vecmath.Adam(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], c)
 			})
 		case []float64:
 			parallel(len(w), func(lo, hi int) {
@@ -227,7 +234,8 @@ type adamConsts struct {
 	c1, c2                 float64 // lr/(1−β₁ᵗ), 1/√(1−β₂ᵗ)
 }
 
-// adamKernel updates one slice of a parameter and zeroes its gradient.
+// adamKernel updates one slice of a float64 parameter and zeroes its
+// gradient (float32 parameters go through vecmath.Adam, vectorised).
 func adamKernel[T float32 | float64](k adamConsts, w, g, m, v []T) {
 	b1, b2, ob1, ob2 := T(k.b1), T(k.b2), T(1-k.b1), T(1-k.b2)
 	scale, wd, c1, c2, eps := T(k.scale), T(k.wd), T(k.c1), T(k.c2), T(k.eps)

@@ -30,10 +30,8 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// Thresholds of the row split: smaller products run on one core.
-// Measured with the classify models: splitting batches of 64 rows was
-// slower than one single-threaded OpenBLAS call (goroutine and cgo
-// hand-offs), splitting batches of 1000 faster.
+// Thresholds of Gemm's own row split, for products called on their own
+// (the fused ops split rows, product and epilogue together, with Work).
 const (
 	minRows       = 128
 	minSplitFlops = 1 << 23

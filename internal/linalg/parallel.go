@@ -14,6 +14,9 @@ func Parallel(n, grain int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
+	if runSplit(n, parts, f) {
+		return
+	}
 	var wg sync.WaitGroup
 	step := (n + parts - 1) / parts
 	for lo := step; lo < n; lo += step {
@@ -36,3 +39,24 @@ const ElemGrain = 1 << 15
 func Rows(rows, cols int, f func(lo, hi int)) {
 	Parallel(rows, max(ElemGrain/max(cols, 1), 1), f)
 }
+
+// Work splits rows of a computation costing about flops in all over the
+// cores when it is big enough (ParallelFlops) and each part keeps at least
+// minRows rows: one goroutine hand-off per call, so callers fuse a
+// product and its elementwise epilogue into f.
+func Work(rows, flops int, f func(lo, hi int)) {
+	if flops < ParallelFlops {
+		f(0, rows)
+		return
+	}
+	Parallel(rows, minPartRows, f)
+}
+
+// ParallelFlops is the work (multiply-adds and elementwise operations)
+// below which splitting over cores does not pay; minPartRows the fewest
+// rows worth a part. Measured with the classify models at batch 64, where
+// one cell step (2 M multiply-adds) split in two ran about 15% faster.
+const (
+	ParallelFlops = 1 << 19
+	minPartRows   = 16
+)

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package vecmath
+
+const hasAVX2 = false
+
+func tanhAVX2(x []float32) {}
+
+func adamAVX2(w, g, m, v []float32, c *[9]float32) {}
