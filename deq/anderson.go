@@ -106,9 +106,11 @@ func anderson[T Float](s Anderson, p Problem[T], stop Stop) Result[T] {
 	xs := make([]T, p.Batch*m*d)
 	gs := make([]T, p.Batch*m*d)
 	states := make([]andersonState, p.Batch)
+	grams := make([]float64, p.Batch*m*m)
+	slots := make([]int, p.Batch*m)
 	for i := range states {
-		states[i].gram = make([]float64, m*m)
-		states[i].slots = make([]int, 0, m)
+		states[i].gram = grams[i*m*m : (i+1)*m*m]
+		states[i].slots = slots[i*m : i*m : (i+1)*m]
 	}
 	sys := newSmallSystem(m)
 	beta := T(s.Mixing)

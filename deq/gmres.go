@@ -58,12 +58,15 @@ func gmres[T Float](s GMRES, l Linear[T], stop Stop) Result[T] {
 	in := make([]T, b*d)          // batched operator input
 	out := make([]T, b*d)         // batched operator output
 	states := make([]gmresState, b)
+	hs := make([]float64, b*(r+1)*r)
+	rot := make([]float64, b*(3*r+1)) // cs, sn, gamma per sample
 	for i := range states {
+		q := rot[i*(3*r+1) : (i+1)*(3*r+1)]
 		states[i] = gmresState{
-			h:     make([]float64, (r+1)*r),
-			cs:    make([]float64, r),
-			sn:    make([]float64, r),
-			gamma: make([]float64, r+1),
+			h:     hs[i*(r+1)*r : (i+1)*(r+1)*r],
+			cs:    q[:r],
+			sn:    q[r : 2*r],
+			gamma: q[2*r:],
 		}
 	}
 	y := make([]float64, r)
