@@ -92,7 +92,7 @@ type Fitted struct {
 	Samples          int
 	SamplesPerSecond float64
 	// PeakHeap is the peak live heap during training above its level
-	// before training started (so the dataset is not counted), in bytes.
+	// before the model was built (so the dataset is not counted), in bytes.
 	PeakHeap  uint64
 	FinalLoss float64
 	Solver    SolverStats
@@ -150,6 +150,7 @@ func Fit(ctx context.Context, model Model, data Dataset, cfg Config) (*Fitted, e
 	if n == 0 {
 		return nil, fmt.Errorf("train: the training set is empty")
 	}
+	heap := newHeapSampler() // before the graph: its buffers count
 	sess, err := NewSession(model, cfg.BatchSize, cfg.Optimizer)
 	if err != nil {
 		return nil, err
@@ -162,7 +163,7 @@ func Fit(ctx context.Context, model Model, data Dataset, cfg Config) (*Fitted, e
 		total = cfg.MaxSteps
 	}
 	fp := fingerprint(model, net, cfg, n)
-	f := &fitter{model: model, data: data, cfg: cfg, net: net, sess: sess, opt: opt, perEpoch: perEpoch, total: total, fp: fp, baseLR: cfg.Optimizer.LR}
+	f := &fitter{model: model, data: data, cfg: cfg, net: net, sess: sess, opt: opt, heap: heap, perEpoch: perEpoch, total: total, fp: fp, baseLR: cfg.Optimizer.LR}
 	if f.baseLR == 0 {
 		f.baseLR = 1e-3
 	}
@@ -202,6 +203,7 @@ type fitter struct {
 	cfg      Config
 	net      *Net
 	sess     *Session
+	heap     *heapSampler
 	opt      Optimizer
 	perEpoch int
 	total    int
@@ -308,8 +310,8 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 		defer prog.Finish()
 	}
 	st := &State{Model: f.model.Name(), Epochs: cfg.Epochs, Steps: f.total, Net: f.net}
-	heap := newHeapSampler()
-	heap.peak = f.peak
+	heap := f.heap
+	heap.peak = max(heap.peak, f.peak)
 	if !f.resumed {
 		f.intervalSolver = f.solverStats()
 	}
@@ -406,6 +408,10 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 			break
 		}
 	}
+	// Fused ops reuse their buffers, so a run may trigger no collection
+	// at all: measure what the trained model holds once, at the end.
+	runtime.GC()
+	f.peak = heap.sample()
 	if err := f.checkpoint(true); err != nil {
 		return nil, err
 	}
@@ -458,10 +464,11 @@ func scalarValue(n *G.Node) (float64, error) {
 }
 
 // heapSampler tracks the peak live heap, as marked by each garbage
-// collection during training, above its level before training (the data,
-// other models' leftovers): runtime/metrics, no stop-the-world. Sampling
-// the heap's size instead would count garbage awaiting collection, which
-// scales with the data held, not with the model.
+// collection during training and by one forced at the end, above its level
+// before the model was built (so the data and earlier models do not count,
+// the graph, parameters, optimizer state and buffers do): runtime/metrics,
+// no stop-the-world. Sampling the heap's size instead would count garbage
+// awaiting collection, which scales with the data held, not the model.
 type heapSampler struct {
 	s          []metrics.Sample
 	base, peak uint64

@@ -43,9 +43,10 @@ const (
 
 // ModelReport is one model's row of the comparison.
 //
-// PeakHeapBytes is the peak live Go heap while the model trained, above
-// the heap in use before its training began (the datasets and earlier
-// models are not counted).
+// PeakHeapBytes is the peak live Go heap while the model trained (marked
+// by the collections during training and one at its end), above the heap
+// in use before the model was built: the graph, parameters, optimizer
+// state and buffers count; the datasets and earlier models do not.
 type ModelReport struct {
 	Name                  string  `json:"name"`
 	Kind                  string  `json:"kind"`
