@@ -74,6 +74,15 @@ func start[T Float](p Problem[T]) []T {
 // stopping test: z_k = F^k(z_0). It is the iterate y_k of the theory of
 // test-time compute. Non-finite values give a NonFinite result.
 func Iterate[T Float](p Problem[T], k int) Result[T] {
+	n := max(p.Batch*p.Dim, 0)
+	return IterateInto(p, k, make([]T, n), make([]T, n))
+}
+
+// IterateInto is Iterate writing into z (Batch*Dim values, which holds the
+// result and is the returned Result.Z) with scratch of the same length, so
+// repeated calls (inference at a fixed iteration count) allocate nothing
+// for the iterates.
+func IterateInto[T Float](p Problem[T], k int, z, scratch []T) Result[T] {
 	const name = "iterate"
 	if err := p.validate(); err != nil {
 		return failed[T](name, p.Batch, err)
@@ -81,13 +90,23 @@ func Iterate[T Float](p Problem[T], k int) Result[T] {
 	if k < 0 {
 		return failed[T](name, p.Batch, errorf("iteration count %d is negative", k))
 	}
-	z := start(p)
-	fz := make([]T, len(z))
+	if len(z) != p.Batch*p.Dim || len(scratch) != len(z) {
+		return failed[T](name, p.Batch, errorf("IterateInto needs buffers of %d values, got %d and %d", p.Batch*p.Dim, len(z), len(scratch)))
+	}
+	if p.Z0 != nil {
+		copy(z, p.Z0)
+	} else {
+		clear(z)
+	}
+	cur, next := z, scratch
 	for i := 0; i < k; i++ {
-		if err := p.F(fz, z); err != nil {
+		if err := p.F(next, cur); err != nil {
 			return failed[T](name, p.Batch, err)
 		}
-		z, fz = fz, z
+		cur, next = next, cur
+	}
+	if k%2 == 1 {
+		copy(z, cur)
 	}
 	st := make([]Status, p.Batch)
 	status := Converged

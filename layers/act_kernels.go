@@ -94,15 +94,22 @@ func isFloat32[T deq.Float]() bool {
 // (BenchmarkDenormalGEMM in internal/linalg; OpenBLAS and the elementwise
 // loops showed no penalty on this CPU). The values are below 1.2e-38 in
 // float32, so dropping them changes nothing a gradient step can see; it
-// is what torch.set_flush_denormal does in hardware.
+// is what torch.set_flush_denormal does in hardware. A value is subnormal
+// (or zero) when its exponent bits are all zero; the test is one
+// predictable branch per value.
 func flushSubnormal[T deq.Float](s []T) {
-	lim := T(math.SmallestNonzeroFloat64 * (1 << 52)) // 2.2e-308, float64's smallest normal
-	if isFloat32[T]() {
-		lim = T(1.1754943508222875e-38)
-	}
-	for i, v := range s {
-		if v < lim && v > -lim && v != 0 {
-			s[i] = 0
+	switch x := any(s).(type) {
+	case []float32:
+		for i, v := range x {
+			if math.Float32bits(v)&0x7f800000 == 0 {
+				x[i] = 0
+			}
+		}
+	case []float64:
+		for i, v := range x {
+			if math.Float64bits(v)&0x7ff0000000000000 == 0 {
+				x[i] = 0
+			}
 		}
 	}
 }

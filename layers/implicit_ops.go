@@ -16,6 +16,9 @@ import (
 // with the incoming gradient replaced by the adjoint vector (hookOp).
 type solveOp struct {
 	l      *Implicit
+	// iter holds the iterates of fixed-count runs (Controls.Iterations),
+	// reused across runs: inference allocates nothing for them.
+	iter, scratch *outBuf
 	state  tensor.Shape
 	dt     tensor.Dtype
 	nInj   int
@@ -23,7 +26,7 @@ type solveOp struct {
 }
 
 func newSolveOp(l *Implicit, state tensor.Shape, dt tensor.Dtype, children G.Nodes) *solveOp {
-	op := &solveOp{l: l, state: state, dt: dt, nInj: len(children) - len(l.Cell.Params())}
+	op := &solveOp{l: l, state: state, dt: dt, nInj: len(children) - len(l.Cell.Params()), iter: &outBuf{}, scratch: &outBuf{}}
 	for _, c := range children {
 		op.inType = append(op.inType, c.Type())
 	}
@@ -108,7 +111,9 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 	p := deq.Problem[T]{F: k.Eval, Batch: batch, Dim: dim}
 	var r deq.Result[T]
 	if ctl.Iterations > 0 {
-		r = deq.Iterate(p, ctl.Iterations-1)
+		z := op.iter.get(op.dt, op.state).Data().([]T)
+		scratch := op.scratch.get(op.dt, op.state).Data().([]T)
+		r = deq.IterateInto(p, ctl.Iterations-1, z, scratch)
 	} else {
 		if ctl.WarmStart && len(warm) == batch*dim {
 			p.Z0 = warm
@@ -134,6 +139,9 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 	case l.cfg.Strict && ctl.Iterations == 0 && r.Status != deq.Converged:
 		return nil, fmt.Errorf("layers: implicit layer %q forward (strict): %w", l.name, r.Err())
 	}
+	if ctl.Iterations > 0 {
+		return op.iter.t, nil
+	}
 	return tensor.New(tensor.WithShape(op.state...), tensor.WithBacking(r.Z)), nil
 }
 
@@ -143,10 +151,11 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 type hookOp struct {
 	solve   *solveOp
 	outType hm.Type
+	buf     *outBuf
 }
 
 func newHookOp(l *Implicit, s *solveOp, outType hm.Type) *hookOp {
-	return &hookOp{solve: s, outType: outType}
+	return &hookOp{solve: s, outType: outType, buf: &outBuf{}}
 }
 
 func (op *hookOp) Arity() int { return 2 + len(op.solve.inType) }
@@ -172,11 +181,12 @@ func (op *hookOp) Do(vals ...G.Value) (G.Value, error) {
 	if len(vals) != op.Arity() {
 		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
 	}
-	t, ok := vals[0].(tensor.Tensor)
+	t, ok := vals[0].(*tensor.Dense)
 	if !ok {
 		return nil, fmt.Errorf("layers: %v got %T", op, vals[0])
 	}
-	return t.Clone().(G.Value), nil
+	out := op.buf.get(op.solve.dt, op.solve.state)
+	return out, copyDense(out, t)
 }
 
 func (op *hookOp) DiffWRT(n int) []bool {
@@ -290,4 +300,17 @@ func adjoint[T deq.Float](op *adjointOp, vals []G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("layers: implicit layer %q backward: %w", l.name, r.Err())
 	}
 	return tensor.New(tensor.WithShape(s.state...), tensor.WithBacking(r.Z)), nil
+}
+
+// copyDense copies src's values into dst (same shape and dtype).
+func copyDense(dst, src *tensor.Dense) error {
+	switch d := dst.Data().(type) {
+	case []float32:
+		copy(d, src.Data().([]float32))
+	case []float64:
+		copy(d, src.Data().([]float64))
+	default:
+		return fmt.Errorf("layers: cannot copy %T", d)
+	}
+	return nil
 }

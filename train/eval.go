@@ -191,6 +191,45 @@ func (e *Evaluator) Predict(x []float64, n int) ([]float64, error) {
 	return out, nil
 }
 
+// Predict32 is Predict for float32 inputs and outputs, without the
+// conversions: what a float32 model serving float32 data should call.
+func (e *Evaluator) Predict32(x []float32, n int) ([]float32, error) {
+	if n <= 0 || len(x)%n != 0 {
+		return nil, fmt.Errorf("train: Predict32 got %d values for %d samples", len(x), n)
+	}
+	in := len(x) / n
+	per := e.r.in.x.Shape().TotalSize() / e.batch
+	if in != per {
+		return nil, fmt.Errorf("train: inputs have %d values per sample, the model takes %d", in, per)
+	}
+	var out []float32
+	for lo := 0; lo < n; lo += e.batch {
+		k := min(e.batch, n-lo)
+		switch d := e.r.in.x.Data().(type) {
+		case []float32:
+			copy(d, x[lo*in:(lo+k)*in])
+			clear(d[k*in:])
+		case []float64:
+			for i, v := range x[lo*in : (lo+k)*in] {
+				d[i] = float64(v)
+			}
+			clear(d[k*in:])
+		}
+		if err := e.r.run(); err != nil {
+			e.r.reset()
+			return nil, fmt.Errorf("train: predicting with %s: %w", e.model.Name(), err)
+		}
+		var err error
+		if e.out, err = e.r.outputs(e.out, k); err != nil {
+			e.r.reset()
+			return nil, err
+		}
+		out = append(out, e.out...)
+		e.r.reset()
+	}
+	return out, nil
+}
+
 // setInputs writes float64 rows into X without a float32 round trip, so
 // float64 models see perturbations exactly.
 func (e *Evaluator) setInputs(x []float64, k int) error {

@@ -73,8 +73,16 @@ func (m *linearModel) Build(g *G.ExprGraph, batch int, train bool) (*Net, error)
 		for i := range w {
 			w[i] = 0.1 * rng.NormFloat64()
 		}
-		m.w = tensor.New(tensor.WithShape(m.in, m.out), tensor.WithBacking(w))
-		m.b = tensor.New(tensor.WithShape(1, m.out), tensor.Of(tensor.Float64))
+		if m.dt == tensor.Float32 {
+			w32 := make([]float32, len(w))
+			for i, v := range w {
+				w32[i] = float32(v)
+			}
+			m.w = tensor.New(tensor.WithShape(m.in, m.out), tensor.WithBacking(w32))
+		} else {
+			m.w = tensor.New(tensor.WithShape(m.in, m.out), tensor.WithBacking(w))
+		}
+		m.b = tensor.New(tensor.WithShape(1, m.out), tensor.Of(m.dt))
 	}
 	x := G.NewMatrix(g, m.dt, G.WithShape(batch, m.in), G.WithName("x"))
 	w := G.NewMatrix(g, m.dt, G.WithShape(m.in, m.out), G.WithName("W"), G.WithValue(m.w))
@@ -406,5 +414,45 @@ func TestIterationCounts(t *testing.T) {
 		if ts[i] <= ts[i-1] {
 			t.Fatalf("not increasing: %v", ts)
 		}
+	}
+}
+
+func TestPredict32MatchesPredict(t *testing.T) {
+	m := newLinear(8)
+	m.dt = tensor.Float32
+	data := newBlobs(37, 5, 3, 8)
+	if _, err := Fit(context.Background(), m, data, Config{BatchSize: 8}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := NewEvaluator(m, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	x32 := make([]float32, 0, 37*5)
+	x64 := make([]float64, 0, 37*5)
+	for _, row := range data.x {
+		for _, v := range row {
+			x32, x64 = append(x32, v), append(x64, float64(v))
+		}
+	}
+	a, err := ev.Predict32(x32, 37)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ev.Predict(x64, 37)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 37*3 || len(b) != len(a) {
+		t.Fatalf("lengths %d, %d", len(a), len(b))
+	}
+	for i := range a {
+		if float64(a[i]) != b[i] {
+			t.Fatalf("output %d: %v vs %v", i, a[i], b[i])
+		}
+	}
+	if _, err := ev.Predict32(x32[:7], 2); err == nil {
+		t.Error("ragged input accepted")
 	}
 }

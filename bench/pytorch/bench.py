@@ -254,7 +254,7 @@ def main():
         with torch.no_grad():
             for _ in range(3):
                 model(xb)
-            reps = max(3, 20000 // b)
+            reps = max(3, 100000 // b)  # as the Go side
             t = time.perf_counter()
             for _ in range(reps):
                 model(xb)
