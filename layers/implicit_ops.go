@@ -15,14 +15,14 @@ import (
 // gradients reach inj and θ through the application of f that follows it,
 // with the incoming gradient replaced by the adjoint vector (hookOp).
 type solveOp struct {
-	l      *Implicit
+	l *Implicit
 	// iter holds the iterates of fixed-count runs (Controls.Iterations),
 	// reused across runs: inference allocates nothing for them.
 	iter, scratch *outBuf
-	state  tensor.Shape
-	dt     tensor.Dtype
-	nInj   int
-	inType []hm.Type
+	state         tensor.Shape
+	dt            tensor.Dtype
+	nInj          int
+	inType        []hm.Type
 }
 
 func newSolveOp(l *Implicit, state tensor.Shape, dt tensor.Dtype, children G.Nodes) *solveOp {
