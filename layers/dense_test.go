@@ -7,6 +7,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/deq"
 )
 
 func TestDenseGradients(t *testing.T) {
@@ -154,5 +156,62 @@ func TestFlushSubnormal(t *testing.T) {
 	flushSubnormal(s64)
 	if s64[0] != 0 || s64[1] != 1e-300 || s64[2] != 0 {
 		t.Errorf("float64: %v", s64)
+	}
+}
+
+func TestSpectralBound(t *testing.T) {
+	g := G.NewGraph()
+	rng := rand.New(rand.NewPCG(13, 13))
+	s := NewScope(g, tensor.Float64, rng)
+	d := s.Dense("d", 8, 5, Tanh, WithInit(GlorotUniform(5)), SpectralBound(0.7))
+	w := d.W.Value().Data().([]float64)
+	n, _ := deq.SpectralNorm(w, 8, 5, 500, rng)
+	if n > 0.7*(1+1e-6) {
+		t.Fatalf("‖W‖₂ = %v after construction, bound 0.7", n)
+	}
+	for i := range w { // an optimizer step that leaves the set
+		w[i] *= 3
+	}
+	for i := 0; i < 5; i++ {
+		if err := s.Project(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := deq.SpectralNorm(w, 8, 5, 500, rng); n > 0.7*(1+1e-3) {
+		t.Fatalf("‖W‖₂ = %v after projection, bound 0.7", n)
+	}
+	if s.Dense("bad", 2, 2, Tanh, SpectralBound(-1)); s.Err() == nil {
+		t.Error("negative bound accepted")
+	}
+}
+
+func TestMaskedMSE(t *testing.T) {
+	checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+		rng := rand.New(rand.NewPCG(14, 14))
+		s := NewScope(g, tensor.Float64, rng)
+		x := input(g, tensor.Float64, rng, "x", 5, 3)
+		d := s.Dense("d", 3, 2, Tanh)
+		y, err := d.Fwd(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		mask := G.NewMatrix(g, tensor.Float64, G.WithShape(5, 1), G.WithName("mask"), G.WithValue(tensor.New(tensor.WithShape(5, 1), tensor.WithBacking([]float64{1, 1, 0, 1, 0}))))
+		loss, err := MaskedMSE(y, input(g, tensor.Float64, rng, "target", 5, 2), mask)
+		return loss, G.Nodes{x, d.W, d.B}, err
+	})
+	// Masked rows change nothing; the value is the mean over real rows.
+	g := G.NewGraph()
+	p := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 1), G.WithName("p"), G.WithValue(tensor.New(tensor.WithShape(3, 1), tensor.WithBacking([]float64{1, 2, 100}))))
+	q := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 1), G.WithName("q"), G.WithValue(tensor.New(tensor.WithShape(3, 1), tensor.WithBacking([]float64{0, 0, 0}))))
+	m := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 1), G.WithName("m"), G.WithValue(tensor.New(tensor.WithShape(3, 1), tensor.WithBacking([]float64{1, 1, 0}))))
+	loss, err := MaskedMSE(p, q, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := G.NewTapeMachine(g).RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := Scalar(loss); v != 2.5 {
+		t.Fatalf("masked MSE %v, want 2.5", v)
 	}
 }

@@ -18,6 +18,23 @@ type Metric struct {
 	HigherIsBetter bool
 	// Sample scores one sample's output against its target.
 	Sample func(out, target []float32) float64
+	// Reduce, when set, maps the mean of the sample scores to the
+	// reported value (for instance a square root, for an RMS error from
+	// squared errors); Std stays that of the sample scores.
+	Reduce func(mean float64) float64
+}
+
+// RMSError scores samples by their squared error and reports the root of
+// its mean (lower is better).
+func RMSError() Metric {
+	return Metric{Name: "RMS error", Sample: func(out, target []float32) float64 {
+		var s float64
+		for i := range out {
+			d := float64(out[i]) - float64(target[i])
+			s += d * d
+		}
+		return s / float64(len(out))
+	}, Reduce: math.Sqrt}
 }
 
 // Accuracy scores 1 when the output's largest entry is at the target's
@@ -153,10 +170,14 @@ func (e *Evaluator) Evaluate(ds Dataset, m Metric) (Eval, error) {
 		}
 	}
 	mean := sum / float64(n)
-	return Eval{
+	ev := Eval{
 		Mean: mean, Std: math.Sqrt(math.Max(sum2/float64(n)-mean*mean, 0)), N: n,
 		SamplesPerSecond: float64(n) / time.Since(t0).Seconds(),
-	}, nil
+	}
+	if m.Reduce != nil {
+		ev.Mean = m.Reduce(mean)
+	}
+	return ev, nil
 }
 
 // Predict runs the model on n flat input rows and returns n flat output

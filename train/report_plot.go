@@ -37,6 +37,11 @@ type Series struct {
 	// Points marks every point with a glyph. A series left with a single
 	// point is always marked, since a line through it would be invisible.
 	Points bool
+	// Style, when positive, draws the series in the style (colour, dash,
+	// glyph) of the Style-th series instead of its own position's: the
+	// pieces of a curve broken at a gap share one look and one legend
+	// entry.
+	Style int
 }
 
 // Figure geometry. 6×4 inches at 150 dpi is 900×600 pixels: sharp in a
@@ -164,6 +169,9 @@ func renderLines(title, xLabel, yLabel string, logX, logY bool, series []Series,
 		xys := kept[i]
 		if len(xys) == 0 {
 			continue
+		}
+		if s.Style > 0 {
+			i = s.Style - 1
 		}
 		col := plotColors[i%len(plotColors)]
 		line, err := plotter.NewLine(xys)

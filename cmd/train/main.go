@@ -57,7 +57,7 @@ type config struct {
 func (c *config) Validate() error {
 	positive := map[string]float64{
 		"epochs": float64(c.Epochs), "batch": float64(c.Batch), "hidden": float64(c.Hidden),
-		"lr": c.LR, "tol": c.Tol, "max-iter": float64(c.MaxIter),
+		"lr": c.LR, "tol": c.Tol, "max-iter": float64(c.MaxIter), "radius": c.Radius,
 	}
 	for name, v := range positive {
 		if c.set[name] && !(v > 0) {
@@ -65,6 +65,7 @@ func (c *config) Validate() error {
 		}
 	}
 	switch c.dtype {
+	case "":
 	case "float32":
 		c.Dtype = tensor.Float32
 	case "float64":
@@ -108,7 +109,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&o.Out, "out", "", "output folder (default runs/<experiment>-<timestamp>)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in -out from its checkpoints")
 	fs.StringVar(&c.prog, "progress", "auto", "progress display: auto (a bar on a terminal, a log line every few seconds otherwise), always or never")
-	fs.StringVar(&c.dtype, "dtype", "float32", "element type: float32 or float64")
+	fs.StringVar(&c.dtype, "dtype", "", "element type: float32 or float64 (default: the experiment's, float32 for classify)")
+	fs.Float64Var(&o.Radius, "radius", 0, "toy: half-width of the neighbourhoods of the poles 0 and 1 left out of the data (default 0.02)")
 	fs.BoolVar(&o.Quick, "quick", false, "run the reduced configuration (≤ 2 minutes, used by CI)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/train [flags]\n\nTrains explicit and implicit models side by side and writes report.json, report.md,\nPNG plots, metrics.jsonl and curves.csv into -out.\n\nflags:\n")

@@ -43,10 +43,13 @@ type Options struct {
 	// Resume continues the checkpoints in Out.
 	Resume   bool
 	Progress train.ProgressMode
-	// Dtype is float32 (default) or float64.
+	// Dtype is float32 or float64; zero means the experiment's default.
 	Dtype tensor.Dtype
 	// Quick runs a reduced configuration for CI (≤ 2 minutes).
 	Quick bool
+	// Radius is the half-width of the neighbourhoods of the poles the toy
+	// experiment leaves out; zero means 0.02.
+	Radius float64
 	// Stdout receives the table; Stderr progress and logs.
 	Stdout, Stderr io.Writer
 	// Command is the command line, recorded in the report.
@@ -70,6 +73,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("max-iter %d must be positive", o.MaxIter)
 	case o.Clip < 0:
 		return fmt.Errorf("clip %v must be ≥ 0", o.Clip)
+	case o.Radius < 0 || o.Radius >= 0.5 || math.IsNaN(o.Radius):
+		return fmt.Errorf("radius %v must be in [0, 0.5)", o.Radius)
 	case o.Dtype != tensor.Float32 && o.Dtype != tensor.Float64 && o.Dtype != (tensor.Dtype{}):
 		return fmt.Errorf("dtype %v: want float32 or float64", o.Dtype)
 	}
@@ -112,10 +117,13 @@ func orFloat(v, def float64) float64 {
 	return v
 }
 
-// dtype returns the element type (float32 unless float64 was asked for).
-func (o Options) dtype() tensor.Dtype {
-	if o.Dtype == tensor.Float64 {
-		return tensor.Float64
+// dtype returns the element type asked for, or def.
+func (o Options) dtype(def ...tensor.Dtype) tensor.Dtype {
+	switch {
+	case o.Dtype == tensor.Float64 || o.Dtype == tensor.Float32:
+		return o.Dtype
+	case len(def) > 0:
+		return def[0]
 	}
 	return tensor.Float32
 }

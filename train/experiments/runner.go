@@ -34,6 +34,12 @@ type comparison struct {
 	evalBatch int
 	notes     []string
 	config    map[string]any
+	// after, when set, adds experiment-specific figures to a model's row
+	// once it is evaluated (the evaluator is at convergence, t = 0).
+	after func(m model, ev *train.Evaluator, mr *train.ModelReport) error
+	// finish, when set, writes extra files into the output folder (their
+	// names are listed as notes) before the report is written.
+	finish func(dir string, rep *train.Report) error
 }
 
 // model is a train.Model with the report fields train cannot know.
@@ -87,6 +93,11 @@ func (c *comparison) run(ctx context.Context, o Options) (*train.Report, error) 
 			return nil, err
 		}
 		rep.Models = append(rep.Models, *mr)
+	}
+	if c.finish != nil {
+		if err := c.finish(dir, rep); err != nil {
+			return nil, err
+		}
 	}
 	rep.WallSeconds = time.Since(start).Seconds()
 	rep.Created = time.Now().UTC().Format(time.RFC3339)
@@ -149,6 +160,11 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 		mr.Lipschitz = l.Max
 	}
 	logf("%s: test %s %.4f (%.1f s training, %.0f samples/s)", m.Name(), c.metric.Name, e.Mean, fitted.Seconds, fitted.SamplesPerSecond)
+	if c.after != nil {
+		if err := c.after(m, ev, mr); err != nil {
+			return nil, err
+		}
+	}
 	if m.Kind() == train.KindImplicit && len(c.ts) > 0 {
 		logf("%s: evaluating %s and L_t at t = %v", m.Name(), c.metric.Name, c.ts)
 		if mr.Curve, err = ev.Curve(c.testSet, c.metric, c.ts, c.probe); err != nil {
