@@ -1,0 +1,157 @@
+package datasets
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/fnv"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// DarcyTestFirst is the index of the first test sample of DarcySplits:
+// test samples are drawn from indices DarcyTestFirst, DarcyTestFirst+1, …,
+// so that they never meet the training samples 0, 1, … and do not change
+// with the size of the training set.
+const DarcyTestFirst uint64 = 1 << 63
+
+// LoadDarcy returns samples 0, …, n−1 of GenerateDarcy(cfg, seed, n),
+// from the cache folder CacheDir(cacheOverride) when a valid file is
+// there, else generated and cached. A file that is truncated, corrupt or
+// made with other settings is regenerated, never trusted.
+func LoadDarcy(cacheOverride string, cfg DarcyConfig, seed uint64, n int) (*DarcySet, error) {
+	return loadDarcy(cacheOverride, cfg, seed, 0, n)
+}
+
+// DarcySplits returns a training set of samples 0, …, nTrain−1 and a test
+// set of samples DarcyTestFirst, …, DarcyTestFirst+nTest−1, both cached
+// as LoadDarcy does. The two never share a sample, and the test set is
+// the same whatever nTrain.
+func DarcySplits(cacheOverride string, cfg DarcyConfig, seed uint64, nTrain, nTest int) (train, test *DarcySet, err error) {
+	if train, err = loadDarcy(cacheOverride, cfg, seed, 0, nTrain); err != nil {
+		return nil, nil, err
+	}
+	if test, err = loadDarcy(cacheOverride, cfg, seed, DarcyTestFirst, nTest); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
+}
+
+// darcyFormat is the cache format version; raise it whenever the file
+// layout or the way samples are drawn or solved changes, so that old
+// files are no longer found.
+const darcyFormat = 1
+
+// darcyMagic opens every cache file.
+var darcyMagic = [8]byte{'I', 'M', 'D', 'A', 'R', 'C', 'Y', '\n'}
+
+// darcyHeaderLen is the length of the header: magic, version, then S,
+// Modes, High, Low, Tau, Alpha, Tol, seed, first and n as 8 bytes each.
+const darcyHeaderLen = 8 + 4 + 10*8
+
+func loadDarcy(cacheOverride string, cfg DarcyConfig, seed, first uint64, n int) (*DarcySet, error) {
+	cfg, err := cfg.resolved()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := CacheDir(cacheOverride)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, darcyFileName(cfg, seed, first, n))
+	if d, err := readDarcyFile(path, cfg, seed, first, n); err == nil {
+		return d, nil
+	}
+	// Missing or invalid: generate, then replace whatever was there.
+	d, err := generateDarcy(cfg, seed, first, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(path, encodeDarcy(d)); err != nil {
+		return nil, fmt.Errorf("datasets: caching Darcy set: %w; set IMPLICIT_CACHE_DIR to a writable folder", err)
+	}
+	return d, nil
+}
+
+// darcyFileName names the cache file of a set: the format version, S,
+// seed, first index and N for people, and a hash of the whole header so
+// that sets with other coefficient values or solver settings get their
+// own file.
+func darcyFileName(cfg DarcyConfig, seed, first uint64, n int) string {
+	h := fnv.New64a()
+	h.Write(darcyHeader(cfg, seed, first, n))
+	return fmt.Sprintf("darcy-v%d-s%d-seed%d-from%d-n%d-%016x.bin", darcyFormat, cfg.S, seed, first, n, h.Sum64())
+}
+
+func darcyHeader(cfg DarcyConfig, seed, first uint64, n int) []byte {
+	b := make([]byte, 0, darcyHeaderLen)
+	b = append(b, darcyMagic[:]...)
+	b = binary.LittleEndian.AppendUint32(b, darcyFormat)
+	for _, v := range []uint64{
+		uint64(cfg.S), uint64(cfg.Modes),
+		math.Float64bits(cfg.High), math.Float64bits(cfg.Low),
+		math.Float64bits(cfg.Tau), math.Float64bits(cfg.Alpha), math.Float64bits(cfg.Tol),
+		seed, first, uint64(n),
+	} {
+		b = binary.LittleEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
+// encodeDarcy lays out a cache file: header, A and U as little-endian
+// float32, then the CRC-32C of all that.
+func encodeDarcy(d *DarcySet) []byte {
+	b := make([]byte, 0, darcyHeaderLen+8*len(d.A)+4)
+	b = append(b, darcyHeader(d.Config, d.Seed, d.First, d.N)...)
+	for _, x := range [][]float32{d.A, d.U} {
+		for _, v := range x {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, darcyCRC))
+}
+
+var darcyCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// readDarcyFile reads the cache file at path and checks that it holds
+// exactly the set asked for: its size, header and checksum.
+func readDarcyFile(path string, cfg DarcyConfig, seed, first uint64, n int) (*DarcySet, error) {
+	p := cfg.S * cfg.S
+	want := int64(darcyHeaderLen + 8*n*p + 4)
+	// The size first, so that a wrong file is not read in full.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() != want {
+		return nil, fmt.Errorf("datasets: %s: %d bytes, want %d", path, st.Size(), want)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) != want {
+		return nil, fmt.Errorf("datasets: %s changed while read", path)
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, darcyCRC) != sum {
+		return nil, fmt.Errorf("datasets: %s: checksum mismatch", path)
+	}
+	if !bytes.Equal(body[:darcyHeaderLen], darcyHeader(cfg, seed, first, n)) {
+		return nil, errors.New("datasets: " + path + ": header does not match the settings asked for")
+	}
+	d := &DarcySet{S: cfg.S, N: n, A: make([]float32, n*p), U: make([]float32, n*p),
+		Config: cfg, Seed: seed, First: first}
+	data := body[darcyHeaderLen:]
+	for i := range d.A {
+		d.A[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	data = data[4*len(d.A):]
+	for i := range d.U {
+		d.U[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+	}
+	return d, nil
+}
