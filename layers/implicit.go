@@ -291,7 +291,9 @@ func (u *Unrolled) Params() G.Nodes {
 }
 
 func unroll(c Cell, inj G.Nodes, state tensor.Shape, dt tensor.Dtype, steps int) (*G.Node, error) {
-	z := G.NewConstant(tensor.New(tensor.WithShape(state...), tensor.Of(dt)), G.WithName(fmt.Sprintf("zeros%v", []int(state))))
+	// The zero state is attached to the graph: a cell whose first op reads
+	// only the state would otherwise have no graph to live in.
+	z := inj[0].Graph().AddNode(G.NewConstant(tensor.New(tensor.WithShape(state...), tensor.Of(dt)), G.WithName(fmt.Sprintf("zeros%v", []int(state)))))
 	for i := 0; i < steps; i++ {
 		var err error
 		if z, err = c.Apply(z, inj); err != nil {

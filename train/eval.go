@@ -281,6 +281,9 @@ type Probe struct {
 	N int
 	// Deltas are perturbations of all N rows at once (N rows each).
 	Deltas [][]float64
+	// Mean makes curves report the mean ratio over samples and
+	// perturbations instead of the largest.
+	Mean bool
 }
 
 // RandomProbe draws n samples of ds (the first n) and dirs random Gaussian
@@ -362,6 +365,9 @@ func (e *Evaluator) Curve(ds Dataset, m Metric, ts []int, p Probe) ([]CurvePoint
 				return nil, err
 			}
 			pt.Lipschitz = l.Max
+			if p.Mean {
+				pt.Lipschitz = l.Mean
+			}
 		}
 		curve = append(curve, pt)
 	}

@@ -475,6 +475,9 @@ type heapSampler struct {
 }
 
 func newHeapSampler() *heapSampler {
+	// Two collections: Gorgonia's machines have finalizers, so garbage
+	// models survive the first.
+	runtime.GC()
 	runtime.GC()
 	h := &heapSampler{s: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	h.base = h.read()

@@ -34,11 +34,12 @@ func main() {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 	case experiments.UsageError(err):
-		fmt.Fprintln(os.Stderr, "train:", err)
+		fmt.Fprintln(os.Stderr, "usage error:", err)
 		fmt.Fprintln(os.Stderr, "run 'go run ./cmd/train -h' for the flags")
 		os.Exit(2)
 	default:
-		fmt.Fprintln(os.Stderr, "train:", err)
+		// Errors already name their package ("train: …", "datasets: …").
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
@@ -98,9 +99,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&o.Hidden, "hidden", 0, "hidden width (default: the experiment's, 128 for classify)")
 	fs.Float64Var(&o.LR, "lr", 0, "learning rate (default: the experiment's, 1e-3 for classify)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed: initialisation, data order and splits")
-	fs.StringVar(&o.Solver, "solver", "anderson", "forward fixed-point solver: picard, anderson or broyden")
-	fs.StringVar(&o.Backward, "backward", "ift", "gradient mode: ift, jfb, phantom or unrolled")
-	fs.StringVar(&o.AdjointSolver, "adjoint", "anderson", "IFT adjoint solver: anderson, picard or gmres")
+	fs.StringVar(&o.Solver, "solver", "", "forward fixed-point solver: picard, anderson or broyden (default: the experiment's, anderson for classify)")
+	fs.StringVar(&o.Backward, "backward", "", "gradient mode: ift, jfb, phantom or unrolled (default ift)")
+	fs.StringVar(&o.AdjointSolver, "adjoint", "", "IFT adjoint solver: anderson, picard or gmres (default: the experiment's, anderson for classify)")
 	fs.Float64Var(&o.Tol, "tol", 0, "relative residual at which solves stop (default 1e-4)")
 	fs.IntVar(&o.MaxIter, "max-iter", 0, "iteration cap of the solves (default 50)")
 	fs.StringVar(&o.Optimizer, "optimizer", "adam", "optimizer: adam or sgd (with momentum 0.9)")

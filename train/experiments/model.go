@@ -24,9 +24,13 @@ type netModel struct {
 	// loss builds the training loss; mask is nil unless withMask.
 	loss     func(out, y, mask *G.Node) (*G.Node, error)
 	withMask bool
-	root     *layers.Scope
-	params   int
+	// shared holds the scope of the first build; copies of the model
+	// (views at other input sizes) share it, and with it the parameters.
+	shared *sharedScope
+	params int
 }
+
+type sharedScope struct{ root *layers.Scope }
 
 var _ train.Model = (*netModel)(nil)
 
@@ -34,12 +38,15 @@ func (m *netModel) Name() string { return m.name }
 func (m *netModel) Kind() string { return m.kind }
 
 func (m *netModel) Build(g *G.ExprGraph, batch int, trainGraph bool) (*train.Net, error) {
+	if m.shared == nil {
+		m.shared = &sharedScope{}
+	}
 	var s *layers.Scope
-	if m.root == nil {
+	if m.shared.root == nil {
 		s = layers.NewScope(g, m.dt, rand.New(rand.NewPCG(m.seed, 0x6d6f64656c)))
-		m.root = s
+		m.shared.root = s
 	} else {
-		s = m.root.Rebind(g)
+		s = m.shared.root.Rebind(g)
 	}
 	x := G.NewTensor(g, m.dt, len(m.in)+1, G.WithShape(append([]int{batch}, m.in...)...), G.WithName("x"))
 	out, err := m.body(s, x)

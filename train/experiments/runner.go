@@ -37,6 +37,9 @@ type comparison struct {
 	// after, when set, adds experiment-specific figures to a model's row
 	// once it is evaluated (the evaluator is at convergence, t = 0).
 	after func(m model, ev *train.Evaluator, mr *train.ModelReport) error
+	// evalView, when set, gives the model to evaluate on the test set (a
+	// view of the trained one at other input sizes, sharing parameters).
+	evalView func(m model) train.Model
 	// finish, when set, writes extra files into the output folder (their
 	// names are listed as notes) before the report is written.
 	finish func(dir string, rep *train.Report) error
@@ -121,7 +124,11 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 
 	// The evaluator is built before training so the validation hook can
 	// use it; both graphs share the parameters.
-	ev, err := train.NewEvaluator(m, c.evalBatch)
+	var em train.Model = m
+	if c.evalView != nil {
+		em = c.evalView(m)
+	}
+	ev, err := train.NewEvaluator(em, c.evalBatch)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +165,9 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 			return nil, err
 		}
 		mr.Lipschitz = l.Max
+		if c.probe.Mean {
+			mr.Lipschitz = l.Mean
+		}
 	}
 	logf("%s: test %s %.4f (%.1f s training, %.0f samples/s)", m.Name(), c.metric.Name, e.Mean, fitted.Seconds, fitted.SamplesPerSecond)
 	if c.after != nil {
