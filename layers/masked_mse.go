@@ -47,10 +47,12 @@ func (op *maskedMSEOp) Type() hm.Type {
 	t := G.TensorType{Dims: len(op.shape), Of: op.dt}
 	return hm.NewFnType(t, t, G.TensorType{Dims: len(op.mshape), Of: op.dt}, op.dt)
 }
-func (op *maskedMSEOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
-func (op *maskedMSEOp) ReturnsPtr() bool                               { return false }
-func (op *maskedMSEOp) CallsExtern() bool                              { return false }
-func (op *maskedMSEOp) OverwritesInput() int                           { return -1 }
+func (op *maskedMSEOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+func (op *maskedMSEOp) ReturnsPtr() bool     { return false }
+func (op *maskedMSEOp) CallsExtern() bool    { return false }
+func (op *maskedMSEOp) OverwritesInput() int { return -1 }
 func (op *maskedMSEOp) WriteHash(h hash.Hash) {
 	fmt.Fprintf(h, "MaskedMSE{%v,%v}", op.dt, []int(op.shape))
 }
@@ -135,13 +137,16 @@ func (op *maskedMSEGradOp) Type() hm.Type {
 func (op *maskedMSEGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.fwd.shape.Clone(), nil
 }
-func (op *maskedMSEGradOp) ReturnsPtr() bool      { return false }
-func (op *maskedMSEGradOp) CallsExtern() bool     { return false }
-func (op *maskedMSEGradOp) OverwritesInput() int  { return -1 }
-func (op *maskedMSEGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "MaskedMSEGrad/"); op.fwd.WriteHash(h) }
-func (op *maskedMSEGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op *maskedMSEGradOp) String() string        { return "MaskedMSEGrad" }
-func (op *maskedMSEGradOp) DiffWRT(n int) []bool  { return make([]bool, n) }
+func (op *maskedMSEGradOp) ReturnsPtr() bool     { return false }
+func (op *maskedMSEGradOp) CallsExtern() bool    { return false }
+func (op *maskedMSEGradOp) OverwritesInput() int { return -1 }
+func (op *maskedMSEGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprint(h, "MaskedMSEGrad/")
+	op.fwd.WriteHash(h)
+}
+func (op *maskedMSEGradOp) Hashcode() uint32     { return hashOf(op) }
+func (op *maskedMSEGradOp) String() string       { return "MaskedMSEGrad" }
+func (op *maskedMSEGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *maskedMSEGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("layers: MaskedMSE is not differentiated twice")
 }

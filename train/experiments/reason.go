@@ -36,8 +36,8 @@ func (Reason) Summary() string {
 // reasonSettings are the defaults and the -quick reductions.
 type reasonSettings struct {
 	trainLen, trainN, testN, epochs, channels, hidden int
-	sizes                                     []int
-	depths                                    []int // explicit stacks
+	sizes                                             []int
+	depths                                            []int // explicit stacks
 }
 
 func (r reasonSettings) quick() reasonSettings {
@@ -118,7 +118,7 @@ func (Reason) Run(ctx context.Context, o Options) (*train.Report, error) {
 		metric: seqAcc, trainSet: trainSet, testSet: tests[main], models: models,
 		fit: train.Config{
 			Epochs: rs.epochs, BatchSize: orInt(o.Batch, 64), Seed: o.Seed, Schedule: sched, LogEvery: 50,
-			Optimizer: train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-2), ClipNorm: orFloat(o.Clip, 1)},
+			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-2), ClipNorm: orFloat(o.Clip, 1)},
 			Fingerprint: map[string]string{"channels": strconv.Itoa(rs.channels), "hidden": strconv.Itoa(rs.hidden), "dtype": dt.String(), "quick": strconv.FormatBool(o.Quick)},
 		},
 		ts: ts, probe: flipProbe(tests[main], o.Seed), evalBatch: 100,

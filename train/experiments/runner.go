@@ -159,7 +159,12 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 		return nil, err
 	}
 	mr.TestMetric, mr.InferSamplesPerSecond = e.Mean, e.SamplesPerSecond
-	if c.probe.N > 0 {
+	if c.after != nil {
+		if err := c.after(m, ev, mr); err != nil {
+			return nil, err
+		}
+	}
+	if c.probe.N > 0 { // at the setting after left, like the test metric
 		l, err := ev.Lipschitz(c.probe)
 		if err != nil {
 			return nil, err
@@ -169,12 +174,7 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 			mr.Lipschitz = l.Mean
 		}
 	}
-	logf("%s: test %s %.4f (%.1f s training, %.0f samples/s)", m.Name(), c.metric.Name, e.Mean, fitted.Seconds, fitted.SamplesPerSecond)
-	if c.after != nil {
-		if err := c.after(m, ev, mr); err != nil {
-			return nil, err
-		}
-	}
+	logf("%s: test %s %.4f (%.1f s training, %.0f samples/s)", m.Name(), c.metric.Name, mr.TestMetric, fitted.Seconds, fitted.SamplesPerSecond)
 	if m.Kind() == train.KindImplicit && len(c.ts) > 0 {
 		logf("%s: evaluating %s and L_t at t = %v", m.Name(), c.metric.Name, c.ts)
 		if mr.Curve, err = ev.Curve(c.testSet, c.metric, c.ts, c.probe); err != nil {

@@ -135,7 +135,7 @@ func (Toy) Run(ctx context.Context, o Options) (*train.Report, error) {
 		trainSet: trainSet, testSet: testSet, models: models,
 		fit: train.Config{
 			Epochs: epochs, BatchSize: orInt(o.Batch, 200), Seed: o.Seed, Schedule: sched, LogEvery: 100,
-			Optimizer: train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-2), ClipNorm: o.Clip},
+			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-2), ClipNorm: o.Clip},
 			Fingerprint: map[string]string{"radius": fmt.Sprint(radius), "width": strconv.Itoa(width), "dtype": dt.String(), "quick": strconv.FormatBool(o.Quick)},
 		},
 		ts: toyTs, probe: probe, evalBatch: 1000,
