@@ -47,6 +47,9 @@ type Options struct {
 	Dtype tensor.Dtype
 	// Quick runs a reduced configuration for CI (≤ 2 minutes).
 	Quick bool
+	// Problem selects a variant of an experiment (pde: darcy or
+	// navier-stokes); empty means the experiment's default.
+	Problem string
 	// Radius is the half-width of the neighbourhoods of the poles the toy
 	// experiment leaves out; zero means 0.02.
 	Radius float64
