@@ -105,7 +105,8 @@ func (Reason) Run(ctx context.Context, o Options) (*train.Report, error) {
 	seqAcc := sequenceAccuracy()
 	posAcc := positionAccuracy()
 	ts := reasonTs(main)
-	curves := map[string]map[int][]train.CurvePoint{} // model → size → curve
+	curves := map[string]map[int][]train.CurvePoint{}    // model → size → curve
+	posCurves := map[string]map[int][]train.CurvePoint{} // per-position accuracy
 	// A constant rate: training sits on a plateau before it finds the
 	// parity rule, and a decaying rate can stall there in short runs. The
 	// cell is two ReLU layers: with one tanh layer 3 of 7 seeds stayed on
@@ -136,12 +137,13 @@ func (Reason) Run(ctx context.Context, o Options) (*train.Report, error) {
 			"metric: whole-string accuracy (every prefix parity right); pos_acc: per-position accuracy. Chance is 2^-n for whole strings, 0.5 per position.",
 			fmt.Sprintf("The implicit model's accuracy at each size is at t = 4n iterations from z₀ = 0 (y_t, plain iteration); its curves are drawn at n = %d (4x the training length).", main),
 			"L (sensitivity ratio): the mean of ‖y(x') − y(x)‖/‖x' − x‖ over test strings with one random bit flipped (the discrete analogue of L_t), y the softmax-free readout.",
-			"reason_accuracy_vs_t.png: whole-string accuracy of the implicit model against t, one curve per size, explicit stacks as horizontal lines.",
+			"reason_accuracy_vs_t.png and reason_position_accuracy_vs_t.png: whole-string and per-position accuracy of the implicit model against t, one curve per size, the fixed-depth models as horizontal lines (Extra holds every value: seq_acc_nN_tT, pos_acc_nN_tT).",
 		},
 		after: func(m model, ev *train.Evaluator, mr *train.ModelReport) error {
 			nm := m.(*netModel)
 			mr.Extra = map[string]float64{}
 			curves[m.Name()] = map[int][]train.CurvePoint{}
+			posCurves[m.Name()] = map[int][]train.CurvePoint{}
 			for _, sz := range rs.sizes {
 				view := *nm
 				view.in, view.out = []int{sz}, []int{sz, 2}
@@ -174,6 +176,18 @@ func (Reason) Run(ctx context.Context, o Options) (*train.Report, error) {
 						return err
 					}
 					curves[m.Name()][sz] = cv
+					pc, err := e2.Curve(tests[sz], posAcc, reasonTs(sz), train.Probe{})
+					if err != nil {
+						e2.Close()
+						return err
+					}
+					posCurves[m.Name()][sz] = pc
+					for _, p := range pc {
+						mr.Extra[fmt.Sprintf("pos_acc_n%d_t%d", sz, p.T)] = p.Metric
+					}
+					for _, p := range cv {
+						mr.Extra[fmt.Sprintf("seq_acc_n%d_t%d", sz, p.T)] = p.Metric
+					}
 				}
 				e2.Close()
 			}
@@ -183,7 +197,10 @@ func (Reason) Run(ctx context.Context, o Options) (*train.Report, error) {
 			return nil
 		},
 		finish: func(dir string, rep *train.Report) error {
-			return reasonFigure(filepath.Join(dir, "reason_accuracy_vs_t.png"), rep, curves, rs.sizes)
+			if err := reasonFigure(filepath.Join(dir, "reason_accuracy_vs_t.png"), rep, curves, rs.sizes, "seq_acc", "whole-string accuracy"); err != nil {
+				return err
+			}
+			return reasonFigure(filepath.Join(dir, "reason_position_accuracy_vs_t.png"), rep, posCurves, rs.sizes, "pos_acc", "per-position accuracy")
 		},
 	}
 	return c.run(ctx, o)
@@ -301,8 +318,9 @@ func flipProbe(s *datasets.ParitySet, seed uint64) train.Probe {
 	return p
 }
 
-// reasonFigure draws whole-string accuracy against t for each size.
-func reasonFigure(path string, rep *train.Report, curves map[string]map[int][]train.CurvePoint, sizes []int) error {
+// reasonFigure draws an accuracy (whole-string or per-position: key is the
+// Extra prefix of the baselines' values) against t for each size.
+func reasonFigure(path string, rep *train.Report, curves map[string]map[int][]train.CurvePoint, sizes []int, key, label string) error {
 	var series []train.Series
 	for _, sz := range sizes {
 		cv := curves["implicit-loop"][sz]
@@ -317,9 +335,9 @@ func reasonFigure(path string, rep *train.Report, curves map[string]map[int][]tr
 			continue
 		}
 		for _, sz := range sizes {
-			v := m.Extra[fmt.Sprintf("seq_acc_n%d", sz)]
+			v := m.Extra[fmt.Sprintf("%s_n%d", key, sz)]
 			series = append(series, train.Series{Name: fmt.Sprintf("%s, n = %d", m.Name, sz), X: []float64{1, float64(4 * sizes[len(sizes)-1])}, Y: []float64{v, v}, Dashed: true})
 		}
 	}
-	return train.LinePlot(path, "prefix parity: whole-string accuracy against iterations", "test-time iterations t", "whole-string accuracy", true, false, series)
+	return train.LinePlot(path, "prefix parity: "+label+" against iterations", "test-time iterations t", label, true, false, series)
 }
