@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sync"
 
 	G "gorgonia.org/gorgonia"
@@ -96,6 +97,8 @@ type implicitState struct {
 	ctl   Controls
 	stats Stats
 	warm  any // []float32 or []float64 of the last solution
+	// radius estimates ρ(J_f(z*)) per sample at the last backward pass.
+	radius func(iters int, rng *rand.Rand) ([]float64, error)
 }
 
 // Implicit is a deep-equilibrium layer: its output is the fixed point
@@ -189,6 +192,30 @@ func (l *Implicit) ResetStats() {
 	l.state.mu.Lock()
 	defer l.state.mu.Unlock()
 	l.state.stats = Stats{}
+}
+
+// SpectralRadius estimates the spectral radius of J_f(z*) at the fixed
+// point of the last backward pass (by power iteration on J_fᵀ, which has
+// the same spectrum), averaged over the batch; iters = 0 means 30. A
+// radius near or above 1 warns that the fixed point is losing stability
+// and the solves will slow down or fail. It needs a backward pass to have
+// run.
+func (l *Implicit) SpectralRadius(iters int, rng *rand.Rand) (float64, error) {
+	l.state.mu.Lock()
+	f := l.state.radius
+	l.state.mu.Unlock()
+	if f == nil {
+		return 0, fmt.Errorf("layers: implicit layer %q has not run a backward pass yet; the spectral radius is taken at its fixed point", l.name)
+	}
+	rho, err := f(iters, rng)
+	if err != nil {
+		return 0, err
+	}
+	mean := 0.0
+	for _, r := range rho {
+		mean += r
+	}
+	return mean / float64(len(rho)), nil
 }
 
 // Fwd implements Layer with a single injection.

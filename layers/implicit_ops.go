@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"hash"
+	"math/rand/v2"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -294,6 +295,9 @@ func adjoint[T deq.Float](op *adjointOp, vals []G.Value) (G.Value, error) {
 	st.BackwardIters += r.Stats.Iterations
 	st.BackwardSamples += batch
 	st.BackwardNotConverged += r.Stats.NotConverged()
+	l.state.radius = func(iters int, rng *rand.Rand) ([]float64, error) {
+		return deq.SpectralRadius(k.VJP, batch, dim, iters, rng)
+	}
 	l.state.mu.Unlock()
 
 	if r.Status == deq.NonFinite || r.Status == deq.Failed {

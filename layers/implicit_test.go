@@ -3,10 +3,12 @@ package layers
 import (
 	"fmt"
 	"math"
+	"math/cmplx"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"gonum.org/v1/gonum/mat"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -379,5 +381,45 @@ func TestLispMachineGradients(t *testing.T) {
 				t.Fatalf("LispMachine gradients differ from TapeMachine's by %.3g", d)
 			}
 		})
+	}
+}
+
+func TestSpectralRadiusMonitor(t *testing.T) {
+	g := G.NewGraph()
+	rng := rand.New(rand.NewPCG(30, 30))
+	s := NewScope(g, tensor.Float64, rng)
+	x := input(g, tensor.Float64, rng, "x", 4, 6)
+	cell := s.DenseCell("cell", 6, Identity)
+	scaleToSpectralNorm(cell.W, 0.7, rng)
+	layer := s.Implicit("deq", cell, ImplicitConfig{Stop: tight, Backward: deq.IFT{Stop: tight}})
+	if _, err := layer.SpectralRadius(0, rng); err == nil {
+		t.Fatal("a radius before any backward pass")
+	}
+	y, err := layer.Fwd(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss, _ := G.Sum(y)
+	if _, err := G.Grad(loss, cell.W); err != nil {
+		t.Fatal(err)
+	}
+	if err := G.NewTapeMachine(g).RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	// The identity cell's Jacobian is Wᵀ (rows): its spectral radius is
+	// that of W, which for a random matrix with ‖W‖₂ = 0.7 is below 0.7.
+	rho, err := layer.SpectralRadius(200, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := mat.NewDense(6, 6, cell.W.Value().Data().([]float64))
+	var eig mat.Eigen
+	eig.Factorize(w, mat.EigenNone)
+	want := 0.0
+	for _, v := range eig.Values(nil) {
+		want = math.Max(want, cmplx.Abs(v))
+	}
+	if math.Abs(rho-want) > 0.02 {
+		t.Fatalf("monitored radius %v, eigenvalues say %v", rho, want)
 	}
 }

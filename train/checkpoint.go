@@ -48,6 +48,8 @@ type Checkpoint struct {
 	IntervalSolver SolverStats
 	EpochLoss      float64
 	EpochSteps     int
+	EpochSolver    SolverStats
+	Skipped        int
 }
 
 // SavedTensor is a parameter's value.

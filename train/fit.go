@@ -55,6 +55,22 @@ type Config struct {
 	ProgressOut io.Writer
 	// Hooks run after every step, every epoch and at the end.
 	Hooks []Hook
+	// MonitorSpectralRadius estimates, after every epoch, the spectral
+	// radius of the implicit layers' Jacobian at their fixed point and
+	// logs it (epoch lines of metrics.jsonl). Models without implicit
+	// layers ignore it.
+	MonitorSpectralRadius bool
+	// MaxNotConverged, when positive, ends training with an error when
+	// the fraction of forward or backward samples that missed their
+	// tolerance in an epoch exceeds it. Any non-zero fraction is written
+	// to Warnings either way.
+	MaxNotConverged float64
+	// SkipNonConvergedBackward skips the optimizer step of any batch whose
+	// backward solve did not converge (counted in Fitted.Skipped and the
+	// metrics), rather than applying the inexact gradient.
+	SkipNonConvergedBackward bool
+	// Warnings receives warnings (nil: ProgressOut; both nil: none).
+	Warnings io.Writer
 }
 
 // Hook is a named extension of the loop: metrics, checkpoints, early
@@ -96,6 +112,10 @@ type Fitted struct {
 	PeakHeap  uint64
 	FinalLoss float64
 	Solver    SolverStats
+	// Skipped counts optimizer steps skipped (SkipNonConvergedBackward).
+	Skipped int
+	// SpectralRadius is the last monitored spectral radius (0 if none).
+	SpectralRadius float64
 	// Resumed is true when the run continued a checkpoint; AlreadyDone
 	// when the checkpoint was of a finished run and nothing was trained.
 	Resumed, AlreadyDone bool
@@ -156,6 +176,7 @@ func Fit(ctx context.Context, model Model, data Dataset, cfg Config) (*Fitted, e
 		return nil, err
 	}
 	defer sess.Close()
+	sess.SkipNonConvergedBackward = cfg.SkipNonConvergedBackward
 	net, opt := sess.net, sess.opt
 	perEpoch := (n + cfg.BatchSize - 1) / cfg.BatchSize
 	total := cfg.Epochs * perEpoch
@@ -224,6 +245,8 @@ type fitter struct {
 	intervalSolver SolverStats
 	epochLoss      float64
 	epochSteps     int
+	epochSolver    SolverStats // solver stats at the epoch's start
+	radius         float64
 }
 
 // resume restores the checkpoint when asked to. It returns a result when
@@ -255,7 +278,8 @@ func (f *fitter) resume() (*Fitted, error) {
 	f.seconds, f.samples, f.peak, f.lastLoss = c.TrainSeconds, c.Samples, c.PeakHeap, c.LastLoss
 	f.prevSolver = c.Solver
 	f.intervalLoss, f.intervalSteps, f.intervalSolver = c.IntervalLoss, c.IntervalSteps, c.IntervalSolver
-	f.epochLoss, f.epochSteps = c.EpochLoss, c.EpochSteps
+	f.epochLoss, f.epochSteps, f.epochSolver = c.EpochLoss, c.EpochSteps, c.EpochSolver
+	f.sess.Skipped = c.Skipped
 	f.resumed = true
 	if err := f.cfg.Metrics.Rewind(f.model.Name(), c.Step); err != nil {
 		return nil, err
@@ -286,7 +310,7 @@ func (f *fitter) checkpoint(done bool) error {
 		TrainSeconds: f.seconds, PeakHeap: f.peak, Samples: f.samples, LastLoss: f.lastLoss,
 		Solver:       f.solverStats(),
 		IntervalLoss: f.intervalLoss, IntervalSteps: f.intervalSteps, IntervalSolver: f.intervalSolver,
-		EpochLoss: f.epochLoss, EpochSteps: f.epochSteps,
+		EpochLoss: f.epochLoss, EpochSteps: f.epochSteps, EpochSolver: f.epochSolver, Skipped: f.sess.Skipped,
 	})
 }
 
@@ -294,6 +318,7 @@ func (f *fitter) result() *Fitted {
 	res := &Fitted{
 		Net: f.net, Steps: f.step, Epochs: f.epoch, Seconds: f.seconds, Samples: f.samples,
 		PeakHeap: f.peak, FinalLoss: f.lastLoss, Solver: f.solverStats(), Resumed: f.resumed,
+		Skipped: f.sess.Skipped, SpectralRadius: f.radius,
 	}
 	if f.seconds > 0 {
 		res.SamplesPerSecond = float64(f.samples) / f.seconds
@@ -314,6 +339,7 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 	heap.peak = max(heap.peak, f.peak)
 	if !f.resumed {
 		f.intervalSolver = f.solverStats()
+		f.epochSolver = f.solverStats()
 	}
 	if prog != nil {
 		prog.Describe(func() string {
@@ -396,6 +422,9 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 				rec.Epoch = f.epoch
 			}
 			rec.Metric = st.EpochMetric
+			if err := f.epochHealth(&rec); err != nil {
+				return nil, err
+			}
 			if err := cfg.Metrics.Write(rec); err != nil {
 				return nil, err
 			}
@@ -425,6 +454,42 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 	return f.result(), nil
 }
 
+// epochHealth fills the epoch record with the solves' health — the
+// fractions of samples that missed their tolerance, the spectral radius —
+// warns about failures and enforces MaxNotConverged.
+func (f *fitter) epochHealth(rec *Record) error {
+	now := f.solverStats()
+	d := now.Sub(f.epochSolver)
+	f.epochSolver = now
+	rec.NotConverged, rec.BackwardNotConverged = d.NotConvergedFraction(), d.BackwardNotConvergedFraction()
+	rec.ForwardIters, rec.BackwardIters = d.MeanForward(), d.MeanBackward()
+	rec.Skipped = f.sess.Skipped
+	if f.cfg.MonitorSpectralRadius && f.net.SpectralRadius != nil {
+		rho, err := f.net.SpectralRadius()
+		if err != nil {
+			return err
+		}
+		rec.SpectralRadius, f.radius = rho, rho
+	}
+	w := f.cfg.Warnings
+	if w == nil {
+		w = f.cfg.ProgressOut
+	}
+	if w != nil && (rec.NotConverged > 0 || rec.BackwardNotConverged > 0) {
+		fmt.Fprintf(w, "warning: %s epoch %d: %.2f%% of forward and %.2f%% of backward samples missed their tolerance (mean iterations %.1f / %.1f)",
+			f.model.Name(), rec.Epoch+1, 100*rec.NotConverged, 100*rec.BackwardNotConverged, rec.ForwardIters, rec.BackwardIters)
+		if rec.SpectralRadius > 0 {
+			fmt.Fprintf(w, ", spectral radius %.3g", rec.SpectralRadius)
+		}
+		fmt.Fprintln(w, "; raise -max-iter, loosen -tol, lower -lr, or constrain the cell")
+	}
+	if m := f.cfg.MaxNotConverged; m > 0 && (rec.NotConverged > m || rec.BackwardNotConverged > m) {
+		return fmt.Errorf("train: %s epoch %d: %.2f%% of forward and %.2f%% of backward samples missed their tolerance, more than the %.2f%% allowed; the implicit layer is losing its fixed point (raise -max-iter, lower -lr, or constrain the cell)",
+			f.model.Name(), rec.Epoch+1, 100*rec.NotConverged, 100*rec.BackwardNotConverged, 100*m)
+	}
+	return nil
+}
+
 // trainStep runs one batch forward and backward and applies the optimizer
 // at the scheduled rate.
 func (f *fitter) trainStep(idx []int) (loss, lr float64, err error) {
@@ -439,12 +504,9 @@ func (f *fitter) trainStep(idx []int) (loss, lr float64, err error) {
 
 func (f *fitter) record(event string, loss, lr float64, from, to SolverStats) Record {
 	rec := Record{Model: f.model.Name(), Event: event, Epoch: f.epoch, Step: f.step, Loss: loss, LR: lr, Seconds: f.seconds}
-	d := SolverStats{
-		ForwardCalls: to.ForwardCalls - from.ForwardCalls, BackwardCalls: to.BackwardCalls - from.BackwardCalls,
-		ForwardIters: to.ForwardIters - from.ForwardIters, BackwardIters: to.BackwardIters - from.BackwardIters,
-		ForwardNotConverged: to.ForwardNotConverged - from.ForwardNotConverged, ForwardSamples: to.ForwardSamples - from.ForwardSamples,
-	}
+	d := to.Sub(from)
 	rec.ForwardIters, rec.BackwardIters, rec.NotConverged = d.MeanForward(), d.MeanBackward(), d.NotConvergedFraction()
+	rec.BackwardNotConverged = d.BackwardNotConvergedFraction()
 	return rec
 }
 

@@ -35,6 +35,14 @@ type Record struct {
 	// NotConverged is the fraction of forward samples above tolerance in
 	// the interval.
 	NotConverged float64 `json:"not_converged,omitempty"`
+	// BackwardNotConverged is the same fraction for the adjoint solves.
+	BackwardNotConverged float64 `json:"bwd_not_converged,omitempty"`
+	// SpectralRadius is the monitored spectral radius of J_f(z*) (epoch
+	// lines, with Config.MonitorSpectralRadius).
+	SpectralRadius float64 `json:"spectral_radius,omitempty"`
+	// Skipped counts optimizer steps skipped in the interval because a
+	// backward solve failed (Config.SkipNonConvergedBackward).
+	Skipped int `json:"skipped_steps,omitempty"`
 	// Seconds is the training time so far (wall clock).
 	Seconds float64 `json:"seconds"`
 	// Metric is a validation metric, for epoch lines when evaluated.

@@ -50,6 +50,11 @@ type Net struct {
 	// statistics accumulated since ResetSolverStats.
 	SolverStats      func() SolverStats
 	ResetSolverStats func()
+	// SpectralRadius, when set, estimates the spectral radius of the
+	// implicit layers' Jacobian J_f(z*) at the last backward pass (the
+	// largest over layers of the mean over samples): the monitor of
+	// Config.MonitorSpectralRadius.
+	SpectralRadius func() (float64, error)
 }
 
 // SolverStats are accumulated solve statistics of a model's implicit
@@ -58,8 +63,9 @@ type SolverStats struct {
 	ForwardCalls, BackwardCalls int
 	ForwardIters, BackwardIters int
 	// ForwardNotConverged counts samples that missed the tolerance among
-	// ForwardSamples.
-	ForwardNotConverged, ForwardSamples int
+	// ForwardSamples; likewise for the backward (adjoint) solves.
+	ForwardNotConverged, ForwardSamples   int
+	BackwardNotConverged, BackwardSamples int
 }
 
 // MeanForward is the mean number of forward iterations per solve.
@@ -73,12 +79,29 @@ func (s SolverStats) NotConvergedFraction() float64 {
 	return ratio(s.ForwardNotConverged, s.ForwardSamples)
 }
 
+// BackwardNotConvergedFraction is the fraction of backward samples above
+// tolerance.
+func (s SolverStats) BackwardNotConvergedFraction() float64 {
+	return ratio(s.BackwardNotConverged, s.BackwardSamples)
+}
+
+// Sub returns s − o, the statistics of an interval.
+func (s SolverStats) Sub(o SolverStats) SolverStats {
+	return SolverStats{
+		s.ForwardCalls - o.ForwardCalls, s.BackwardCalls - o.BackwardCalls,
+		s.ForwardIters - o.ForwardIters, s.BackwardIters - o.BackwardIters,
+		s.ForwardNotConverged - o.ForwardNotConverged, s.ForwardSamples - o.ForwardSamples,
+		s.BackwardNotConverged - o.BackwardNotConverged, s.BackwardSamples - o.BackwardSamples,
+	}
+}
+
 // Add returns the sum of two stats.
 func (s SolverStats) Add(o SolverStats) SolverStats {
 	return SolverStats{
 		s.ForwardCalls + o.ForwardCalls, s.BackwardCalls + o.BackwardCalls,
 		s.ForwardIters + o.ForwardIters, s.BackwardIters + o.BackwardIters,
 		s.ForwardNotConverged + o.ForwardNotConverged, s.ForwardSamples + o.ForwardSamples,
+		s.BackwardNotConverged + o.BackwardNotConverged, s.BackwardSamples + o.BackwardSamples,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // Session is a model's compiled training graph with its optimizer: the
@@ -17,6 +18,12 @@ type Session struct {
 	opt    Optimizer
 	grads  []G.ValueGrad
 	closed bool
+	// SkipNonConvergedBackward makes Step skip the optimizer step (and
+	// drop the gradients) when a backward solve of this step did not
+	// converge, instead of applying an inexact gradient; Skipped counts
+	// such steps.
+	SkipNonConvergedBackward bool
+	Skipped                  int
 }
 
 // NewSession builds model's training graph for batches of the given size
@@ -65,6 +72,10 @@ func (s *Session) Step(ds Dataset, idx []int) (float64, error) {
 		return 0, err
 	}
 	defer r.reset()
+	var before SolverStats
+	if s.net.SolverStats != nil {
+		before = s.net.SolverStats()
+	}
 	if err := r.run(); err != nil {
 		return 0, fmt.Errorf("train: %s: %w", s.model.Name(), err)
 	}
@@ -75,6 +86,11 @@ func (s *Session) Step(ds Dataset, idx []int) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, fmt.Errorf("train: %s loss is %v; the weights were not updated. Lower the learning rate (-lr), clip gradients, or constrain the implicit layer", s.model.Name(), loss)
 	}
+	if s.SkipNonConvergedBackward && s.net.SolverStats != nil &&
+		s.net.SolverStats().Sub(before).BackwardNotConverged > 0 {
+		s.Skipped++
+		return loss, zeroGrads(s.grads)
+	}
 	if err := s.opt.Step(s.grads); err != nil {
 		return 0, err
 	}
@@ -84,4 +100,19 @@ func (s *Session) Step(ds Dataset, idx []int) (float64, error) {
 		}
 	}
 	return loss, nil
+}
+
+// zeroGrads drops accumulated gradients (dual values accumulate until an
+// optimizer step zeroes them).
+func zeroGrads(gs []G.ValueGrad) error {
+	for _, vg := range gs {
+		g, err := vg.Grad()
+		if err != nil {
+			return err
+		}
+		if t, ok := g.(tensor.Tensor); ok {
+			t.Zero()
+		}
+	}
+	return nil
 }

@@ -75,6 +75,7 @@ func (m *netModel) Build(g *G.ExprGraph, batch int, trainGraph bool) (*train.Net
 					ForwardCalls: ls.ForwardCalls, BackwardCalls: ls.BackwardCalls,
 					ForwardIters: ls.ForwardIters, BackwardIters: ls.BackwardIters,
 					ForwardNotConverged: ls.ForwardNotConverged, ForwardSamples: ls.ForwardSamples,
+					BackwardNotConverged: ls.BackwardNotConverged, BackwardSamples: ls.BackwardSamples,
 				})
 			}
 			return st
@@ -83,6 +84,18 @@ func (m *netModel) Build(g *G.ExprGraph, batch int, trainGraph bool) (*train.Net
 			for _, l := range imps {
 				l.ResetStats()
 			}
+		}
+		net.SpectralRadius = func() (float64, error) {
+			rng := rand.New(rand.NewPCG(m.seed, 0x72686f)) // the same probe vectors every epoch
+			worst := 0.0
+			for _, l := range imps {
+				r, err := l.SpectralRadius(30, rng)
+				if err != nil {
+					return 0, err
+				}
+				worst = max(worst, r)
+			}
+			return worst, nil
 		}
 	}
 	if trainGraph {

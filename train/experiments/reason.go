@@ -141,7 +141,9 @@ func (Reason) Run(ctx context.Context, o Options) (*train.Report, error) {
 		},
 		after: func(m model, ev *train.Evaluator, mr *train.ModelReport) error {
 			nm := m.(*netModel)
-			mr.Extra = map[string]float64{}
+			if mr.Extra == nil {
+				mr.Extra = map[string]float64{}
+			}
 			curves[m.Name()] = map[int][]train.CurvePoint{}
 			posCurves[m.Name()] = map[int][]train.CurvePoint{}
 			for _, sz := range rs.sizes {

@@ -121,6 +121,7 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 	cfg.Resume = o.Resume
 	cfg.Metrics = metrics
 	cfg.Progress, cfg.ProgressOut = o.Progress, o.Stderr
+	cfg.MonitorSpectralRadius = true
 
 	// The evaluator is built before training so the validation hook can
 	// use it; both graphs share the parameters.
@@ -152,6 +153,13 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 		mr.ForwardIterationsMean = ss.MeanForward()
 		mr.BackwardIterationsMean = ss.MeanBackward()
 		mr.NotConvergedFraction = ss.NotConvergedFraction()
+		if mr.Extra == nil {
+			mr.Extra = map[string]float64{}
+		}
+		mr.Extra["backward_not_converged_fraction"] = ss.BackwardNotConvergedFraction()
+		if fitted.SpectralRadius > 0 {
+			mr.Extra["spectral_radius"] = fitted.SpectralRadius
+		}
 	}
 	ev.SetIterations(0)
 	e, err := ev.Evaluate(c.testSet, c.metric)

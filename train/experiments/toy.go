@@ -155,7 +155,12 @@ func (Toy) Run(ctx context.Context, o Options) (*train.Report, error) {
 				return err
 			}
 			fits[m.Name()] = y
-			mr.Extra = toyErrors(testSet, y)
+			if mr.Extra == nil {
+				mr.Extra = map[string]float64{}
+			}
+			for k, v := range toyErrors(testSet, y) {
+				mr.Extra[k] = v
+			}
 			if m.Name() == "implicit-gated" {
 				for _, t := range []int{1, 5, 25, 100, 1000} {
 					ev.SetIterations(t)
