@@ -36,6 +36,23 @@ type Cell interface {
 	Kernel32(inj []tensor.Shape) (Kernel[float32], error)
 }
 
+// KernelInputter is implemented by cells whose kernels need other nodes
+// than their trainable parameters — a reparametrised weight, computed in
+// the graph from raw parameters (see Reparam). Params then lists the raw
+// parameters (what an optimizer updates) and KernelInputs the values the
+// kernels receive, in the order Bind expects.
+type KernelInputter interface {
+	KernelInputs() G.Nodes
+}
+
+// kernelInputs returns the nodes whose values a cell's kernels receive.
+func kernelInputs(c Cell) G.Nodes {
+	if k, ok := c.(KernelInputter); ok {
+		return k.KernelInputs()
+	}
+	return c.Params()
+}
+
 // Kernel evaluates a cell on flat row-major buffers of T holding the whole
 // batch. A kernel is used by one machine at a time.
 type Kernel[T deq.Float] interface {

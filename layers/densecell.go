@@ -27,9 +27,21 @@ type DenseCell struct {
 	Hidden int
 	// Kappa bounds ‖W‖₁ through Project; zero means no projection.
 	Kappa float64
+	// raw lists the trainable parameters when W is reparametrised (W is
+	// then computed from them in the graph); nil otherwise.
+	raw   G.Nodes
 	err   error
 	cache *kernelCache
 }
+
+// CellOpt configures a built-in cell.
+type CellOpt func(*cellConfig)
+
+type cellConfig struct{ reparam Reparam }
+
+// WithReparam builds the cell's recurrent weight W through a Reparam
+// (WeightNorm, SpectralNorm, Monotone) instead of as a free parameter.
+func WithReparam(r Reparam) CellOpt { return func(c *cellConfig) { c.reparam = r } }
 
 var _ Cell = (*DenseCell)(nil)
 
@@ -38,10 +50,32 @@ var _ Cell = (*DenseCell)(nil)
 // contractive.
 func CellInit() Init { return GlorotUniform(0.25) }
 
-// DenseCell creates the cell φ(z·W + inj + b) with parameters name.W and
-// name.b.
-func (s *Scope) DenseCell(name string, hidden int, act Activation) *DenseCell {
-	return s.denseCell(name, hidden, act, true, 0)
+// DenseCell creates the cell φ(z·W + inj + b) with parameters name.W (or
+// the raw parameters of a Reparam, see WithReparam) and name.b.
+func (s *Scope) DenseCell(name string, hidden int, act Activation, opts ...CellOpt) *DenseCell {
+	var cfg cellConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.reparam == nil {
+		return s.denseCell(name, hidden, act, true, 0)
+	}
+	c := &DenseCell{Act: act, Hidden: hidden, cache: &kernelCache{}}
+	if hidden <= 0 {
+		c.err = s.fail(fmt.Errorf("layers: cell %q needs a positive hidden size, got %d", name, hidden))
+		return c
+	}
+	before := len(s.order)
+	w, err := cfg.reparam.Weight(s, name+".W", hidden, hidden)
+	if err != nil {
+		c.err = s.fail(err)
+		return c
+	}
+	c.W = w
+	c.B = s.Param(name+".b", tensor.Shape{1, hidden}, Zeros)
+	c.raw = append(G.Nodes(nil), s.order[before:]...)
+	c.err = s.err
+	return c
 }
 
 // ElGhaouiCell creates the cell φ(z·W + inj) with ‖W‖₁ ≤ kappa enforced by
@@ -73,8 +107,16 @@ func (s *Scope) denseCell(name string, hidden int, act Activation, bias bool, ka
 	return c
 }
 
-// Params implements Cell.
+// Params implements Cell: the trainable parameters.
 func (c *DenseCell) Params() G.Nodes {
+	if c.raw != nil {
+		return c.raw
+	}
+	return c.KernelInputs()
+}
+
+// KernelInputs implements KernelInputter: the (effective) weight and bias.
+func (c *DenseCell) KernelInputs() G.Nodes {
 	if c.B == nil {
 		return G.Nodes{c.W}
 	}
@@ -113,7 +155,7 @@ func (c *DenseCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 // Project enforces ‖W‖₁ ≤ Kappa in place when Kappa > 0 (El Ghaoui's
 // well-posedness condition ‖A‖∞ < 1 with A = Wᵀ). It is a no-op otherwise.
 func (c *DenseCell) Project() error {
-	if c.Kappa <= 0 || c.W == nil {
+	if c.Kappa <= 0 || c.W == nil || c.raw != nil {
 		return nil
 	}
 	h := c.Hidden

@@ -230,7 +230,7 @@ func (l *Implicit) Apply(inj ...*G.Node) (*G.Node, error) {
 	if len(inj) == 0 {
 		return nil, fmt.Errorf("layers: implicit layer %q needs an injection", l.name)
 	}
-	params := l.Cell.Params()
+	params := kernelInputs(l.Cell)
 	dt := inj[0].Dtype()
 	for _, n := range append(G.Nodes(inj), params...) {
 		if n == nil {

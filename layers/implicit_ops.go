@@ -27,7 +27,7 @@ type solveOp struct {
 }
 
 func newSolveOp(l *Implicit, state tensor.Shape, dt tensor.Dtype, children G.Nodes) *solveOp {
-	op := &solveOp{l: l, state: state, dt: dt, nInj: len(children) - len(l.Cell.Params()), iter: &outBuf{}, scratch: &outBuf{}}
+	op := &solveOp{l: l, state: state, dt: dt, nInj: len(children) - len(kernelInputs(l.Cell)), iter: &outBuf{}, scratch: &outBuf{}}
 	for _, c := range children {
 		op.inType = append(op.inType, c.Type())
 	}
