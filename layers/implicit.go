@@ -24,6 +24,16 @@ type ImplicitConfig struct {
 	// makes the layer K applications of the cell in the graph instead of
 	// a solve.
 	Backward deq.Backward
+	// JacobianWeight, when positive, adds the Jacobian penalty
+	// JacobianWeight·‖vᵀJ_f(z*)‖²/d (the Hutchinson estimate of the
+	// squared Frobenius norm, v ~ N(0, I)) to the layer's Penalty, which
+	// the model adds to its loss; it keeps the fixed point stable. It is
+	// drawn on every JacobianEvery-th run (zero or 1: every run) and needs
+	// a cell implementing JacobianVJPer (DenseCell).
+	JacobianWeight float64
+	JacobianEvery  int
+	// JacobianSeed seeds the penalty's random vectors.
+	JacobianSeed uint64
 	// Strict makes a forward solve that does not converge (max
 	// iterations, divergence) an error of the machine run. Non-finite
 	// values are always an error, so NaNs never reach the weights.
@@ -113,12 +123,19 @@ type implicitState struct {
 // a Dense layer with NoBias — and returns the state (B, …) as given by
 // the cell's StateShape.
 type Implicit struct {
-	Cell  Cell
-	cfg   ImplicitConfig
-	name  string
-	state *implicitState
-	err   error
+	Cell    Cell
+	cfg     ImplicitConfig
+	name    string
+	state   *implicitState
+	penalty *G.Node
+	noise   *gaussState // the penalty's random vectors
+	err     error
 }
+
+// Penalty returns the regularisation term the last Apply built (the
+// Jacobian penalty of ImplicitConfig.JacobianWeight, differentiated at
+// fixed z*), or nil: add it to the training loss.
+func (l *Implicit) Penalty() *G.Node { return l.penalty }
 
 var _ Layer = (*Implicit)(nil)
 
@@ -259,6 +276,11 @@ func (l *Implicit) Apply(inj ...*G.Node) (*G.Node, error) {
 	fz, err := l.Cell.Apply(zstar, inj)
 	if err != nil {
 		return nil, err
+	}
+	if l.cfg.JacobianWeight > 0 {
+		if l.penalty, l.noise, err = jacobianPenalty(l.Cell, fz, l.cfg.JacobianWeight, l.cfg.JacobianEvery, l.cfg.JacobianSeed); err != nil {
+			return nil, fmt.Errorf("layers: implicit layer %q: %w", l.name, err)
+		}
 	}
 	hop := newHookOp(l, sop, fz.Type())
 	return G.ApplyOp(hop, append(G.Nodes{fz, zstar}, children...)...)

@@ -108,6 +108,13 @@ func (m *netModel) Build(g *G.ExprGraph, batch int, trainGraph bool) (*train.Net
 		if err != nil {
 			return nil, fmt.Errorf("%s: loss: %w", m.name, err)
 		}
+		for _, l := range imps { // regularisers such as the Jacobian penalty
+			if p := l.Penalty(); p != nil {
+				if loss, err = G.Add(loss, p); err != nil {
+					return nil, fmt.Errorf("%s: penalty: %w", m.name, err)
+				}
+			}
+		}
 		net.Y, net.Mask, net.Loss, net.Params = y, mask, loss, s.Params()
 	}
 	return net, nil

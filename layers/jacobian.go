@@ -1,0 +1,238 @@
+package layers
+
+import (
+	"fmt"
+	"hash"
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// JacobianVJPer is implemented by cells that can write vᵀJ_f(z*) with
+// once-differentiable graph ops, given fz = f(z*) (which depends on the
+// parameters) and a vector v of the state's shape: the Jacobian penalty
+// differentiates it once more with respect to the parameters, at fixed
+// z* (as Bai et al. 2021 and torchdeq do: dz*/dθ is not followed).
+//
+// The penalty is available for DenseCell. Builder cells would need vᵀJ
+// from Gorgonia's reverse mode inside the main graph, i.e. a second
+// Backpropagate over it, which Gorgonia does not support (Backpropagate
+// caches each node's derivative, so the loss's own gradient would be
+// corrupted); and the backward ops of this package's fused layers
+// (ActGrad, ColSum, the reparametrisations' gradients) have no second
+// derivative. Gorgonia's own elementwise ops (Tanh, Sigmoid, Rectify,
+// Softplus) do differentiate twice.
+type JacobianVJPer interface {
+	JacobianVJP(fz, v *G.Node) (*G.Node, error)
+}
+
+// JacobianVJP implements JacobianVJPer: vᵀJ = (v ⊙ φ'(fz))·Wᵀ in rows.
+func (c *DenseCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
+	if !c.Act.derivFromOutput() {
+		return nil, fmt.Errorf("layers: the Jacobian penalty needs an activation whose derivative is a function of its output, not %v", c.Act)
+	}
+	d, err := G.ApplyOp(&actDerivOp{act: c.Act, dt: fz.Dtype(), shape: fz.Shape().Clone(), buf: &outBuf{}}, fz)
+	if err != nil {
+		return nil, err
+	}
+	s, err := G.HadamardProd(v, d)
+	if err != nil {
+		return nil, err
+	}
+	return matMul(s, c.W, false, true)
+}
+
+// jacobianPenalty builds weight · mean over the batch of ‖vᵀJ_f(z*)‖²/d
+// with v ~ N(0, I) drawn afresh every run (and v = 0 on the runs skipped
+// by every): the Hutchinson estimate of ‖J_f‖_F²/d (Bai et al., 2021),
+// since E‖vᵀJ‖² = ‖J‖_F² for standard Gaussian v.
+func jacobianPenalty(c Cell, fz *G.Node, weight float64, every int, seed uint64) (*G.Node, *gaussState, error) {
+	if _, ok := c.(JacobianVJPer); !ok {
+		return nil, nil, fmt.Errorf("layers: cell %T cannot form vᵀJ for the Jacobian penalty (it is available for DenseCell)", c)
+	}
+	s := fz.Shape()
+	st := &gaussState{rng: rand.New(rand.NewPCG(seed, 0x6a6163))}
+	v, err := G.ApplyOp(&gaussianOp{dt: fz.Dtype(), shape: s.Clone(), every: every, st: st, buf: &outBuf{}}, fz)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := c.(JacobianVJPer).JacobianVJP(fz, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	sq, err := G.Square(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := G.Mean(sq) // Σ over batch and units / (B·d): the mean of ‖vᵀJ‖²/d
+	if err != nil {
+		return nil, nil, err
+	}
+	pen, err := G.Mul(m, constOf(fz.Dtype(), weight))
+	return pen, st, err
+}
+
+// gaussState is the random source of a gaussianOp, behind a pointer so the
+// op's hash never sees it.
+type gaussState struct {
+	mu  sync.Mutex
+	rng *rand.Rand
+	run int
+	// frozen keeps the last draw (finite-difference tests need the same v
+	// in every evaluation).
+	frozen bool
+}
+
+// gaussianOp outputs standard Gaussian noise of a fixed shape, fresh on
+// every run (zeros on the runs skipped by every). Its child only places
+// it in the graph.
+type gaussianOp struct {
+	dt    tensor.Dtype
+	shape tensor.Shape
+	every int
+	st    *gaussState
+	buf   *outBuf
+}
+
+func (op *gaussianOp) Arity() int { return 1 }
+func (op *gaussianOp) Type() hm.Type {
+	t := G.TensorType{Dims: len(op.shape), Of: op.dt}
+	return hm.NewFnType(t, t)
+}
+func (op *gaussianOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *gaussianOp) ReturnsPtr() bool                               { return false }
+func (op *gaussianOp) CallsExtern() bool                              { return false }
+func (op *gaussianOp) OverwritesInput() int                           { return -1 }
+func (op *gaussianOp) WriteHash(h hash.Hash)                          { fmt.Fprintf(h, "Gaussian{%p}", op.st) }
+func (op *gaussianOp) Hashcode() uint32                               { return hashOf(op) }
+func (op *gaussianOp) String() string                                 { return "Gaussian" }
+func (op *gaussianOp) DiffWRT(n int) []bool                           { return make([]bool, n) }
+func (op *gaussianOp) SymDiff(inputs G.Nodes, _, _ *G.Node) (G.Nodes, error) {
+	return make(G.Nodes, len(inputs)), nil
+}
+
+func (op *gaussianOp) Do(...G.Value) (G.Value, error) {
+	t := op.buf.get(op.dt, op.shape)
+	op.st.mu.Lock()
+	defer op.st.mu.Unlock()
+	if op.st.frozen && op.st.run > 0 {
+		return t, nil
+	}
+	op.st.run++
+	skip := op.every > 1 && (op.st.run-1)%op.every != 0
+	switch d := t.Data().(type) {
+	case []float64:
+		for i := range d {
+			d[i] = 0
+			if !skip {
+				d[i] = op.st.rng.NormFloat64()
+			}
+		}
+	case []float32:
+		for i := range d {
+			d[i] = 0
+			if !skip {
+				d[i] = float32(op.st.rng.NormFloat64())
+			}
+		}
+	}
+	return t, nil
+}
+
+// actDerivOp computes φ'(x) from y = φ(x), once differentiable: its
+// derivative is g ⊙ dφ'/dy (−2y for tanh, 1 − 2y for sigmoid, 1 − φ' for
+// softplus, 0 for identity and ReLU).
+type actDerivOp struct {
+	act    Activation
+	dt     tensor.Dtype
+	shape  tensor.Shape
+	second bool // the derivative op: children y, g
+	buf    *outBuf
+}
+
+func (op *actDerivOp) Arity() int {
+	if op.second {
+		return 2
+	}
+	return 1
+}
+func (op *actDerivOp) Type() hm.Type {
+	t := G.TensorType{Dims: len(op.shape), Of: op.dt}
+	if op.second {
+		return hm.NewFnType(t, t, t)
+	}
+	return hm.NewFnType(t, t)
+}
+func (op *actDerivOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *actDerivOp) ReturnsPtr() bool                               { return false }
+func (op *actDerivOp) CallsExtern() bool                              { return false }
+func (op *actDerivOp) OverwritesInput() int                           { return -1 }
+func (op *actDerivOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "ActDeriv{%v,%v,%v,%v}", op.act, op.dt, []int(op.shape), op.second)
+}
+func (op *actDerivOp) Hashcode() uint32 { return hashOf(op) }
+func (op *actDerivOp) String() string   { return fmt.Sprintf("ActDeriv{%v,%v}", op.act, op.second) }
+
+func (op *actDerivOp) Do(vals ...G.Value) (G.Value, error) {
+	y, err := Floats64(vals[0])
+	if err != nil {
+		return nil, err
+	}
+	var g []float64
+	if op.second {
+		if g, err = Floats64(vals[1]); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]float64, len(y))
+	for i, v := range y {
+		d, dd := 1.0, 0.0
+		switch op.act {
+		case Tanh:
+			d, dd = 1-v*v, -2*v
+		case ReLU:
+			if v <= 0 {
+				d = 0
+			}
+		case Sigmoid:
+			d, dd = v*(1-v), 1-2*v
+		case Softplus:
+			e := math.Exp(-v)
+			d, dd = 1-e, e
+		}
+		if op.second {
+			out[i] = g[i] * dd
+		} else {
+			out[i] = d
+		}
+	}
+	t := op.buf.get(op.dt, op.shape)
+	switch d := t.Data().(type) {
+	case []float64:
+		copy(d, out)
+	case []float32:
+		for i, v := range out {
+			d[i] = float32(v)
+		}
+	}
+	return t, nil
+}
+
+func (op *actDerivOp) DiffWRT(n int) []bool {
+	if op.second {
+		return make([]bool, n)
+	}
+	return []bool{true}
+}
+
+func (op *actDerivOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	if op.second {
+		return nil, fmt.Errorf("layers: %v is not differentiated again", op)
+	}
+	d, err := G.ApplyOp(&actDerivOp{act: op.act, dt: op.dt, shape: op.shape, second: true, buf: &outBuf{}}, inputs[0], grad)
+	return G.Nodes{d}, err
+}
