@@ -67,8 +67,11 @@ type Controls struct {
 	// MaxIter and Tol, when non-zero, override the forward Stop's.
 	MaxIter int
 	Tol     float64
-	// WarmStart starts each solve from the previous solution of the same
-	// shape (for instance the same batch at the next step).
+	// WarmStart starts each solve from a previous solution: of the same
+	// samples when the caller names them (SetSampleIDs, which the
+	// training loop does), so each sample restarts from its own last fixed
+	// point (for instance an epoch earlier); otherwise from the previous
+	// batch's solution.
 	WarmStart bool
 }
 
@@ -107,6 +110,10 @@ type implicitState struct {
 	ctl   Controls
 	stats Stats
 	warm  any // []float32 or []float64 of the last solution
+	// ids are the dataset indices of the rows of the next batch (−1 for
+	// padding), perSample the last fixed point of each index (map[int][]T).
+	ids       []int
+	perSample any
 	// radius estimates ρ(J_f(z*)) per sample at the last backward pass.
 	radius func(iters int, rng *rand.Rand) ([]float64, error)
 }
@@ -195,6 +202,18 @@ func (l *Implicit) Controls() Controls {
 	l.state.mu.Lock()
 	defer l.state.mu.Unlock()
 	return l.state.ctl
+}
+
+// SetSampleIDs names the samples of the next batch's rows (dataset
+// indices, −1 for padding rows) for per-sample warm starts; nil forgets
+// them.
+func (l *Implicit) SetSampleIDs(ids []int) {
+	l.state.mu.Lock()
+	defer l.state.mu.Unlock()
+	l.state.ids = append(l.state.ids[:0], ids...)
+	if ids == nil {
+		l.state.ids = nil
+	}
 }
 
 // Stats returns a snapshot of the layer's solve statistics.

@@ -107,7 +107,14 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 	l.state.mu.Lock()
 	ctl := l.state.ctl
 	warm, _ := l.state.warm.([]T)
+	ids := l.state.ids
+	cache, _ := l.state.perSample.(map[int][]T)
+	if ctl.WarmStart && ids != nil && cache == nil {
+		cache = map[int][]T{}
+		l.state.perSample = cache
+	}
 	l.state.mu.Unlock()
+	perSample := ctl.WarmStart && len(ids) == batch
 
 	p := deq.Problem[T]{F: k.Eval, Batch: batch, Dim: dim}
 	var r deq.Result[T]
@@ -116,7 +123,16 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 		scratch := op.scratch.get(op.dt, op.state).Data().([]T)
 		r = deq.IterateInto(p, ctl.Iterations-1, z, scratch)
 	} else {
-		if ctl.WarmStart && len(warm) == batch*dim {
+		switch {
+		case perSample: // each sample from its own last fixed point
+			z0 := make([]T, batch*dim)
+			for s, id := range ids {
+				if zs, ok := cache[id]; ok {
+					copy(z0[s*dim:(s+1)*dim], zs)
+				}
+			}
+			p.Z0 = z0
+		case ctl.WarmStart && len(warm) == batch*dim:
 			p.Z0 = warm
 		}
 		r = deq.Solve(l.cfg.Forward, p, l.stop(ctl))
@@ -131,6 +147,19 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 	st.ForwardNotConverged += r.Stats.NotConverged()
 	if ctl.WarmStart && (r.Status == deq.Converged || r.Status == deq.MaxIterations) {
 		l.state.warm = append(warm[:0], r.Z...)
+		if perSample {
+			for s, id := range ids {
+				if id < 0 {
+					continue // padding
+				}
+				zs := cache[id]
+				if zs == nil {
+					zs = make([]T, dim)
+					cache[id] = zs
+				}
+				copy(zs, r.Z[s*dim:(s+1)*dim])
+			}
+		}
 	}
 	l.state.mu.Unlock()
 

@@ -50,6 +50,9 @@ type Net struct {
 	// statistics accumulated since ResetSolverStats.
 	SolverStats      func() SolverStats
 	ResetSolverStats func()
+	// SetSampleIDs, when set, is told the dataset indices of each batch's
+	// rows before it runs (−1 for padding), for per-sample warm starts.
+	SetSampleIDs func(ids []int)
 	// SpectralRadius, when set, estimates the spectral radius of the
 	// implicit layers' Jacobian J_f(z*) at the last backward pass (the
 	// largest over layers of the mean over samples): the monitor of

@@ -71,6 +71,16 @@ func (s *Session) Step(ds Dataset, idx []int) (float64, error) {
 	if err := r.fill(ds, idx); err != nil {
 		return 0, err
 	}
+	if s.net.SetSampleIDs != nil {
+		ids := make([]int, r.b)
+		for i := range ids {
+			ids[i] = -1
+			if i < len(idx) {
+				ids[i] = idx[i]
+			}
+		}
+		s.net.SetSampleIDs(ids)
+	}
 	defer r.reset()
 	var before SolverStats
 	if s.net.SolverStats != nil {

@@ -49,7 +49,7 @@ func classifyModels(o Options, hidden, unroll int, inShape, outShape []int) clas
 	in, classes := inShape[0], outShape[0]
 	dt := o.dtype()
 	mk := func(name, kind, desc string, body func(*layers.Scope, *G.Node) (*G.Node, error)) *netModel {
-		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: o.Seed, in: inShape, out: outShape, body: body, loss: crossEntropy}
+		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: o.Seed, in: inShape, out: outShape, body: body, loss: crossEntropy, warm: o.WarmStart}
 	}
 	mlp := mk("explicit-mlp", train.KindExplicit, fmt.Sprintf("%d→%d→%d→%d MLP, tanh", in, hidden, hidden, classes),
 		func(s *layers.Scope, x *G.Node) (*G.Node, error) {

@@ -24,6 +24,8 @@ type netModel struct {
 	// loss builds the training loss; mask is nil unless withMask.
 	loss     func(out, y, mask *G.Node) (*G.Node, error)
 	withMask bool
+	// warm turns on per-sample warm starts in training graphs.
+	warm bool
 	// shared holds the scope of the first build; copies of the model
 	// (views at other input sizes) share it, and with it the parameters.
 	shared *sharedScope
@@ -85,6 +87,11 @@ func (m *netModel) Build(g *G.ExprGraph, batch int, trainGraph bool) (*train.Net
 				l.ResetStats()
 			}
 		}
+		net.SetSampleIDs = func(ids []int) {
+			for _, l := range imps {
+				l.SetSampleIDs(ids)
+			}
+		}
 		net.SpectralRadius = func() (float64, error) {
 			rng := rand.New(rand.NewPCG(m.seed, 0x72686f)) // the same probe vectors every epoch
 			worst := 0.0
@@ -96,6 +103,13 @@ func (m *netModel) Build(g *G.ExprGraph, batch int, trainGraph bool) (*train.Net
 				worst = max(worst, r)
 			}
 			return worst, nil
+		}
+	}
+	if trainGraph && m.warm {
+		for _, l := range imps {
+			c := l.Controls()
+			c.WarmStart = true
+			l.SetControls(c)
 		}
 	}
 	if trainGraph {

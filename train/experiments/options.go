@@ -47,6 +47,9 @@ type Options struct {
 	Dtype tensor.Dtype
 	// Quick runs a reduced configuration for CI (≤ 2 minutes).
 	Quick bool
+	// WarmStart starts every implicit solve in training from the sample's
+	// own fixed point of the previous epoch.
+	WarmStart bool
 	// Problem selects a variant of an experiment (pde: darcy or
 	// navier-stokes); empty means the experiment's default.
 	Problem string
