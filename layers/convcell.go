@@ -40,6 +40,8 @@ type ConvCell struct {
 	Act     Activation
 	err     error
 	cache   *kernelCache
+	// lastHidden is the hidden layer of the last Apply, for JacobianVJP.
+	lastHidden *G.Node
 }
 
 // injChannels is the number of injection channels per position.
@@ -132,6 +134,7 @@ func (c *ConvCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 		return nil, err
 	}
 	if c.H > 0 {
+		c.lastHidden = y
 		if y, err = affine(y, c.W2, nil, c.B2, c.Act); err != nil {
 			return nil, err
 		}
@@ -415,4 +418,46 @@ func (op *windowOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 		return err
 	}
 	return accumulateGrad(inputs[0], d)
+}
+
+// JacobianVJP implements JacobianVJPer for the output fz of the cell's
+// last Apply: vᵀJ = scatter((v ⊙ φ'(fz))·Wᵀ), through the hidden layer
+// when there is one.
+func (c *ConvCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
+	s := fz.Shape()
+	b, n := s[0], s[1]/c.C
+	deriv := func(y *G.Node) (*G.Node, error) {
+		return G.ApplyOp(&actDerivOp{act: c.Act, dt: y.Dtype(), shape: y.Shape().Clone(), buf: &outBuf{}}, y)
+	}
+	d, err := deriv(fz)
+	if err != nil {
+		return nil, err
+	}
+	g, err := G.HadamardProd(v, d)
+	if err != nil {
+		return nil, err
+	}
+	if g, err = G.Reshape(g, tensor.Shape{b * n, c.C}); err != nil {
+		return nil, err
+	}
+	if c.H > 0 {
+		if c.lastHidden == nil {
+			return nil, fmt.Errorf("layers: ConvCell.JacobianVJP needs the hidden layer of an Apply")
+		}
+		if g, err = matMul(g, c.W2, false, true); err != nil {
+			return nil, err
+		}
+		dh, err := deriv(c.lastHidden)
+		if err != nil {
+			return nil, err
+		}
+		if g, err = G.HadamardProd(g, dh); err != nil {
+			return nil, err
+		}
+	}
+	win, err := matMul(g, c.W, false, true)
+	if err != nil {
+		return nil, err
+	}
+	return G.ApplyOp(&windowOp{dt: fz.Dtype(), b: b, n: n, c: c.C, offsets: c.Offsets, buf: &outBuf{}, scatter: true}, win)
 }

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -128,4 +129,85 @@ func exactJacobianFrobenius(t *testing.T, l *Implicit) float64 {
 		}
 	}
 	return total / (b * d)
+}
+
+// TestConvCellJacobianVJP checks vᵀJ of the convolutional cells against
+// the kernel's VJP, and the gradient of ‖vᵀJ‖² by finite differences.
+func TestConvCellJacobianVJP(t *testing.T) {
+	for _, hidden := range []int{0, 4} {
+		t.Run(fmt.Sprint("hidden=", hidden), func(t *testing.T) {
+			build := func(g *G.ExprGraph) (*ConvCell, *G.Node, *G.Node, *G.Node, *G.Node, error) {
+				rng := rand.New(rand.NewPCG(52, 52))
+				s := NewScope(g, tensor.Float64, rng)
+				const b, n, c = 2, 5, 3
+				ic := c
+				var cell *ConvCell
+				if hidden > 0 {
+					ic = hidden
+					cell = s.ConvCellHidden("conv", c, hidden, []int{-1, 0, 1}, Tanh)
+				} else {
+					cell = s.ConvCell("conv", c, []int{-1, 0, 1}, Tanh)
+				}
+				z := input(g, tensor.Float64, rng, "z", b, n*c)
+				inj := input(g, tensor.Float64, rng, "inj", b, n*ic)
+				v := input(g, tensor.Float64, rng, "v", b, n*c)
+				fz, err := cell.Apply(z, G.Nodes{inj})
+				if err != nil {
+					return nil, nil, nil, nil, nil, err
+				}
+				p, err := cell.JacobianVJP(fz, v)
+				return cell, z, inj, v, p, err
+			}
+			// vᵀJ against the kernel's VJP at z.
+			g := G.NewGraph()
+			cell, z, inj, v, p, err := build(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := G.NewTapeMachine(g).RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			k, err := cell.Kernel64([]tensor.Shape{inj.Shape()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := k.Bind([]G.Value{inj.Value()}, cellValues(cell)); err != nil {
+				t.Fatal(err)
+			}
+			zd := z.Value().Data().([]float64)
+			if err := k.Linearize(zd); err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float64, len(zd))
+			if err := k.VJP(want, v.Value().Data().([]float64)); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := Floats64(p.Value())
+			for i := range want {
+				if math.Abs(got[i]-want[i]) > 1e-12 {
+					t.Fatalf("vᵀJ[%d] = %v in the graph, %v from the kernel", i, got[i], want[i])
+				}
+			}
+			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+				cell, _, inj, _, p, err := build(g)
+				if err != nil {
+					return nil, nil, err
+				}
+				sq, err := G.Square(p)
+				if err != nil {
+					return nil, nil, err
+				}
+				loss, err := G.Sum(sq)
+				return loss, append(G.Nodes{inj}, cell.Params()...), err
+			})
+		})
+	}
+}
+
+func cellValues(c Cell) []G.Value {
+	var vs []G.Value
+	for _, n := range kernelInputs(c) {
+		vs = append(vs, n.Value())
+	}
+	return vs
 }
