@@ -1,0 +1,177 @@
+package layers
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/deq"
+)
+
+// gnnFixture is a GNNCell with random injections in one graph.
+type gnnFixture struct {
+	cell     *GNNCell
+	a, v, c  *G.Node
+	s        *Scope
+	b, m, n  int
+	emb      int
+	injNodes G.Nodes
+}
+
+func newGNNFixture(g *G.ExprGraph, seed uint64, b, m, n, emb int, outScale float64) gnnFixture {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	s := NewScope(g, tensor.Float64, rng)
+	f := gnnFixture{s: s, b: b, m: m, n: n, emb: emb}
+	f.cell = s.GNNCell("cell", m, n, emb)
+	for _, p := range f.cell.Params() {
+		if p.Shape()[0] == 1 { // biases off zero: ReLUs away from their kinks
+			d := p.Value().Data().([]float64)
+			for i := range d {
+				d[i] += 0.3 * rng.NormFloat64()
+			}
+		}
+	}
+	// A small output map makes G contractive, so solves converge.
+	for i := range f.cell.Out.W[0].Value().Data().([]float64) {
+		f.cell.Out.W[0].Value().Data().([]float64)[i] *= outScale
+	}
+	f.a = edges(g, rng, b, m, n)
+	f.v = input(g, tensor.Float64, rng, "vemb", b*n, emb)
+	f.c = input(g, tensor.Float64, rng, "cemb", b*m, emb)
+	f.injNodes = G.Nodes{f.a, f.v, f.c}
+	return f
+}
+
+// TestGNNCellKernelMatchesGraph checks the hand-written kernels against
+// the cell built from graph ops: Eval against Apply, VJP against
+// Gorgonia's reverse mode, at a batch big enough to split over cores.
+func TestGNNCellKernelMatchesGraph(t *testing.T) {
+	for _, c := range []struct{ b, emb int }{{2, 3}, {64, 8}} {
+		g := G.NewGraph()
+		f := newGNNFixture(g, 1, c.b, 4, 6, c.emb, 1)
+		rng := rand.New(rand.NewPCG(2, 2))
+		z := input(g, tensor.Float64, rng, "z", c.b, f.n)
+		w := input(g, tensor.Float64, rng, "w", c.b, f.n)
+		out, err := f.cell.Apply(z, f.injNodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prod, err := G.HadamardProd(out, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss, err := G.Sum(prod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads, err := G.Grad(loss, z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		k, err := f.cell.Kernel64(shapesOf(f.injNodes))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var params []G.Value
+		for _, p := range f.cell.Params() {
+			params = append(params, p.Value())
+		}
+		if err := k.Bind([]G.Value{f.a.Value(), f.v.Value(), f.c.Value()}, params); err != nil {
+			t.Fatal(err)
+		}
+		zv := z.Value().Data().([]float64)
+		got := make([]float64, len(zv))
+		if err := k.Eval(got, zv); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, "Eval", got, out.Value().Data().([]float64))
+		if err := k.Linearize(zv); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.VJP(got, w.Value().Data().([]float64)); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, "VJP", got, grads[0].Value().Data().([]float64))
+		vm.Close()
+	}
+}
+
+func compare(t *testing.T, what string, got, want []float64) {
+	t.Helper()
+	var d, n float64
+	for i := range got {
+		d = math.Max(d, math.Abs(got[i]-want[i]))
+		n = math.Max(n, math.Abs(want[i]))
+	}
+	if !(d <= 1e-12*math.Max(n, 1)) {
+		t.Errorf("%s differs from the graph by %.3g (scale %.3g)", what, d, n)
+	}
+}
+
+// gnnModel is embeddings → implicit (or unrolled) GNNCell → readout → MSE.
+func gnnModel(g *G.ExprGraph, mode deq.Backward) (*G.Node, G.Nodes, error) {
+	const b, m, n, emb = 2, 3, 4, 3
+	f := newGNNFixture(g, 3, b, m, n, emb, 0.1)
+	stop := deq.Stop{Tol: 1e-13, Mode: deq.Absolute, MaxIter: 200}
+	y, err := f.s.Implicit("deq", f.cell, ImplicitConfig{Stop: stop, Backward: mode}).Apply(f.injNodes...)
+	if err != nil {
+		return nil, nil, err
+	}
+	yc, err := G.Reshape(y, tensor.Shape{b * n, 1})
+	if err != nil {
+		return nil, nil, err
+	}
+	read, err := f.s.PartsDense("read", []int{emb, 1}, 1, Identity).Apply(f.v, yc)
+	if err != nil {
+		return nil, nil, err
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	loss, err := MSE(read, input(g, tensor.Float64, rng, "target", b*n, 1))
+	return loss, append(G.Nodes{f.v, f.c}, f.s.Params()...), err
+}
+
+// TestGNNCellGradients: the implicit GNN's gradients, by the implicit
+// function theorem (Anderson and GMRES adjoints) and unrolled, against
+// finite differences.
+func TestGNNCellGradients(t *testing.T) {
+	stop := deq.Stop{Tol: 1e-13, Mode: deq.Absolute, MaxIter: 200}
+	for name, mode := range map[string]deq.Backward{
+		"ift":       deq.IFT{Stop: stop},
+		"ift-gmres": deq.IFT{Solver: deq.GMRES{}, Stop: stop},
+		"unrolled":  deq.Unrolled{Steps: 3},
+	} {
+		t.Run(name, func(t *testing.T) {
+			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return gnnModel(g, mode) })
+		})
+	}
+}
+
+// TestGNNCellIteratesAreUnrolled: y_t from Controls.Iterations equals t
+// unrolled applications of the cell.
+func TestGNNCellIteratesAreUnrolled(t *testing.T) {
+	const b, m, n, emb, steps = 3, 4, 5, 4, 4
+	run := func(mode deq.Backward, iters int) []float64 {
+		g := G.NewGraph()
+		f := newGNNFixture(g, 5, b, m, n, emb, 1)
+		l := f.s.Implicit("deq", f.cell, ImplicitConfig{Backward: mode})
+		l.SetControls(Controls{Iterations: iters})
+		y, err := l.Apply(f.injNodes...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float64(nil), y.Value().Data().([]float64)...)
+	}
+	compare(t, "y_t", run(deq.IFT{}, steps), run(deq.Unrolled{Steps: steps}, 0))
+}
