@@ -1,0 +1,130 @@
+package layers
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// FNO is a Fourier neural operator on S×S grids of nodes: a pointwise
+// lift of (a, x, y) — the input field and the node's coordinates — to
+// Width channels, a Body from (B, S²·Width) to itself, and a pointwise
+// projection Width → Hidden (φ) → 1.
+//
+// The body is what distinguishes the models: an implicit layer around an
+// FNOCell (the lift is then the injection, computed once outside the
+// solve), or a Sequential of FourierBlocks (the explicit FNO).
+//
+// Shapes: Fwd takes (B, 1, S, S) or (B, S²) and returns (B, 1, S, S).
+// Node (i, j) has coordinates (i/(S−1), j/(S−1)): the grid of the Darcy
+// data, boundary included.
+type FNO struct {
+	Lift      *Dense // 3 → Width
+	Body      Layer
+	Proj, Out *Dense // Width → Hidden (φ), Hidden → 1
+	Size      int
+	Width     int
+	err       error
+}
+
+var _ Layer = (*FNO)(nil)
+
+// FNO creates the lift (name.lift) and projection (name.proj, name.out)
+// around body, which must map (B, S²·width) to itself.
+func (s *Scope) FNO(name string, size, width, hidden int, act Activation, body Layer) *FNO {
+	f := &FNO{Body: body, Size: size, Width: width}
+	if size < 2 || width <= 0 || hidden <= 0 || body == nil {
+		f.err = s.fail(fmt.Errorf("layers: FNO %q needs size ≥ 2, positive width and hidden sizes and a body; got %d, %d, %d", name, size, width, hidden))
+		return f
+	}
+	f.Lift = s.Dense(name+".lift", 3, width, Identity)
+	f.Proj = s.Dense(name+".proj", width, hidden, act)
+	f.Out = s.Dense(name+".out", hidden, 1, Identity)
+	f.err = s.err
+	return f
+}
+
+// Params implements Layer: the lift's, the body's and the projection's.
+func (f *FNO) Params() G.Nodes {
+	if f.err != nil {
+		return nil
+	}
+	ps := append(G.Nodes{}, f.Lift.Params()...)
+	ps = append(ps, f.Body.Params()...)
+	ps = append(ps, f.Proj.Params()...)
+	return append(ps, f.Out.Params()...)
+}
+
+// Fwd implements Layer.
+func (f *FNO) Fwd(x *G.Node) (*G.Node, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	v, err := f.Lifted(x)
+	if err != nil {
+		return nil, err
+	}
+	z, err := f.Body.Fwd(v)
+	if err != nil {
+		return nil, err
+	}
+	return f.Project(z)
+}
+
+// Lifted returns the lift of x, (B, S²·Width).
+func (f *FNO) Lifted(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	n := f.Size * f.Size
+	if len(s) < 2 || s.TotalSize() != s[0]*n {
+		return nil, fmt.Errorf("layers: FNO on %d×%d grids needs input (B, 1, %d, %d) or (B, %d), got %v", f.Size, f.Size, f.Size, f.Size, n, s)
+	}
+	b := s[0]
+	a, err := G.Reshape(x, tensor.Shape{b * n, 1})
+	if err != nil {
+		return nil, err
+	}
+	feat, err := G.Concat(1, a, gridNode(x.Graph(), x.Dtype(), b, f.Size))
+	if err != nil {
+		return nil, err
+	}
+	v, err := f.Lift.Fwd(feat)
+	if err != nil {
+		return nil, err
+	}
+	return G.Reshape(v, tensor.Shape{b, n * f.Width})
+}
+
+// Project maps the body's output (B, S²·Width) to (B, 1, S, S).
+func (f *FNO) Project(z *G.Node) (*G.Node, error) {
+	b := z.Shape()[0]
+	n := f.Size * f.Size
+	zr, err := G.Reshape(z, tensor.Shape{b * n, f.Width})
+	if err != nil {
+		return nil, err
+	}
+	h, err := f.Proj.Fwd(zr)
+	if err != nil {
+		return nil, err
+	}
+	u, err := f.Out.Fwd(h)
+	if err != nil {
+		return nil, err
+	}
+	return G.Reshape(u, tensor.Shape{b, 1, f.Size, f.Size})
+}
+
+// gridNode is the constant (B·S², 2) of node coordinates.
+func gridNode(g *G.ExprGraph, dt tensor.Dtype, b, size int) *G.Node {
+	vals := make([]float64, 0, 2*b*size*size)
+	h := 1 / float64(size-1)
+	for range b {
+		for i := range size {
+			for j := range size {
+				vals = append(vals, float64(i)*h, float64(j)*h)
+			}
+		}
+	}
+	t := newTensor(dt, tensor.Shape{b * size * size, 2}, vals)
+	return g.AddNode(G.NewConstant(t, G.WithName(fmt.Sprintf("grid%dx%d_b%d", size, size, b))))
+}
