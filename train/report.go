@@ -55,6 +55,9 @@ type ModelReport struct {
 	TrainSamplesPerSecond float64 `json:"train_samples_per_second"`
 	PeakHeapBytes         uint64  `json:"peak_heap_bytes"`
 	TestMetric            float64 `json:"test_metric"`
+	// TestMetricStd is the standard deviation of the per-sample test
+	// metric, when the metric is a mean over samples.
+	TestMetricStd float64 `json:"test_metric_std,omitempty"`
 
 	// ForwardIterationsMean and BackwardIterationsMean are the mean solver
 	// iterations per training step (implicit models only).

@@ -133,6 +133,25 @@ func writeModelTable(b *strings.Builder, r *Report) {
 	if anyModelHas(r.Models, func(m ModelReport) bool { return m.InferSamplesPerSecond != 0 }) {
 		cols = append(cols, tableColumn{"infer samples/s", true, func(m ModelReport) string { return formatMeasured(m.InferSamplesPerSecond) }})
 	}
+	// The solves' health, when the training monitored it.
+	for _, x := range []struct{ key, head string }{
+		{"backward_not_converged_fraction", "bwd not converged"},
+		{"spectral_radius", "spectral radius"},
+	} {
+		key := x.key
+		if anyModelHas(r.Models, func(m ModelReport) bool { return m.Extra[key] != 0 }) {
+			cols = append(cols, tableColumn{x.head, true, func(m ModelReport) string {
+				v, ok := m.Extra[key]
+				if !ok || v == 0 {
+					return ""
+				}
+				if key == "backward_not_converged_fraction" {
+					return formatFigure(100*v) + " %"
+				}
+				return formatFigure(v)
+			}})
+		}
+	}
 	cols = append(cols, tableColumn{metricName, true, nil})
 
 	writeTableRow(b, len(cols), func(i int) string { return cols[i].head })
@@ -150,6 +169,9 @@ func writeModelTable(b *strings.Builder, r *Report) {
 			s := formatFigure(m.TestMetric)
 			if best[k] {
 				s = "**" + s + "**"
+			}
+			if m.TestMetricStd > 0 {
+				s += " ± " + formatFigure(m.TestMetricStd)
 			}
 			return s
 		})

@@ -43,6 +43,9 @@ type comparison struct {
 	// finish, when set, writes extra files into the output folder (their
 	// names are listed as notes) before the report is written.
 	finish func(dir string, rep *train.Report) error
+	// start, when set, is when the run began (experiments that train in
+	// phases before run); the report's wall time counts from it.
+	start time.Time
 }
 
 // model is a train.Model with the report fields train cannot know.
@@ -67,7 +70,10 @@ func outDir(o Options) string {
 // the plots, curves.csv and metrics.jsonl into the output folder, and
 // prints the table.
 func (c *comparison) run(ctx context.Context, o Options) (*train.Report, error) {
-	start := time.Now()
+	start := c.start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	dir := outDir(o)
 	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
 		return nil, fmt.Errorf("experiments: %w", err)
@@ -166,7 +172,7 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 	if err != nil {
 		return nil, err
 	}
-	mr.TestMetric, mr.InferSamplesPerSecond = e.Mean, e.SamplesPerSecond
+	mr.TestMetric, mr.TestMetricStd, mr.InferSamplesPerSecond = e.Mean, e.Std, e.SamplesPerSecond
 	if c.after != nil {
 		if err := c.after(m, ev, mr); err != nil {
 			return nil, err
@@ -281,7 +287,7 @@ func sanitize(rep *train.Report) *train.Report {
 	r.Models = append([]train.ModelReport(nil), rep.Models...)
 	for i := range r.Models {
 		m := &r.Models[i]
-		for _, f := range []*float64{&m.TrainSeconds, &m.TrainSamplesPerSecond, &m.TestMetric, &m.ForwardIterationsMean, &m.BackwardIterationsMean, &m.Lipschitz, &m.FinalLoss, &m.InferSamplesPerSecond, &m.NotConvergedFraction} {
+		for _, f := range []*float64{&m.TrainSeconds, &m.TrainSamplesPerSecond, &m.TestMetric, &m.TestMetricStd, &m.ForwardIterationsMean, &m.BackwardIterationsMean, &m.Lipschitz, &m.FinalLoss, &m.InferSamplesPerSecond, &m.NotConvergedFraction} {
 			*f = finite(*f)
 		}
 		m.Curve = append([]train.CurvePoint(nil), m.Curve...)
