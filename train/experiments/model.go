@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
 	"github.com/implicit-ml/implicit/train"
 )
@@ -92,10 +93,19 @@ func (m *netModel) Build(g *G.ExprGraph, batch int, trainGraph bool) (*train.Net
 				l.SetSampleIDs(ids)
 			}
 		}
+	}
+	// Layers trained unrolled have no fixed point to take J_f at.
+	var solved []*layers.Implicit
+	for _, l := range imps {
+		if _, unrolled := l.Config().Backward.(deq.Unrolled); !unrolled {
+			solved = append(solved, l)
+		}
+	}
+	if len(solved) > 0 {
 		net.SpectralRadius = func() (float64, error) {
 			rng := rand.New(rand.NewPCG(m.seed, 0x72686f)) // the same probe vectors every epoch
 			worst := 0.0
-			for _, l := range imps {
+			for _, l := range solved {
 				r, err := l.SpectralRadius(30, rng)
 				if err != nil {
 					return 0, err
