@@ -73,6 +73,11 @@ type Controls struct {
 	// point (for instance an epoch earlier); otherwise from the previous
 	// batch's solution.
 	WarmStart bool
+	// StartAtInjection starts the iterations (fixed-count or solve) from
+	// the first injection instead of z₀ = 0, for cells whose state and
+	// first injection live in the same space (PGDCell: y₀ = Aᵀx). Warm
+	// starts take precedence where they apply.
+	StartAtInjection bool
 }
 
 // Stats describe an implicit layer's recent solves.

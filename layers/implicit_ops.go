@@ -117,6 +117,16 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 	perSample := ctl.WarmStart && len(ids) == batch
 
 	p := deq.Problem[T]{F: k.Eval, Batch: batch, Dim: dim}
+	if ctl.StartAtInjection {
+		z0, err := data[T](inj[0])
+		if err != nil {
+			return nil, err
+		}
+		if len(z0) != batch*dim {
+			return nil, fmt.Errorf("layers: implicit layer %q starts at its injection, but the injection has %d values and the state %d", l.name, len(z0), batch*dim)
+		}
+		p.Z0 = z0
+	}
 	var r deq.Result[T]
 	if ctl.Iterations > 0 {
 		z := op.iter.get(op.dt, op.state).Data().([]T)

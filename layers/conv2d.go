@@ -1,0 +1,304 @@
+package layers
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/deq"
+)
+
+// Conv2D is a 2-D convolution layer with a K×K window (K odd), stride 1
+// and zero padding K/2, so the output has the input's H×W size:
+//
+//	y = φ(conv(x, W) + b)
+//
+// Shapes: x is (B, In·H·W) and y (B, Out·H·W), channel-major per sample
+// (PyTorch's NCHW: pixel (i, j) of channel c at c·H·W + i·W + j), so
+// single-channel images are just (B, H·W); W is (Out, In·K·K), tap (a, b)
+// of input channel ci in column (ci·K + a)·K + b, and b is (1, Out). The
+// op is im2col and one matrix product per sample, in parallel over
+// samples, with hand-written gradients (the transposed convolution for x,
+// a patch product for W) checked against finite differences. φ must be computable from its
+// output (tanh, ReLU, sigmoid, softplus or identity).
+type Conv2D struct {
+	W, B                   *G.Node
+	Height, Width, In, Out int
+	K                      int
+	Act                    Activation
+	err                    error
+}
+
+var _ Layer = (*Conv2D)(nil)
+
+// Conv2D creates a convolution of height×width images from in to out
+// channels with a k×k window; parameters name.W (init) and name.b (zero).
+// A nil init means GlorotUniform(1).
+func (s *Scope) Conv2D(name string, height, width, in, out, k int, act Activation, init Init) *Conv2D {
+	c := &Conv2D{Height: height, Width: width, In: in, Out: out, K: k, Act: act}
+	switch {
+	case height < 1 || width < 1 || in < 1 || out < 1:
+		c.err = s.fail(fmt.Errorf("layers: Conv2D %q needs positive sizes, got %d×%d images, %d → %d channels", name, height, width, in, out))
+		return c
+	case k < 1 || k%2 == 0:
+		c.err = s.fail(fmt.Errorf("layers: Conv2D %q needs an odd window, got %d", name, k))
+		return c
+	case !act.derivFromOutput():
+		c.err = s.fail(fmt.Errorf("layers: Conv2D %q: activation %v is not supported (use tanh, relu, sigmoid, softplus or identity)", name, act))
+		return c
+	}
+	if init == nil {
+		init = GlorotUniform(1)
+	}
+	c.W = s.Param(name+".W", tensor.Shape{out, k * k * in}, init)
+	c.B = s.Param(name+".b", tensor.Shape{1, out}, Zeros)
+	c.err = s.err
+	return c
+}
+
+func (c *Conv2D) geom() convGeom { return convGeom{c.Height, c.Width, c.In, c.Out, c.K} }
+
+// Fwd implements Layer.
+func (c *Conv2D) Fwd(x *G.Node) (*G.Node, error) { return c.Apply(x, nil) }
+
+// Apply builds φ(conv(x, W) + b + add); add (B, Out·H·W) may be nil.
+func (c *Conv2D) Apply(x, add *G.Node) (*G.Node, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	return conv2d(c.geom(), x, c.W, c.B, add, c.Act)
+}
+
+// Params implements Layer.
+func (c *Conv2D) Params() G.Nodes {
+	if c.err != nil {
+		return nil
+	}
+	return G.Nodes{c.W, c.B}
+}
+
+func conv2d(geo convGeom, x, w, b, add *G.Node, act Activation) (*G.Node, error) {
+	xs := x.Shape()
+	if len(xs) != 2 || xs[1] != geo.inSize() {
+		return nil, fmt.Errorf("layers: Conv2D on %d×%d images with %d channels needs input (B, %d), got %v", geo.h, geo.w, geo.cin, geo.inSize(), xs)
+	}
+	op := &conv2dOp{geo: geo, act: act, dt: x.Dtype(), batch: xs[0], buf: &outBuf{}, pool: &colPool{}}
+	children := G.Nodes{x, w, b}
+	if add != nil {
+		if want := (tensor.Shape{xs[0], geo.outSize()}); !add.Shape().Eq(want) {
+			return nil, fmt.Errorf("layers: Conv2D addend has shape %v, want %v", add.Shape(), want)
+		}
+		op.hasAdd = true
+		children = append(children, add)
+	}
+	return G.ApplyOp(op, children...)
+}
+
+// conv2dOp computes φ(conv(x, W) + b [+ add]). Children: x, W, b, then
+// add if hasAdd. Its output buffer and im2col scratch are reused across
+// runs.
+type conv2dOp struct {
+	geo    convGeom
+	act    Activation
+	hasAdd bool
+	dt     tensor.Dtype
+	batch  int
+	buf    *outBuf
+	pool   *colPool
+}
+
+func (op *conv2dOp) outShape() tensor.Shape { return tensor.Shape{op.batch, op.geo.outSize()} }
+func (op *conv2dOp) Arity() int             { return 3 + btoi(op.hasAdd) }
+func (op *conv2dOp) Type() hm.Type {
+	t := G.TensorType{Dims: 2, Of: op.dt}
+	ts := make([]hm.Type, op.Arity()+1)
+	for i := range ts {
+		ts[i] = t
+	}
+	return hm.NewFnType(ts...)
+}
+func (op *conv2dOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
+func (op *conv2dOp) ReturnsPtr() bool                               { return false }
+func (op *conv2dOp) CallsExtern() bool                              { return false }
+func (op *conv2dOp) OverwritesInput() int                           { return -1 }
+func (op *conv2dOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "Conv2D{%v,%v,%v,%v,%d}", op.geo, op.act, op.hasAdd, op.dt, op.batch)
+}
+func (op *conv2dOp) Hashcode() uint32 { return hashOf(op) }
+func (op *conv2dOp) String() string {
+	return fmt.Sprintf("Conv2D{%dx%d,%d→%d,%v}", op.geo.k, op.geo.k, op.geo.cin, op.geo.cout, op.act)
+}
+
+func (op *conv2dOp) Do(vals ...G.Value) (G.Value, error) {
+	if len(vals) != op.Arity() {
+		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
+	}
+	out := op.buf.get(op.dt, op.outShape())
+	var err error
+	if op.dt == tensor.Float32 {
+		err = conv2dDo[float32](op, out, vals)
+	} else {
+		err = conv2dDo[float64](op, out, vals)
+	}
+	return out, err
+}
+
+func conv2dDo[T deq.Float](op *conv2dOp, out *tensor.Dense, vals []G.Value) error {
+	var in [4][]T
+	for i, v := range vals {
+		d, err := data[T](v)
+		if err != nil {
+			return err
+		}
+		in[i] = d
+	}
+	g := op.geo
+	if len(in[0]) != op.batch*g.inSize() || len(in[1]) != g.weights() || len(in[2]) != g.cout {
+		return fmt.Errorf("layers: %v got values of the wrong size", op)
+	}
+	convForward(g, op.pool, out.Data().([]T), in[0], in[1], in[2], in[3], op.batch, op.act, nil)
+	return nil
+}
+
+func (op *conv2dOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+// SymDiff: s = g ⊙ φ'(y); ∂x = convᵀ(s, W), ∂W = im2col(x)ᵀ·s,
+// ∂b = Σ_pixels s, ∂add = s.
+func (op *conv2dOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	s := grad
+	if op.act != Identity {
+		var err error
+		if s, err = G.ApplyOp(&actGradOp{act: op.act, dt: op.dt, shape: op.outShape(), buf: &outBuf{}}, output, grad); err != nil {
+			return nil, err
+		}
+	}
+	var grads G.Nodes
+	for part, children := range []G.Nodes{{s, inputs[1]}, {inputs[0], s}, {s, inputs[2]}} {
+		d, err := G.ApplyOp(op.grad(part), children...)
+		if err != nil {
+			return nil, err
+		}
+		grads = append(grads, d)
+	}
+	if op.hasAdd {
+		grads = append(grads, s)
+	}
+	return grads, nil
+}
+
+func (op *conv2dOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
+	g, err := output.Grad()
+	if err != nil {
+		return err
+	}
+	s := g
+	if op.act != Identity {
+		if s, err = (&actGradOp{act: op.act, dt: op.dt, shape: op.outShape(), buf: &outBuf{}}).Do(output.Value(), g); err != nil {
+			return err
+		}
+	}
+	for part, args := range [][]G.Value{{s, inputs[1].Value()}, {inputs[0].Value(), s}, {s, inputs[2].Value()}} {
+		d, err := op.grad(part).Do(args...)
+		if err != nil {
+			return err
+		}
+		if err := accumulateGrad(inputs[part], d); err != nil {
+			return err
+		}
+	}
+	if op.hasAdd {
+		return accumulateGrad(inputs[3], s)
+	}
+	return nil
+}
+
+// grad returns the op computing the gradient of part 0 (x), 1 (W) or 2 (b).
+func (op *conv2dOp) grad(part int) *convGradOp {
+	return &convGradOp{geo: op.geo, part: part, dt: op.dt, batch: op.batch, buf: &outBuf{}, pool: op.pool}
+}
+
+// convGradOp computes a gradient of the convolution from s = g ⊙ φ':
+// part 0, ∂x = convᵀ(s, W) from children (s, W); part 1, ∂W =
+// Σ s·im2col(x)ᵀ from children (x, s); part 2, ∂b = Σ_pixels s from
+// children (s, b) (b only gives the shape).
+type convGradOp struct {
+	geo   convGeom
+	part  int
+	dt    tensor.Dtype
+	batch int
+	buf   *outBuf
+	pool  *colPool
+}
+
+func (op *convGradOp) outShape() tensor.Shape {
+	switch op.part {
+	case 1:
+		return tensor.Shape{op.geo.cout, op.geo.patch()}
+	case 2:
+		return tensor.Shape{1, op.geo.cout}
+	}
+	return tensor.Shape{op.batch, op.geo.inSize()}
+}
+func (op *convGradOp) Arity() int { return 2 }
+func (op *convGradOp) Type() hm.Type {
+	t := G.TensorType{Dims: 2, Of: op.dt}
+	return hm.NewFnType(t, t, t)
+}
+func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
+func (op *convGradOp) ReturnsPtr() bool                               { return false }
+func (op *convGradOp) CallsExtern() bool                              { return false }
+func (op *convGradOp) OverwritesInput() int                           { return -1 }
+func (op *convGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "Conv2DGrad{%v,%d,%v,%d}", op.geo, op.part, op.dt, op.batch)
+}
+func (op *convGradOp) Hashcode() uint32 { return hashOf(op) }
+func (op *convGradOp) String() string   { return "Conv2DGrad" + [3]string{"X", "W", "b"}[op.part] }
+
+func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
+	if len(vals) != 2 {
+		return nil, fmt.Errorf("layers: %v takes 2 inputs, got %d", op, len(vals))
+	}
+	out := op.buf.get(op.dt, op.outShape())
+	var err error
+	if op.dt == tensor.Float32 {
+		err = convGradDo[float32](op, out, vals)
+	} else {
+		err = convGradDo[float64](op, out, vals)
+	}
+	return out, err
+}
+
+func convGradDo[T deq.Float](op *convGradOp, out *tensor.Dense, vals []G.Value) error {
+	a, err := data[T](vals[0])
+	if err != nil {
+		return err
+	}
+	b, err := data[T](vals[1])
+	if err != nil {
+		return err
+	}
+	g, o := op.geo, out.Data().([]T)
+	switch op.part {
+	case 0:
+		convBackData(g, op.pool, o, a, b, op.batch)
+	case 1:
+		convBackWeight(g, op.pool, o, a, b, op.batch)
+	case 2:
+		convBiasGrad(g, o, a, op.batch)
+	}
+	return nil
+}
+
+func (op *convGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
+func (op *convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("layers: the convolution's gradient is not differentiated again")
+}

@@ -1,0 +1,199 @@
+package layers
+
+import (
+	"sync"
+
+	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/linalg"
+)
+
+// convGeom is the static shape of a 2-D convolution: H×W images, Cin →
+// Cout channels, a K×K window (K odd), stride 1, zero padding K/2 ("same").
+//
+// Images are channel-major per sample, (B, C·H·W) with pixel (i, j) of
+// channel c of sample s at s·C·H·W + c·H·W + i·W + j (PyTorch's NCHW);
+// single-channel images are simply (B, H·W). The weights are
+// (Cout, Cin·K·K), tap (a, b) of input channel ci in column
+// (ci·K + a)·K + b (PyTorch's OIHW).
+//
+// Every kernel works one sample at a time, in parallel over samples: the
+// sample's patches as a (Cin·K·K, H·W) matrix ("im2col", transposed) and
+// one matrix product whose inner loops run along the H·W pixels, which is
+// what makes a product with only 16 output channels fast.
+type convGeom struct{ h, w, cin, cout, k int }
+
+func (g convGeom) px() int      { return g.h * g.w }
+func (g convGeom) patch() int   { return g.k * g.k * g.cin }
+func (g convGeom) inSize() int  { return g.px() * g.cin }
+func (g convGeom) outSize() int { return g.px() * g.cout }
+func (g convGeom) weights() int { return g.patch() * g.cout }
+func (g convGeom) colLen() int  { return g.patch() * g.px() }
+
+// im2col writes the patches of one image x (Cin·H·W values) into col, a
+// (Cin·K·K, H·W) matrix: row (ci·K + a)·K + b holds channel ci shifted by
+// (a − K/2, b − K/2), zero outside the image.
+func im2col[T deq.Float](g convGeom, col, x []T) {
+	c, px := g.k/2, g.px()
+	for ci := range g.cin {
+		plane := x[ci*px : (ci+1)*px]
+		for a := range g.k {
+			for b := range g.k {
+				row := col[((ci*g.k+a)*g.k+b)*px : ((ci*g.k+a)*g.k+b+1)*px]
+				dj := b - c
+				j0, j1 := max(0, -dj), min(g.w, g.w-dj) // columns whose source is inside
+				for i := range g.h {
+					dst := row[i*g.w : (i+1)*g.w]
+					r := i + a - c
+					if r < 0 || r >= g.h {
+						clear(dst)
+						continue
+					}
+					clear(dst[:j0])
+					copy(dst[j0:j1], plane[r*g.w+j0+dj:r*g.w+j1+dj])
+					clear(dst[j1:])
+				}
+			}
+		}
+	}
+}
+
+// col2im is im2col's adjoint: it writes into dx (one image) the sum, over
+// the patches that contain each pixel, of its entries in col.
+func col2im[T deq.Float](g convGeom, dx, col []T) {
+	c, px := g.k/2, g.px()
+	clear(dx)
+	for ci := range g.cin {
+		plane := dx[ci*px : (ci+1)*px]
+		for a := range g.k {
+			for b := range g.k {
+				row := col[((ci*g.k+a)*g.k+b)*px : ((ci*g.k+a)*g.k+b+1)*px]
+				dj := b - c
+				j0, j1 := max(0, -dj), min(g.w, g.w-dj)
+				for i := range g.h {
+					r := i + a - c
+					if r < 0 || r >= g.h {
+						continue
+					}
+					src := row[i*g.w+j0 : i*g.w+j1]
+					dst := plane[r*g.w+j0+dj : r*g.w+j1+dj]
+					for j, v := range src {
+						dst[j] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// colPool hands out im2col buffers, one per worker at a time.
+type colPool struct {
+	mu   sync.Mutex
+	free []any
+}
+
+func getCol[T deq.Float](p *colPool, n int) []T {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.free) > 0 {
+		b := p.free[len(p.free)-1]
+		p.free = p.free[:len(p.free)-1]
+		if c, ok := b.([]T); ok && len(c) >= n {
+			return c[:n]
+		}
+	}
+	return make([]T, n)
+}
+
+func putCol[T deq.Float](p *colPool, c []T) {
+	p.mu.Lock()
+	p.free = append(p.free, c)
+	p.mu.Unlock()
+}
+
+// convForward writes φ(conv(x, W) + bias + add) into out for n images
+// (bias (Cout) and add (n·Cout·H·W) may be nil) and, when deriv is not
+// nil, φ' there.
+func convForward[T deq.Float](g convGeom, pool *colPool, out, x, w, bias, add []T, n int, act Activation, deriv []T) {
+	in, os, px := g.inSize(), g.outSize(), g.px()
+	linalg.Parallel(n, 1, func(lo, hi int) {
+		col := getCol[T](pool, g.colLen())
+		defer putCol(pool, col)
+		for s := lo; s < hi; s++ {
+			o := out[s*os : (s+1)*os]
+			im2col(g, col, x[s*in:(s+1)*in])
+			beta := T(0)
+			if add != nil {
+				copy(o, add[s*os:(s+1)*os])
+				beta = 1
+			}
+			linalg.Gemm(false, false, g.cout, px, g.patch(), 1, w, g.patch(), col, px, beta, o, px)
+			if bias != nil {
+				for co := range g.cout {
+					bc := bias[co]
+					for j := range o[co*px : (co+1)*px] {
+						o[co*px+j] += bc
+					}
+				}
+			}
+			var d []T
+			if deriv != nil {
+				d = deriv[s*os : (s+1)*os]
+			}
+			applyAct(act, o, d)
+		}
+	})
+}
+
+// convBackData writes the gradient with respect to the input, the
+// transposed convolution of s (n·Cout·H·W values) with W, into dx.
+func convBackData[T deq.Float](g convGeom, pool *colPool, dx, s, w []T, n int) {
+	in, os, px := g.inSize(), g.outSize(), g.px()
+	linalg.Parallel(n, 1, func(lo, hi int) {
+		col := getCol[T](pool, g.colLen())
+		defer putCol(pool, col)
+		for q := lo; q < hi; q++ {
+			linalg.Gemm(true, false, g.patch(), px, g.cout, 1, w, g.patch(), s[q*os:(q+1)*os], px, 0, col, px)
+			col2im(g, dx[q*in:(q+1)*in], col)
+		}
+	})
+}
+
+// convBackWeight writes the gradient with respect to the weights,
+// Σ_samples s·im2col(x)ᵀ, into dw; each worker sums its samples into its
+// own buffer, then the buffers are added.
+func convBackWeight[T deq.Float](g convGeom, pool *colPool, dw, x, s []T, n int) {
+	in, os, px := g.inSize(), g.outSize(), g.px()
+	var mu sync.Mutex
+	clear(dw)
+	linalg.Parallel(n, 1, func(lo, hi int) {
+		col := getCol[T](pool, g.colLen()+g.weights())
+		defer putCol(pool, col)
+		col, part := col[:g.colLen()], col[g.colLen():]
+		clear(part)
+		for q := lo; q < hi; q++ {
+			im2col(g, col, x[q*in:(q+1)*in])
+			linalg.Gemm(false, true, g.cout, g.patch(), px, 1, s[q*os:(q+1)*os], px, col, px, 1, part, g.patch())
+		}
+		mu.Lock()
+		for i, v := range part {
+			dw[i] += v
+		}
+		mu.Unlock()
+	})
+}
+
+// convBiasGrad writes Σ over samples and pixels of s, per output channel,
+// into db.
+func convBiasGrad[T deq.Float](g convGeom, db, s []T, n int) {
+	clear(db)
+	os, px := g.outSize(), g.px()
+	for q := range n {
+		for co := range g.cout {
+			var sum T
+			for _, v := range s[q*os+co*px : q*os+(co+1)*px] {
+				sum += v
+			}
+			db[co] += sum
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package layers
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/implicit-ml/implicit/deq"
+)
+
+// ResCNN is a residual convolutional network on H×W single-channel
+// images, the learned denoiser D_θ of the deblurring workload:
+//
+//	D(u) = u + conv_L(φ(conv_{L−1}(… φ(conv_1(u)))))
+//
+// with 3×3 convolutions 1 → C → … → C → 1 (Depth = L ≥ 2 of them, φ after
+// all but the last). Shapes: u and D(u) are (B, H·W). The last
+// convolution starts small (GlorotUniform(0.1)), so a fresh D is close to
+// the identity.
+type ResCNN struct {
+	Convs                          []*Conv2D
+	Height, Width, Channels, Depth int
+	Act                            Activation
+	err                            error
+}
+
+var _ Layer = (*ResCNN)(nil)
+
+// ResCNN creates the denoiser with parameters name.conv1.W, name.conv1.b …
+// name.convL.b.
+func (s *Scope) ResCNN(name string, height, width, channels, depth int, act Activation) *ResCNN {
+	d := &ResCNN{Height: height, Width: width, Channels: channels, Depth: depth, Act: act}
+	if depth < 2 || channels < 1 {
+		d.err = s.fail(fmt.Errorf("layers: ResCNN %q needs depth ≥ 2 and channels ≥ 1, got %d and %d", name, depth, channels))
+		return d
+	}
+	for l := range depth {
+		in, out, a, init := channels, channels, act, Init(nil)
+		if l == 0 {
+			in = 1
+		}
+		if l == depth-1 {
+			out, a, init = 1, Identity, GlorotUniform(0.1)
+		}
+		c := s.Conv2D(fmt.Sprintf("%s.conv%d", name, l+1), height, width, in, out, 3, a, init)
+		if c.err != nil {
+			d.err = c.err
+			return d
+		}
+		d.Convs = append(d.Convs, c)
+	}
+	d.err = s.err
+	return d
+}
+
+// Fwd implements Layer.
+func (d *ResCNN) Fwd(u *G.Node) (*G.Node, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	h := u
+	for l, c := range d.Convs {
+		var add *G.Node
+		if l == len(d.Convs)-1 {
+			add = u // the skip connection, inside the last op
+		}
+		var err error
+		if h, err = c.Apply(h, add); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// Params implements Layer: every convolution's W and b, in order.
+func (d *ResCNN) Params() G.Nodes {
+	if d.err != nil {
+		return nil
+	}
+	var ps G.Nodes
+	for _, c := range d.Convs {
+		ps = append(ps, c.Params()...)
+	}
+	return ps
+}
+
+// resCNNEval evaluates a ResCNN and its input VJP on flat buffers for a
+// batch of n images, without graphs (the kernels of cells built on it).
+type resCNNEval[T deq.Float] struct {
+	geos   []convGeom
+	act    Activation
+	n      int
+	w, b   [][]T
+	hidden [][]T // outputs of the hidden layers
+	deriv  [][]T // φ' of the hidden layers at the linearisation point
+	pool   *colPool
+	ga, gb []T // gradients flowing back through the hidden layers
+}
+
+func newResCNNEval[T deq.Float](d *ResCNN, n int) *resCNNEval[T] {
+	e := &resCNNEval[T]{act: d.Act, n: n, pool: &colPool{}}
+	for l, c := range d.Convs {
+		g := c.geom()
+		e.geos = append(e.geos, g)
+		if l < len(d.Convs)-1 {
+			e.hidden = append(e.hidden, make([]T, n*g.outSize()))
+			e.deriv = append(e.deriv, make([]T, n*g.outSize()))
+		}
+	}
+	hid := n * d.Height * d.Width * d.Channels
+	e.ga, e.gb = make([]T, hid), make([]T, hid)
+	return e
+}
+
+// bind takes the weights and biases, in Params order.
+func (e *resCNNEval[T]) bind(params [][]T) error {
+	if len(params) != 2*len(e.geos) {
+		return fmt.Errorf("layers: ResCNN kernel bound to %d parameters, want %d", len(params), 2*len(e.geos))
+	}
+	e.w, e.b = e.w[:0], e.b[:0]
+	for l, g := range e.geos {
+		w, b := params[2*l], params[2*l+1]
+		if len(w) != g.weights() || len(b) != g.cout {
+			return fmt.Errorf("layers: ResCNN layer %d got %d weights and %d biases, want %d and %d", l+1, len(w), len(b), g.weights(), g.cout)
+		}
+		e.w, e.b = append(e.w, w), append(e.b, b)
+	}
+	return nil
+}
+
+// forward writes D(u) into out; with keep, it records φ' of every hidden
+// layer for vjp.
+func (e *resCNNEval[T]) forward(out, u []T, keep bool) {
+	h := u
+	last := len(e.geos) - 1
+	for l, g := range e.geos {
+		if l == last {
+			convForward(g, e.pool, out, h, e.w[l], e.b[l], u, e.n, Identity, nil)
+			return
+		}
+		var d []T
+		if keep {
+			d = e.deriv[l]
+		}
+		convForward(g, e.pool, e.hidden[l], h, e.w[l], e.b[l], nil, e.n, e.act, d)
+		h = e.hidden[l]
+	}
+}
+
+// vjp writes J_D(u)ᵀ v into out, at the u of the last forward with keep.
+func (e *resCNNEval[T]) vjp(out, v []T) {
+	last := len(e.geos) - 1
+	g := v // gradient with respect to the current layer's output
+	for l := last; l >= 0; l-- {
+		geo := e.geos[l]
+		s := g
+		if l < last {
+			s = e.gb[:e.n*geo.outSize()]
+			for i, d := range e.deriv[l] {
+				s[i] = g[i] * d
+			}
+			flushSubnormal(s)
+		}
+		if l == 0 {
+			convBackData(geo, e.pool, out, s, e.w[0], e.n)
+			break
+		}
+		next := e.ga[:e.n*geo.inSize()]
+		convBackData(geo, e.pool, next, s, e.w[l], e.n)
+		g = next
+	}
+	for i := range out { // the skip connection
+		out[i] += v[i]
+	}
+}
