@@ -45,6 +45,10 @@ func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	if transB {
 		tb = blas.Trans
 	}
+	if a32, ok := any(a).([]float32); ok && fastSgemm(transB, n, float32(alpha)) {
+		sgemmTiled(transA, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		return
+	}
 	switch av := any(a).(type) {
 	case []float64:
 		blas64.Implementation().Dgemm(ta, tb, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)

@@ -47,3 +47,6 @@ const splitRows = true
 
 // Kernel names the CPU kernel OpenBLAS selected (see OPENBLAS_CORETYPE).
 func Kernel() string { return C.GoString(C.openblas_get_corename()) }
+
+// useFastSgemm is off: OpenBLAS's own kernels are faster.
+const useFastSgemm = false

@@ -12,3 +12,6 @@ const splitRows = false
 
 // Kernel names the implementation's CPU kernel.
 func Kernel() string { return "pure Go (gonum)" }
+
+// useFastSgemm routes float32 products to the AVX2+FMA tiles (sgemm.go).
+const useFastSgemm = true

@@ -1,0 +1,14 @@
+//go:build amd64 && !purego
+
+package linalg
+
+import "golang.org/x/sys/cpu"
+
+// hasFMA selects the AVX2+FMA float32 product kernel.
+var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func sgemm4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+//go:noescape
+func sgemm1x16(k int, a *float32, b *float32, ldb int, c *float32)

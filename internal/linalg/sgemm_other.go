@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package linalg
+
+const hasFMA = false
+
+func sgemm4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {}
+
+func sgemm1x16(k int, a *float32, b *float32, ldb int, c *float32) {}
