@@ -57,34 +57,6 @@ func im2col[T deq.Float](g convGeom, col, x []T) {
 	}
 }
 
-// col2im is im2col's adjoint: it writes into dx (one image) the sum, over
-// the patches that contain each pixel, of its entries in col.
-func col2im[T deq.Float](g convGeom, dx, col []T) {
-	c, px := g.k/2, g.px()
-	clear(dx)
-	for ci := range g.cin {
-		plane := dx[ci*px : (ci+1)*px]
-		for a := range g.k {
-			for b := range g.k {
-				row := col[((ci*g.k+a)*g.k+b)*px : ((ci*g.k+a)*g.k+b+1)*px]
-				dj := b - c
-				j0, j1 := max(0, -dj), min(g.w, g.w-dj)
-				for i := range g.h {
-					r := i + a - c
-					if r < 0 || r >= g.h {
-						continue
-					}
-					src := row[i*g.w+j0 : i*g.w+j1]
-					dst := plane[r*g.w+j0+dj : r*g.w+j1+dj]
-					for j, v := range src {
-						dst[j] += v
-					}
-				}
-			}
-		}
-	}
-}
-
 // colPool hands out im2col buffers, one per worker at a time.
 type colPool struct {
 	mu   sync.Mutex
@@ -127,35 +99,35 @@ func convForward[T deq.Float](g convGeom, pool *colPool, out, x, w, bias, add []
 				beta = 1
 			}
 			linalg.Gemm(false, false, g.cout, px, g.patch(), 1, w, g.patch(), col, px, beta, o, px)
-			if bias != nil {
-				for co := range g.cout {
-					bc := bias[co]
-					for j := range o[co*px : (co+1)*px] {
-						o[co*px+j] += bc
-					}
-				}
-			}
 			var d []T
 			if deriv != nil {
 				d = deriv[s*os : (s+1)*os]
 			}
-			applyAct(act, o, d)
+			convEpilogue(g, o, bias, act, d)
 		}
 	})
 }
 
 // convBackData writes the gradient with respect to the input, the
-// transposed convolution of s (n·Cout·H·W values) with W, into dx.
+// transposed convolution of s (n·Cout·H·W values) with W, into dx. The
+// transposed convolution is a convolution with the kernel flipped and its
+// channels swapped, so it runs as im2col and one product like the forward
+// pass, never scattering sums back into the image.
 func convBackData[T deq.Float](g convGeom, pool *colPool, dx, s, w []T, n int) {
-	in, os, px := g.inSize(), g.outSize(), g.px()
-	linalg.Parallel(n, 1, func(lo, hi int) {
-		col := getCol[T](pool, g.colLen())
-		defer putCol(pool, col)
-		for q := lo; q < hi; q++ {
-			linalg.Gemm(true, false, g.patch(), px, g.cout, 1, w, g.patch(), s[q*os:(q+1)*os], px, 0, col, px)
-			col2im(g, dx[q*in:(q+1)*in], col)
+	t := convGeom{h: g.h, w: g.w, cin: g.cout, cout: g.cin, k: g.k}
+	wt := getCol[T](pool, g.weights())
+	defer putCol(pool, wt)
+	kk := g.k * g.k
+	for co := range g.cout {
+		for ci := range g.cin {
+			src := w[co*g.patch()+ci*kk : co*g.patch()+(ci+1)*kk]
+			dst := wt[ci*t.patch()+co*kk : ci*t.patch()+(co+1)*kk]
+			for q, v := range src {
+				dst[kk-1-q] = v // (a, b) → (K−1−a, K−1−b)
+			}
 		}
-	})
+	}
+	convForward(t, pool, dx, s, wt, nil, nil, n, Identity, nil)
 }
 
 // convBackWeight writes the gradient with respect to the weights,
@@ -196,4 +168,43 @@ func convBiasGrad[T deq.Float](g convGeom, db, s []T, n int) {
 			db[co] += sum
 		}
 	}
+}
+
+// convEpilogue adds the bias to each output channel of one image and
+// applies φ, writing φ' into d when d is not nil; ReLU, the denoisers'
+// activation, is one branch-free pass.
+func convEpilogue[T deq.Float](g convGeom, o, bias []T, act Activation, d []T) {
+	px := g.px()
+	if act == ReLU {
+		for co := range g.cout {
+			var bc T
+			if bias != nil {
+				bc = bias[co]
+			}
+			oc := o[co*px : (co+1)*px]
+			var dc []T
+			if d != nil {
+				dc = d[co*px : (co+1)*px]
+			}
+			for j, v := range oc {
+				oc[j] = max(v+bc, 0)
+			}
+			if dc != nil {
+				for j, v := range oc {
+					dc[j] = T(btoi(v > 0))
+				}
+			}
+		}
+		return
+	}
+	if bias != nil {
+		for co := range g.cout {
+			bc := bias[co]
+			oc := o[co*px : (co+1)*px]
+			for j := range oc {
+				oc[j] += bc
+			}
+		}
+	}
+	applyAct(act, o, d)
 }

@@ -159,7 +159,9 @@ func (e *resCNNEval[T]) vjp(out, v []T) {
 			for i, d := range e.deriv[l] {
 				s[i] = g[i] * d
 			}
-			flushSubnormal(s)
+			if e.act != ReLU { // φ' ∈ {0, 1} creates no subnormals
+				flushSubnormal(s)
+			}
 		}
 		if l == 0 {
 			convBackData(geo, e.pool, out, s, e.w[0], e.n)
