@@ -29,16 +29,44 @@ type Conv2D struct {
 	Height, Width, In, Out int
 	K                      int
 	Act                    Activation
-	err                    error
+	// Bound, when positive, is the largest operator norm ‖conv_W‖₂ the
+	// training allows (see ConvBound).
+	Bound float64
+	v     []float64 // right singular vector estimate, warm start of Project
+	pool  *colPool
+	err   error
 }
 
 var _ Layer = (*Conv2D)(nil)
 
+// ConvOpt configures a Conv2D layer.
+type ConvOpt func(*convConfig)
+
+type convConfig struct {
+	init  Init
+	bound float64
+}
+
+// ConvInit sets the weight initialiser (default GlorotUniform(1)).
+func ConvInit(i Init) ConvOpt { return func(c *convConfig) { c.init = i } }
+
+// ConvBound keeps the operator norm of the convolution (as a linear map
+// of H×W images with zero padding, not of its weight matrix) at most c:
+// after every optimizer step (Project) W is scaled down when the norm,
+// estimated by power iteration through the convolution and its transpose
+// warm started from the previous step's vector, exceeds c. With
+// 1-Lipschitz activations a chain of such layers is at most Π c-Lipschitz
+// (Ryu et al. 2019's spectrally normalised denoisers).
+func ConvBound(c float64) ConvOpt { return func(cf *convConfig) { cf.bound = c } }
+
 // Conv2D creates a convolution of height×width images from in to out
-// channels with a k×k window; parameters name.W (init) and name.b (zero).
-// A nil init means GlorotUniform(1).
-func (s *Scope) Conv2D(name string, height, width, in, out, k int, act Activation, init Init) *Conv2D {
-	c := &Conv2D{Height: height, Width: width, In: in, Out: out, K: k, Act: act}
+// channels with a k×k window; parameters name.W and name.b (zero).
+func (s *Scope) Conv2D(name string, height, width, in, out, k int, act Activation, opts ...ConvOpt) *Conv2D {
+	cfg := convConfig{init: GlorotUniform(1)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c := &Conv2D{Height: height, Width: width, In: in, Out: out, K: k, Act: act, pool: &colPool{}}
 	switch {
 	case height < 1 || width < 1 || in < 1 || out < 1:
 		c.err = s.fail(fmt.Errorf("layers: Conv2D %q needs positive sizes, got %d×%d images, %d → %d channels", name, height, width, in, out))
@@ -49,14 +77,86 @@ func (s *Scope) Conv2D(name string, height, width, in, out, k int, act Activatio
 	case !act.derivFromOutput():
 		c.err = s.fail(fmt.Errorf("layers: Conv2D %q: activation %v is not supported (use tanh, relu, sigmoid, softplus or identity)", name, act))
 		return c
+	case cfg.bound < 0:
+		c.err = s.fail(fmt.Errorf("layers: Conv2D %q: bound %v must be positive", name, cfg.bound))
+		return c
 	}
-	if init == nil {
-		init = GlorotUniform(1)
-	}
-	c.W = s.Param(name+".W", tensor.Shape{out, k * k * in}, init)
+	c.W = s.Param(name+".W", tensor.Shape{out, k * k * in}, cfg.init)
 	c.B = s.Param(name+".b", tensor.Shape{1, out}, Zeros)
 	c.err = s.err
+	if cfg.bound > 0 && c.err == nil {
+		c.Bound = cfg.bound
+		c.v = make([]float64, c.geom().inSize())
+		for i := range c.v {
+			c.v[i] = s.rng.NormFloat64()
+		}
+		c.err = c.project(30)
+		s.projectors = append(s.projectors, c)
+	}
 	return c
+}
+
+// Project implements Projector: it enforces ‖conv_W‖₂ ≤ Bound (a no-op
+// without a bound).
+func (c *Conv2D) Project() error {
+	if c.Bound <= 0 || c.W == nil {
+		return nil
+	}
+	return c.project(2)
+}
+
+// OperatorNorm estimates ‖conv_W‖₂ by iters power-iteration steps from
+// the stored vector (a lower bound that tightens with every step).
+func (c *Conv2D) OperatorNorm(iters int) (float64, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.v == nil {
+		c.v = make([]float64, c.geom().inSize())
+		for i := range c.v {
+			c.v[i] = 1 / float64(i+1)
+		}
+	}
+	w, err := Floats64(c.W.Value())
+	if err != nil {
+		return 0, err
+	}
+	g := c.geom()
+	u := make([]float64, g.outSize())
+	sigma := 0.0
+	for range iters {
+		convForward(g, c.pool, u, c.v, w, nil, nil, 1, Identity, nil) // u = K v
+		nu := norm2(u)
+		if nu == 0 {
+			return 0, nil
+		}
+		convBackData(g, c.pool, c.v, u, w, 1) // v = Kᵀu / ‖u‖
+		nv := norm2(c.v)
+		sigma = nv / nu
+		for i := range c.v {
+			c.v[i] /= nv
+		}
+	}
+	return sigma, nil
+}
+
+func (c *Conv2D) project(iters int) error {
+	sigma, err := c.OperatorNorm(iters)
+	if err != nil || sigma <= c.Bound {
+		return err
+	}
+	switch w := c.W.Value().Data().(type) {
+	case []float64:
+		for i := range w {
+			w[i] *= c.Bound / sigma
+		}
+	case []float32:
+		f := float32(c.Bound / sigma)
+		for i := range w {
+			w[i] *= f
+		}
+	}
+	return nil
 }
 
 func (c *Conv2D) geom() convGeom { return convGeom{c.Height, c.Width, c.In, c.Out, c.K} }

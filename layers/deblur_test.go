@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/mat"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -24,7 +25,7 @@ func TestConv2DMatchesDefinition(t *testing.T) {
 	for _, k := range []int{1, 3, 5} {
 		g := G.NewGraph()
 		s := NewScope(g, tensor.Float64, rng)
-		c := s.Conv2D("c", cvH, cvW, 2, cvC, k, Identity, nil)
+		c := s.Conv2D("c", cvH, cvW, 2, cvC, k, Identity)
 		for _, v := range [][]float64{c.B.Value().Data().([]float64)} {
 			for i := range v {
 				v[i] = rng.NormFloat64()
@@ -76,8 +77,8 @@ func conv2DModel(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 	rng := rand.New(rand.NewPCG(53, 54))
 	s := NewScope(g, tensor.Float64, rng)
 	x := input(g, tensor.Float64, rng, "x", cvB, cvH*cvW*2)
-	c1 := s.Conv2D("c1", cvH, cvW, 2, cvC, 3, Tanh, nil)
-	c2 := s.Conv2D("c2", cvH, cvW, cvC, 2, 3, Identity, nil)
+	c1 := s.Conv2D("c1", cvH, cvW, 2, cvC, 3, Tanh)
+	c2 := s.Conv2D("c2", cvH, cvW, cvC, 2, 3, Identity)
 	for _, c := range []*Conv2D{c1, c2} {
 		for i, v := range c.B.Value().Data().([]float64) {
 			c.B.Value().Data().([]float64)[i] = v + 0.1*rng.NormFloat64()
@@ -204,7 +205,7 @@ func pgdModel(g *G.ExprGraph, mode deq.Backward, implicit bool) (*G.Node, G.Node
 	if err != nil {
 		return nil, nil, err
 	}
-	cell := s.PGDCell("pgd", a, 2, 3, ReLU)
+	cell := s.PGDCell("pgd", a, s.ResCNN("pgd.D", cvH, cvW, 2, 3, ReLU, ResSkip(0.7)))
 	cell.Lambda = 0.5 // a contraction, so the fixed point is well defined
 	perturb(cell.Denoiser.Params(), rng, 0.05)
 	var y *G.Node
@@ -256,7 +257,7 @@ func TestPGDKernel(t *testing.T) {
 	g := G.NewGraph()
 	s := NewScope(g, tensor.Float64, rng)
 	a, _ := NewBlur("motion", cvH, cvW)
-	cell := s.PGDCell("pgd", a, cvC, 4, Tanh)
+	cell := s.PGDCell("pgd", a, s.ResCNN("pgd.D", cvH, cvW, cvC, 4, Tanh))
 	cell.Lambda = 0.3
 	perturb(cell.Params(), rng, 0.2)
 	n := cvH * cvW
@@ -363,7 +364,7 @@ func BenchmarkPGDCell(b *testing.B) {
 			g := G.NewGraph()
 			s := NewScope(g, tensor.Float32, rng)
 			a, _ := NewBlur("gaussian", 28, 28)
-			cell := s.PGDCell("pgd", a, cfg.ch, cfg.depth, ReLU)
+			cell := s.PGDCell("pgd", a, s.ResCNN("pgd.D", 28, 28, cfg.ch, cfg.depth, ReLU))
 			k, err := cell.Kernel32([]tensor.Shape{{batch, n}})
 			if err != nil {
 				b.Fatal(err)
@@ -406,7 +407,7 @@ func TestIterateCellMatchesLayer(t *testing.T) {
 		g := G.NewGraph()
 		s := NewScope(g, tensor.Float64, rng)
 		a, _ := NewBlur("gaussian", cvH, cvW)
-		cell := s.PGDCell("pgd", a, 2, 3, ReLU)
+		cell := s.PGDCell("pgd", a, s.ResCNN("pgd.D", cvH, cvW, 2, 3, ReLU))
 		perturb(cell.Params(), rng, 0.1)
 		inj := input(g, tensor.Float64, rng, "inj", cvB, cvH*cvW)
 		l := s.Implicit("deq", cell, ImplicitConfig{})
@@ -442,4 +443,104 @@ func TestIterateCellMatchesLayer(t *testing.T) {
 	if err := IterateCell[float64](nil, nil, nil, 1, func(int, []float64) error { return nil }); err == nil {
 		t.Error("nil cell: no error")
 	}
+}
+
+// convMatrix returns the convolution as a dense (Out·H·W) × (In·H·W)
+// matrix, column by column.
+func convMatrix(t *testing.T, c *Conv2D) *mat.Dense {
+	t.Helper()
+	g := c.geom()
+	w, err := Floats64(c.W.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mat.NewDense(g.outSize(), g.inSize(), nil)
+	e, col := make([]float64, g.inSize()), make([]float64, g.outSize())
+	for j := range e {
+		clear(e)
+		e[j] = 1
+		convForward(g, c.pool, col, e, w, nil, nil, 1, Identity, nil)
+		m.SetCol(j, col)
+	}
+	return m
+}
+
+// TestConvBound: the power-iteration estimate matches the largest
+// singular value of the convolution's matrix, and a bounded layer is
+// scaled to its bound (and left alone below it).
+func TestConvBound(t *testing.T) {
+	rng := rand.New(rand.NewPCG(65, 66))
+	s := NewScope(G.NewGraph(), tensor.Float64, rng)
+	c := s.Conv2D("c", cvH, cvW, 2, cvC, 3, Identity)
+	var svd mat.SVD
+	if !svd.Factorize(convMatrix(t, c), mat.SVDNone) {
+		t.Fatal("SVD failed")
+	}
+	want := svd.Values(nil)[0]
+	got, err := c.OperatorNorm(3000) // the top singular values of a convolution lie close together
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got > want*(1+1e-12) || got < want*(1-1e-4) {
+		t.Errorf("operator norm %v, SVD %v", got, want)
+	}
+	for _, bound := range []float64{0.5 * want, 2 * want} {
+		b := NewScope(G.NewGraph(), tensor.Float64, rand.New(rand.NewPCG(65, 66))).Conv2D("c", cvH, cvW, 2, cvC, 3, Identity, ConvBound(bound))
+		if !svd.Factorize(convMatrix(t, b), mat.SVDNone) {
+			t.Fatal("SVD failed")
+		}
+		if got := svd.Values(nil)[0]; got > bound*(1+1e-3) || (bound > want && math.Abs(got-want) > 1e-9) {
+			t.Errorf("bound %v: norm %v after projection (unbounded %v)", bound, got, want)
+		}
+	}
+}
+
+// TestBoundedDenoiserMakesPGDContract: with a 1-Lipschitz denoiser (skip
+// 0.5, Lip(N) ≤ 0.5) and λ > 0, plain iteration from two random starts
+// reaches the same fixed point, even after the weights were scaled up
+// and projected back.
+func TestBoundedDenoiserMakesPGDContract(t *testing.T) {
+	rng := rand.New(rand.NewPCG(67, 68))
+	g := G.NewGraph()
+	s := NewScope(g, tensor.Float64, rng)
+	a, _ := NewBlur("gaussian", cvH, cvW)
+	d := s.ResCNN("D", cvH, cvW, cvC, 4, ReLU, ResSkip(0.5), ResLipschitz(0.5))
+	cell := s.PGDCell("pgd", a, d)
+	cell.Lambda = 0.2
+	for _, p := range cell.Params() { // push every weight far outside its bound
+		v := p.Value().Data().([]float64)
+		for i := range v {
+			v[i] = 3*v[i] + 0.2*rng.NormFloat64()
+		}
+	}
+	cell.Gamma.Value().Data().([]float64)[0] = 5
+	if err := s.Project(); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // the warm-started estimates tighten over steps
+		if err := s.Project(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gm := cell.Gamma.Value().Data().([]float64)[0]; math.Abs(gm-2/1.2) > 1e-12 {
+		t.Errorf("γ = %v after projection, want 2/(1+λ) = %v", gm, 2/1.2)
+	}
+	inj := tensor.New(tensor.WithShape(cvB, cvH*cvW), tensor.WithBacking(spectralRand(rng, cvB*cvH*cvW)))
+	var ends [][]float64
+	for _, scale := range []float64{0, 10} {
+		z0 := spectralRand(rng, cvB*cvH*cvW)
+		for i := range z0 {
+			z0[i] *= scale
+		}
+		var last []float64
+		err := IterateCell(cell, []G.Value{inj}, z0, 400, func(_ int, z []float64) error {
+			last = append(last[:0], z...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, last)
+	}
+	compare(t, "fixed point from two starts", ends[0], ends[1])
 }

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -39,21 +40,48 @@ type PGDCell struct {
 
 var _ Cell = (*PGDCell)(nil)
 
-// PGDCell creates the cell for the operator a and a denoiser of depth
-// convolutions with channels channels; parameters name.gamma and
-// name.D.conv1.W … (see ResCNN).
-func (s *Scope) PGDCell(name string, a *Blur, channels, depth int, act Activation) *PGDCell {
-	c := &PGDCell{Blur: a, cache: &kernelCache{}}
-	if a == nil {
-		c.err = s.fail(fmt.Errorf("layers: PGDCell %q needs a blur operator", name))
+// PGDCell creates the cell for the operator a and the denoiser d (built in
+// the same scope, on a's image size); its own parameter is name.gamma.
+// After every optimizer step (Project) γ is clipped to [0, 2/(1 + λ)],
+// where the step y ↦ y − γ((AᵀA + λI)y − Aᵀx) is (1 − γλ)-Lipschitz (A's
+// kernels sum to 1, so ‖A‖ = 1): then Lip_y(G) ≤ Lip(D)·(1 − γλ), and a
+// denoiser with Lip(D) ≤ 1 (ResSkip and ResLipschitz) makes G a
+// contraction with a unique fixed point that plain iteration reaches from
+// any start.
+func (s *Scope) PGDCell(name string, a *Blur, d *ResCNN) *PGDCell {
+	c := &PGDCell{Blur: a, Denoiser: d, cache: &kernelCache{}}
+	switch {
+	case a == nil || d == nil:
+		c.err = s.fail(fmt.Errorf("layers: PGDCell %q needs a blur operator and a denoiser", name))
+		return c
+	case d.err != nil:
+		c.err = d.err
+		return c
+	case d.Height != a.H || d.Width != a.W:
+		c.err = s.fail(fmt.Errorf("layers: PGDCell %q: the denoiser works on %d×%d images, the blur on %d×%d", name, d.Height, d.Width, a.H, a.W))
 		return c
 	}
 	c.Gamma = s.Param(name+".gamma", tensor.Shape{1, 1}, Constant(1))
-	c.Denoiser = s.ResCNN(name+".D", a.H, a.W, channels, depth, act)
-	if c.err = c.Denoiser.err; c.err == nil {
-		c.err = s.err
+	c.err = s.err
+	if c.err == nil {
+		s.projectors = append(s.projectors, c)
 	}
 	return c
+}
+
+// Project implements Projector: it clips γ to [0, 2/(1 + λ)].
+func (c *PGDCell) Project() error {
+	if c.err != nil {
+		return nil
+	}
+	hi := 2 / (1 + c.Lambda)
+	switch g := c.Gamma.Value().Data().(type) {
+	case []float64:
+		g[0] = math.Min(math.Max(g[0], 0), hi)
+	case []float32:
+		g[0] = float32(math.Min(math.Max(float64(g[0]), 0), hi))
+	}
+	return nil
 }
 
 // Params implements Cell: γ, then the denoiser's weights and biases.

@@ -11,38 +11,70 @@ import (
 // ResCNN is a residual convolutional network on H×W single-channel
 // images, the learned denoiser D_θ of the deblurring workload:
 //
-//	D(u) = u + conv_L(φ(conv_{L−1}(… φ(conv_1(u)))))
+//	D(u) = r·u + N(u),  N(u) = conv_L(φ(conv_{L−1}(… φ(conv_1(u)))))
 //
 // with 3×3 convolutions 1 → C → … → C → 1 (Depth = L ≥ 2 of them, φ after
-// all but the last). Shapes: u and D(u) are (B, H·W). The last
-// convolution starts small (GlorotUniform(0.1)), so a fresh D is close to
-// the identity.
+// all but the last) and skip weight r (ResSkip, default 1). Shapes: u and
+// D(u) are (B, H·W). The last convolution starts small
+// (GlorotUniform(0.1)), so a fresh D with r = 1 is close to the identity.
+// With ResLipschitz(l) and a 1-Lipschitz φ (ReLU, tanh), Lip(N) ≤ l and
+// Lip(D) ≤ r + l.
 type ResCNN struct {
 	Convs                          []*Conv2D
 	Height, Width, Channels, Depth int
 	Act                            Activation
-	err                            error
+	// Skip is r, the weight of the identity path.
+	Skip float64
+	err  error
 }
 
 var _ Layer = (*ResCNN)(nil)
 
+// ResOpt configures a ResCNN.
+type ResOpt func(*resConfig)
+
+type resConfig struct{ skip, lip float64 }
+
+// ResSkip sets the weight r of the identity path (default 1; 0 removes it).
+func ResSkip(r float64) ResOpt { return func(c *resConfig) { c.skip = r } }
+
+// ResLipschitz bounds Lip(N) by l: the hidden convolutions' operator
+// norms are kept at most 1 and the last one's at most l (ConvBound).
+func ResLipschitz(l float64) ResOpt { return func(c *resConfig) { c.lip = l } }
+
 // ResCNN creates the denoiser with parameters name.conv1.W, name.conv1.b …
 // name.convL.b.
-func (s *Scope) ResCNN(name string, height, width, channels, depth int, act Activation) *ResCNN {
-	d := &ResCNN{Height: height, Width: width, Channels: channels, Depth: depth, Act: act}
-	if depth < 2 || channels < 1 {
+func (s *Scope) ResCNN(name string, height, width, channels, depth int, act Activation, opts ...ResOpt) *ResCNN {
+	cfg := resConfig{skip: 1}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	d := &ResCNN{Height: height, Width: width, Channels: channels, Depth: depth, Act: act, Skip: cfg.skip}
+	switch {
+	case depth < 2 || channels < 1:
 		d.err = s.fail(fmt.Errorf("layers: ResCNN %q needs depth ≥ 2 and channels ≥ 1, got %d and %d", name, depth, channels))
+		return d
+	case cfg.skip < 0 || cfg.lip < 0:
+		d.err = s.fail(fmt.Errorf("layers: ResCNN %q needs a skip weight and a Lipschitz bound ≥ 0, got %v and %v", name, cfg.skip, cfg.lip))
 		return d
 	}
 	for l := range depth {
-		in, out, a, init := channels, channels, act, Init(nil)
+		in, out, a := channels, channels, act
+		copts := []ConvOpt{}
+		if cfg.lip > 0 {
+			copts = append(copts, ConvBound(1))
+		}
 		if l == 0 {
 			in = 1
 		}
 		if l == depth-1 {
-			out, a, init = 1, Identity, GlorotUniform(0.1)
+			out, a = 1, Identity
+			copts = []ConvOpt{ConvInit(GlorotUniform(0.1))}
+			if cfg.lip > 0 {
+				copts = append(copts, ConvBound(cfg.lip))
+			}
 		}
-		c := s.Conv2D(fmt.Sprintf("%s.conv%d", name, l+1), height, width, in, out, 3, a, init)
+		c := s.Conv2D(fmt.Sprintf("%s.conv%d", name, l+1), height, width, in, out, 3, a, copts...)
 		if c.err != nil {
 			d.err = c.err
 			return d
@@ -58,11 +90,23 @@ func (d *ResCNN) Fwd(u *G.Node) (*G.Node, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	// The skip connection is the last op's addend.
+	skip := u
+	switch d.Skip {
+	case 0:
+		skip = nil
+	case 1:
+	default:
+		var err error
+		if skip, err = G.Mul(u, constOf(u.Dtype(), d.Skip)); err != nil {
+			return nil, err
+		}
+	}
 	h := u
 	for l, c := range d.Convs {
 		var add *G.Node
 		if l == len(d.Convs)-1 {
-			add = u // the skip connection, inside the last op
+			add = skip
 		}
 		var err error
 		if h, err = c.Apply(h, add); err != nil {
@@ -89,6 +133,7 @@ func (d *ResCNN) Params() G.Nodes {
 type resCNNEval[T deq.Float] struct {
 	geos   []convGeom
 	act    Activation
+	skip   T
 	n      int
 	w, b   [][]T
 	hidden [][]T // outputs of the hidden layers
@@ -98,7 +143,7 @@ type resCNNEval[T deq.Float] struct {
 }
 
 func newResCNNEval[T deq.Float](d *ResCNN, n int) *resCNNEval[T] {
-	e := &resCNNEval[T]{act: d.Act, n: n, pool: &colPool{}}
+	e := &resCNNEval[T]{act: d.Act, skip: T(d.Skip), n: n, pool: &colPool{}}
 	for l, c := range d.Convs {
 		g := c.geom()
 		e.geos = append(e.geos, g)
@@ -135,7 +180,14 @@ func (e *resCNNEval[T]) forward(out, u []T, keep bool) {
 	last := len(e.geos) - 1
 	for l, g := range e.geos {
 		if l == last {
-			convForward(g, e.pool, out, h, e.w[l], e.b[l], u, e.n, Identity, nil)
+			if e.skip == 1 {
+				convForward(g, e.pool, out, h, e.w[l], e.b[l], u, e.n, Identity, nil)
+				return
+			}
+			convForward(g, e.pool, out, h, e.w[l], e.b[l], nil, e.n, Identity, nil)
+			for i, v := range u {
+				out[i] += e.skip * v
+			}
 			return
 		}
 		var d []T
@@ -172,6 +224,6 @@ func (e *resCNNEval[T]) vjp(out, v []T) {
 		g = next
 	}
 	for i := range out { // the skip connection
-		out[i] += v[i]
+		out[i] += e.skip * v[i]
 	}
 }
