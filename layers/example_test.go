@@ -56,3 +56,30 @@ func Example() {
 	// parameters: 118154
 	// forward: converged backward: converged
 }
+
+// Checking a layer's gradients against central finite differences, the
+// test every differentiable piece of this project passes.
+func ExampleCheckGradients() {
+	reports, err := layers.CheckGradients(func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+		s := layers.NewScope(g, tensor.Float64, rand.New(rand.NewPCG(1, 2)))
+		x := G.NewMatrix(g, tensor.Float64, G.WithShape(4, 3), G.WithName("x"), G.WithInit(G.Gaussian(0, 1)))
+		d := s.Dense("fc", 3, 2, layers.Tanh)
+		y, err := d.Fwd(x)
+		if err != nil {
+			return nil, nil, err
+		}
+		loss, err := G.Sum(y)
+		return loss, append(G.Nodes{x}, d.Params()...), err
+	}, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range reports {
+		fmt.Printf("%s: relative error below 1e-7: %v\n", r.Name, r.RelErr < 1e-7)
+	}
+	// Output:
+	// x: relative error below 1e-7: true
+	// fc.W: relative error below 1e-7: true
+	// fc.b: relative error below 1e-7: true
+}
