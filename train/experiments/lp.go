@@ -59,7 +59,7 @@ type lpSettings struct {
 // lpDefaults is the default run; quick the reduced CI configuration.
 func lpDefaults(quick bool) lpSettings {
 	s := lpSettings{embs: []int{4, 8, 16, 32}, nTrain: 2500, nTest: 1000, batch: 25,
-		epochs1: 30, epochs2: 5, lr1: 3e-3, lr2: 3e-4, k1: 3, k2: 6, testT: 8, maxT: 10}
+		epochs1: 100, epochs2: 10, lr1: 3e-3, lr2: 3e-4, k1: 3, k2: 6, testT: 8, maxT: 10}
 	if quick {
 		s.embs, s.nTrain, s.nTest, s.epochs1, s.epochs2 = []int{4, 8}, 400, 200, 4, 1
 	}
