@@ -88,6 +88,15 @@ func quickRun(t *testing.T, experiment string, extra ...string) (string, string)
 	return dir, out.String()
 }
 
+// quickFiles are the files an experiment writes besides the common ones.
+var quickFiles = map[string][]string{
+	"toy":    {"toy_fit.png"},
+	"reason": {"reason_accuracy_vs_t.png", "reason_position_accuracy_vs_t.png"},
+	"lp":     {"lp_lipschitz_by_part.csv", "lp_lipschitz_e4.png"},
+	"pde":    {"pde_samples.png"},
+	"deblur": {"deblur_reconstructions.png", "deblur_curves.csv", "deblur_psnr_starts.png", "deblur_lipschitz_by_rank.png"},
+}
+
 // TestQuickRuns runs every experiment's -quick configuration and checks the
 // report contract, the files, and the non-terminal output.
 func TestQuickRuns(t *testing.T) {
@@ -97,7 +106,8 @@ func TestQuickRuns(t *testing.T) {
 			if strings.Contains(output, "\r") || len(output) > 20<<10 {
 				t.Errorf("non-terminal output is %d bytes (carriage returns: %v); want < 20 KB and none", len(output), strings.Contains(output, "\r"))
 			}
-			for _, f := range []string{"report.json", "report.md", "metrics.jsonl", "curves.csv", "metric_vs_t.png", "lipschitz_vs_t.png"} {
+			files := append([]string{"report.json", "report.md", "metrics.jsonl", "curves.csv", "metric_vs_t.png", "lipschitz_vs_t.png"}, quickFiles[name]...)
+			for _, f := range files {
 				if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 					t.Errorf("%s missing or empty: %v", f, err)
 				}

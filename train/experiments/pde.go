@@ -196,6 +196,7 @@ func pdeModelName(depth int) string {
 // pdeModels returns the explicit FNOs of ps.depths Fourier layers and
 // the implicit FNO, all with the same lift and projection.
 func pdeModels(ps pdeSettings, size int, dt tensor.Dtype, seed uint64, icfg layers.ImplicitConfig) []model {
+	icfg = layers.NewImplicit("", nil, icfg).Config() // the defaults, named in the description
 	mk := func(name, kind, desc string, body func(s *layers.Scope) layers.Layer) *netModel {
 		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: seed,
 			in: []int{1, size, size}, out: []int{1, size, size}, loss: layers.MaskedMSE, withMask: true,
