@@ -4,16 +4,16 @@ PKGS      ?= ./...
 BENCHTIME ?= 1s
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: all test unit bench lint fmt vet staticcheck bench-deps bench-compare
+.PHONY: all test unit bench lint fmt vet staticcheck bench-deps bench-compare notebook-deps notebooks
 
 all: lint test
 
 ## test: the whole suite (unit tests, examples, and the quick runs of every experiment)
 test: unit
 
-## unit: go test over every package
+## unit: go test over every package (the quick runs of every experiment take most of the time)
 unit:
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 40m $(PKGS)
 
 ## bench: benchmarks with allocation counts (speed and memory targets live here)
 bench:
@@ -47,3 +47,32 @@ bench-deps:
 bench-compare: bench-deps
 	$(GO) build -tags openblas -o bin/gobench ./bench/gobench
 	$(GO) run ./bench/compare -gobench bin/gobench $(COMPARE_FLAGS)
+
+# Notebooks: Debian's Jupyter, and GoNB with goimports pinned in
+# tools/notebooks/go.mod (the module proxy lists no GoNB versions, so
+# `go install pkg@version` cannot find it; a pinned tool module can).
+NB_BIN      := $(CURDIR)/.cache/notebook-bin
+NB_OUT      := $(CURDIR)/.cache/notebooks
+NB_PACKAGES := jupyter-nbconvert python3-ipykernel jupyter-client jupyter-notebook
+NOTEBOOKS   ?= $(wildcard notebooks/*.ipynb)
+
+## notebook-deps: Jupyter (Debian packages), GoNB and goimports, and the GoNB kernel (never needed by make test)
+notebook-deps:
+	@missing=""; for p in $(NB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing)) >/dev/null; \
+	fi
+	cd tools/notebooks && GOBIN=$(NB_BIN) $(GO) install tool
+	PATH=$(NB_BIN):$$PATH gonb --install --force_deps >/dev/null 2>&1 # gopls only serves completion
+
+## notebooks: execute every notebook headless, failing on the first failing cell (outputs go to .cache/notebooks; NOTEBOOKS_INPLACE=1 saves them into the notebooks)
+notebooks: notebook-deps
+	@mkdir -p $(NB_OUT)
+	@for nb in $(NOTEBOOKS); do \
+		start=$$(date +%s); \
+		if [ -n "$(NOTEBOOKS_INPLACE)" ]; then where="--inplace"; else where="--output-dir $(NB_OUT)"; fi; \
+		PATH=$(NB_BIN):$$PATH jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=600 $$where $$nb > $(NB_OUT)/$$(basename $$nb .ipynb).log 2>&1 \
+			|| { echo "FAIL $$nb:"; grep -v '^[IWE][0-9]\{4\} ' $(NB_OUT)/$$(basename $$nb .ipynb).log | tail -40; exit 1; }; \
+		echo "ok   $$nb ($$(( $$(date +%s) - start )) s)"; \
+	done
