@@ -20,7 +20,7 @@ type Experiment interface {
 // there is no global registry.
 func All() map[string]Experiment {
 	out := map[string]Experiment{}
-	for _, e := range []Experiment{Classify{}, Toy{}, Reason{}, LP{}, Pde{}, Deblur{}} {
+	for _, e := range []Experiment{Classify{}, Toy{}, Reason{}, LP{}, Pde{}, Deblur{}, Ablation{}} {
 		out[e.Name()] = e
 	}
 	return out
