@@ -1,14 +1,10 @@
 package datasets
 
 import (
-	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"hash/crc32"
 	"hash/fnv"
 	"math"
-	"os"
 	"path/filepath"
 )
 
@@ -102,56 +98,18 @@ func darcyHeader(cfg DarcyConfig, seed, first uint64, n int) []byte {
 }
 
 // encodeDarcy lays out a cache file: header, A and U as little-endian
-// float32, then the CRC-32C of all that.
+// float32, then the CRC-32C of all that (a blob, see blob.go).
 func encodeDarcy(d *DarcySet) []byte {
-	b := make([]byte, 0, darcyHeaderLen+8*len(d.A)+4)
-	b = append(b, darcyHeader(d.Config, d.Seed, d.First, d.N)...)
-	for _, x := range [][]float32{d.A, d.U} {
-		for _, v := range x {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-		}
-	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, darcyCRC))
+	return encodeBlob(darcyHeader(d.Config, d.Seed, d.First, d.N), d.A, d.U)
 }
-
-var darcyCRC = crc32.MakeTable(crc32.Castagnoli)
 
 // readDarcyFile reads the cache file at path and checks that it holds
 // exactly the set asked for: its size, header and checksum.
 func readDarcyFile(path string, cfg DarcyConfig, seed, first uint64, n int) (*DarcySet, error) {
 	p := cfg.S * cfg.S
-	want := int64(darcyHeaderLen + 8*n*p + 4)
-	// The size first, so that a wrong file is not read in full.
-	st, err := os.Stat(path)
+	arrs, err := readBlob(path, darcyHeader(cfg, seed, first, n), n*p, n*p)
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() != want {
-		return nil, fmt.Errorf("datasets: %s: %d bytes, want %d", path, st.Size(), want)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) != want {
-		return nil, fmt.Errorf("datasets: %s changed while read", path)
-	}
-	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, darcyCRC) != sum {
-		return nil, fmt.Errorf("datasets: %s: checksum mismatch", path)
-	}
-	if !bytes.Equal(body[:darcyHeaderLen], darcyHeader(cfg, seed, first, n)) {
-		return nil, errors.New("datasets: " + path + ": header does not match the settings asked for")
-	}
-	d := &DarcySet{S: cfg.S, N: n, A: make([]float32, n*p), U: make([]float32, n*p),
-		Config: cfg, Seed: seed, First: first}
-	data := body[darcyHeaderLen:]
-	for i := range d.A {
-		d.A[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-	}
-	data = data[4*len(d.A):]
-	for i := range d.U {
-		d.U[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-	}
-	return d, nil
+	return &DarcySet{S: cfg.S, N: n, A: arrs[0], U: arrs[1], Config: cfg, Seed: seed, First: first}, nil
 }

@@ -263,58 +263,7 @@ func TestPGDKernel(t *testing.T) {
 	n := cvH * cvW
 	y := input(g, tensor.Float64, rng, "y", cvB, n)
 	inj := input(g, tensor.Float64, rng, "inj", cvB, n)
-	fy, err := cell.Apply(y, G.Nodes{inj})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	want := append([]float64(nil), fy.Value().Data().([]float64)...)
-	k, err := cell.Kernel64([]tensor.Shape{inj.Shape()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var params []G.Value
-	for _, p := range cell.Params() {
-		params = append(params, p.Value())
-	}
-	if err := k.Bind([]G.Value{inj.Value()}, params); err != nil {
-		t.Fatal(err)
-	}
-	yv := y.Value().Data().([]float64)
-	got := make([]float64, len(yv))
-	if err := k.Eval(got, yv); err != nil {
-		t.Fatal(err)
-	}
-	compare(t, "Eval", got, want)
-
-	v, delta := spectralRand(rng, len(yv)), spectralRand(rng, len(yv))
-	if err := k.Linearize(yv); err != nil {
-		t.Fatal(err)
-	}
-	jtv := make([]float64, len(yv))
-	if err := k.VJP(jtv, v); err != nil {
-		t.Fatal(err)
-	}
-	const h = 1e-6
-	at := func(sign float64) float64 {
-		yp := make([]float64, len(yv))
-		for i := range yp {
-			yp[i] = yv[i] + sign*h*delta[i]
-		}
-		out := make([]float64, len(yv))
-		if err := k.Eval(out, yp); err != nil {
-			t.Fatal(err)
-		}
-		return spectralDot(v, out)
-	}
-	num, ana := (at(1)-at(-1))/(2*h), spectralDot(jtv, delta)
-	if math.Abs(num-ana) > 1e-7*math.Abs(ana) {
-		t.Errorf("⟨J_Gᵀv, δ⟩ = %.10g, central difference %.10g", ana, num)
-	}
+	checkCellKernel(t, cell, y, inj, rng)
 	if _, err := cell.StateShape([]tensor.Shape{{2, n + 1}}); err == nil {
 		t.Error("injection of the wrong size: no error")
 	}

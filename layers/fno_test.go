@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -67,64 +66,7 @@ func TestFNOCellKernel(t *testing.T) {
 	n := fnoS * fnoS * fnoC
 	z := input(g, tensor.Float64, rng, "z", fnoB, n)
 	inj := input(g, tensor.Float64, rng, "inj", fnoB, n)
-	fz, err := cell.Apply(z, G.Nodes{inj})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	want := append([]float64(nil), fz.Value().Data().([]float64)...)
-
-	k, err := cell.Kernel64([]tensor.Shape{inj.Shape()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var params []G.Value
-	for _, p := range cell.Params() {
-		params = append(params, p.Value())
-	}
-	if err := k.Bind([]G.Value{inj.Value()}, params); err != nil {
-		t.Fatal(err)
-	}
-	zv := z.Value().Data().([]float64)
-	got := make([]float64, len(zv))
-	if err := k.Eval(got, zv); err != nil {
-		t.Fatal(err)
-	}
-	for i := range want {
-		if math.Abs(got[i]-want[i]) > 1e-12 {
-			t.Fatalf("Eval[%d] = %v, graph %v", i, got[i], want[i])
-		}
-	}
-
-	// ⟨VJP(v), δ⟩ against (⟨v, f(z+hδ)⟩ − ⟨v, f(z−hδ)⟩)/2h.
-	v, delta := spectralRand(rng, len(zv)), spectralRand(rng, len(zv))
-	if err := k.Linearize(zv); err != nil {
-		t.Fatal(err)
-	}
-	jtv := make([]float64, len(zv))
-	if err := k.VJP(jtv, v); err != nil {
-		t.Fatal(err)
-	}
-	const h = 1e-6
-	at := func(sign float64) float64 {
-		zp := make([]float64, len(zv))
-		for i := range zp {
-			zp[i] = zv[i] + sign*h*delta[i]
-		}
-		out := make([]float64, len(zv))
-		if err := k.Eval(out, zp); err != nil {
-			t.Fatal(err)
-		}
-		return spectralDot(v, out)
-	}
-	num, ana := (at(1)-at(-1))/(2*h), spectralDot(jtv, delta)
-	if math.Abs(num-ana) > 1e-7*math.Abs(ana) {
-		t.Errorf("⟨J_fᵀv, δ⟩ = %.10g, central difference %.10g", ana, num)
-	}
+	checkCellKernel(t, cell, z, inj, rng)
 }
 
 func TestFNOCellRejectsBadInjections(t *testing.T) {

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -57,4 +58,63 @@ func head(v []float64) []float64 {
 		return v[:6]
 	}
 	return v
+}
+
+// checkCellKernel checks a cell's float64 kernel against the cell built in
+// a graph (Eval equals f(z) there) and against central differences of
+// Eval (⟨J_fᵀv, δ⟩ for random v, δ), at the values z and inj hold.
+func checkCellKernel(t *testing.T, cell Cell, z, inj *G.Node, rng *rand.Rand) {
+	t.Helper()
+	fz, err := cell.Apply(z, G.Nodes{inj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(z.Graph())
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]float64(nil), fz.Value().Data().([]float64)...)
+	k, err := cell.Kernel64([]tensor.Shape{inj.Shape()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var params []G.Value
+	for _, p := range kernelInputs(cell) {
+		params = append(params, p.Value())
+	}
+	if err := k.Bind([]G.Value{inj.Value()}, params); err != nil {
+		t.Fatal(err)
+	}
+	zv := z.Value().Data().([]float64)
+	got := make([]float64, len(zv))
+	if err := k.Eval(got, zv); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "Eval", got, want)
+
+	v, delta := spectralRand(rng, len(zv)), spectralRand(rng, len(zv))
+	if err := k.Linearize(zv); err != nil {
+		t.Fatal(err)
+	}
+	jtv := make([]float64, len(zv))
+	if err := k.VJP(jtv, v); err != nil {
+		t.Fatal(err)
+	}
+	const h = 1e-6
+	at := func(sign float64) float64 {
+		zp := make([]float64, len(zv))
+		for i := range zp {
+			zp[i] = zv[i] + sign*h*delta[i]
+		}
+		out := make([]float64, len(zv))
+		if err := k.Eval(out, zp); err != nil {
+			t.Fatal(err)
+		}
+		return spectralDot(v, out)
+	}
+	num, ana := (at(1)-at(-1))/(2*h), spectralDot(jtv, delta)
+	if math.Abs(num-ana) > 1e-7*math.Abs(ana) {
+		t.Errorf("⟨J_fᵀv, δ⟩ = %.10g, central difference %.10g", ana, num)
+	}
 }
