@@ -125,6 +125,7 @@ func (s LPStats) Rejected() int {
 	return s.Infeasible + s.Unbounded + s.Unverified + s.SolverFailed
 }
 
+// String says how many draws were kept and why the others were rejected.
 func (s LPStats) String() string {
 	return fmt.Sprintf("drew %d, kept %d, rejected %d (%d infeasible, %d unbounded, %d unverified, %d solver failures)",
 		s.Drawn, s.Kept, s.Rejected(), s.Infeasible, s.Unbounded, s.Unverified, s.SolverFailed)

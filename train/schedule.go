@@ -17,7 +17,9 @@ type Constant struct{}
 
 // Rate implements Schedule.
 func (Constant) Rate(base float64, _, _ int) float64 { return base }
-func (Constant) String() string                      { return "constant" }
+
+// String names the schedule.
+func (Constant) String() string { return "constant" }
 
 // StepDecay multiplies the rate by Gamma every Every steps. Zero Every
 // means a quarter of the run; zero Gamma means 0.1.
@@ -37,6 +39,8 @@ func (s StepDecay) Rate(base float64, step, total int) float64 {
 	}
 	return base * math.Pow(gamma, float64(step/every))
 }
+
+// String names the schedule.
 func (s StepDecay) String() string { return "step" }
 
 // Cosine anneals from the base rate to Min·base over the run.
@@ -51,6 +55,8 @@ func (c Cosine) Rate(base float64, step, total int) float64 {
 	lo := c.Min * base
 	return lo + 0.5*(base-lo)*(1+math.Cos(math.Pi*f))
 }
+
+// String names the schedule.
 func (Cosine) String() string { return "cosine" }
 
 // ParseSchedule returns the schedule named constant, step or cosine.
