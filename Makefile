@@ -28,6 +28,7 @@ fmt:
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags openblas $(PKGS) # type-checks the OpenBLAS build too (no linking, so no library needed)
 
 staticcheck:
 	$(STATICCHECK) $(PKGS)
