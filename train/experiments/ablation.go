@@ -124,7 +124,7 @@ func ablationClassify(ctx context.Context, o Options) (*train.Report, error) {
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("classify, %s (%d training images, %d epochs)", orString(o.Dataset, "mnist"), trainN, orInt(o.Epochs, epochs)),
 		metric: train.Accuracy(), trainSet: trainSet, testSet: test,
-		models: ablationGrid(o, stop, mk),
+		models: ablationGrid(o, stop, mk), tolerateFailures: true,
 		fit: train.Config{
 			Epochs: orInt(o.Epochs, epochs), BatchSize: orInt(o.Batch, 64), Seed: o.Seed,
 			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-3), ClipNorm: o.Clip},
@@ -165,7 +165,7 @@ func ablationReason(ctx context.Context, o Options) (*train.Report, error) {
 	models := ablationGrid(o, stop, mk)
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("reason: prefix parity, trained at n=%d, tested at n=%d with t=%d", n, 4*n, 4*4*n),
-		metric: sequenceAccuracy(), trainSet: trainSet, testSet: test, models: models,
+		metric: sequenceAccuracy(), trainSet: trainSet, testSet: test, models: models, tolerateFailures: true,
 		fit: train.Config{
 			Epochs: orInt(o.Epochs, epochs), BatchSize: orInt(o.Batch, 64), Seed: o.Seed,
 			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-2), ClipNorm: orFloat(o.Clip, 1)},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,6 +44,10 @@ type comparison struct {
 	// finish, when set, writes extra files into the output folder (their
 	// names are listed as notes) before the report is written.
 	finish func(dir string, rep *train.Report) error
+	// tolerateFailures records a model whose training or evaluation fails
+	// (a diverging solver configuration) as failed instead of ending the
+	// run: the ablation compares configurations, some of which diverge.
+	tolerateFailures bool
 	// start, when set, is when the run began (experiments that train in
 	// phases before run); the report's wall time counts from it.
 	start time.Time
@@ -98,6 +103,13 @@ func (c *comparison) run(ctx context.Context, o Options) (*train.Report, error) 
 	}
 	for _, m := range c.models {
 		mr, err := c.runModel(ctx, o, dir, m, metrics, logf)
+		if err != nil && c.tolerateFailures && ctx.Err() == nil {
+			// A configuration that diverges is a result of the comparison.
+			logf("%s failed: %v", m.Name(), err)
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s failed (its metric is NaN in report.md, 0 in report.json; extra.failed = 1): %v", m.Name(), err))
+			mr, err = &train.ModelReport{Name: m.Name(), Kind: m.Kind(), Params: m.paramCount(), Description: m.description(),
+				TestMetric: math.NaN(), Extra: map[string]float64{"failed": 1}}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
