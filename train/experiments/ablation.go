@@ -62,7 +62,7 @@ func (Ablation) Run(ctx context.Context, o Options) (*train.Report, error) {
 // ablationGrid builds one model per (solver, mode, jacobian) plus the
 // unrolled twin, with mk turning an implicit configuration (nil: unrolled)
 // into a model.
-func ablationGrid(o Options, stop deq.Stop, mk func(name, desc string, icfg *layers.ImplicitConfig) *netModel) []model {
+func ablationGrid(o Options, stop deq.Stop, unrolled int, mk func(name, desc string, icfg *layers.ImplicitConfig) *netModel) []model {
 	solvers := []deq.Solver{deq.Picard{}, deq.Anderson{}, deq.Broyden{}}
 	modes := ablationModes()
 	jacs := []float64{0, ablationJacobian}
@@ -84,7 +84,7 @@ func ablationGrid(o Options, stop deq.Stop, mk func(name, desc string, icfg *lay
 			}
 		}
 	}
-	return append(models, mk("unrolled-10", "the same cell unrolled 10 times, backpropagated through (no solver)", nil))
+	return append(models, mk(fmt.Sprintf("unrolled-%d", unrolled), fmt.Sprintf("the same cell unrolled %d times, backpropagated through (no solver)", unrolled), nil))
 }
 
 func ablationClassify(ctx context.Context, o Options) (*train.Report, error) {
@@ -124,7 +124,7 @@ func ablationClassify(ctx context.Context, o Options) (*train.Report, error) {
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("classify, %s (%d training images, %d epochs)", orString(o.Dataset, "mnist"), trainN, orInt(o.Epochs, epochs)),
 		metric: train.Accuracy(), trainSet: trainSet, testSet: test,
-		models: ablationGrid(o, stop, mk), tolerateFailures: true,
+		models: ablationGrid(o, stop, 10, mk), tolerateFailures: true,
 		fit: train.Config{
 			Epochs: orInt(o.Epochs, epochs), BatchSize: orInt(o.Batch, 64), Seed: o.Seed,
 			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-3), ClipNorm: o.Clip},
@@ -162,7 +162,7 @@ func ablationReason(ctx context.Context, o Options) (*train.Report, error) {
 			return s.Implicit("loop", cell, *icfg).Fwd(inj)
 		})
 	}
-	models := ablationGrid(o, stop, mk)
+	models := ablationGrid(o, stop, n, mk)
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("reason: prefix parity, trained at n=%d, tested at n=%d with t=%d", n, 4*n, 4*4*n),
 		metric: sequenceAccuracy(), trainSet: trainSet, testSet: test, models: models, tolerateFailures: true,
