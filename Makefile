@@ -45,9 +45,13 @@ bench-deps:
 	fi
 
 ## bench-compare: Go (OpenBLAS build) vs PyTorch on the classify models, alternating, medians of 3 pairs
+# OpenBLAS's CPU detection fails on some virtual CPUs and falls back to its
+# generic Prescott kernels (5x slower GEMM here); when OPENBLAS_CORETYPE is
+# unset, both sides get the kernel the CPU's flags call for.
+OPENBLAS_GUESS = $(shell grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && echo Cooperlake || (grep -q avx512f /proc/cpuinfo 2>/dev/null && echo SkylakeX) || (grep -q avx2 /proc/cpuinfo 2>/dev/null && echo Haswell))
 bench-compare: bench-deps
 	$(GO) build -tags openblas -o bin/gobench ./bench/gobench
-	$(GO) run ./bench/compare -gobench bin/gobench $(COMPARE_FLAGS)
+	OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-$(OPENBLAS_GUESS)} $(GO) run ./bench/compare -gobench bin/gobench $(COMPARE_FLAGS)
 
 # Notebooks: Debian's Jupyter, and GoNB with goimports pinned in
 # tools/notebooks/go.mod (the module proxy lists no GoNB versions, so

@@ -45,8 +45,8 @@ func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	if transB {
 		tb = blas.Trans
 	}
-	if a32, ok := any(a).([]float32); ok && fastSgemm(transB, n, float32(alpha)) {
-		sgemmTiled(transA, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	if a32, ok := any(a).([]float32); ok && fastSgemm(n, float32(alpha)) {
+		sgemmTiled(transA, transB, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 		return
 	}
 	switch av := any(a).(type) {

@@ -13,17 +13,33 @@ import "sync"
 
 // fastSgemm reports whether sgemmTiled takes a product of these
 // dimensions and scalars.
-func fastSgemm(transB bool, n int, alpha float32) bool {
-	return hasFMA && useFastSgemm && !transB && alpha == 1 && n >= 16
+func fastSgemm(n int, alpha float32) bool {
+	return hasFMA && useFastSgemm && alpha == 1 && n >= 16
 }
 
 // packPool recycles the buffers Aᵀ is packed into.
 var packPool = sync.Pool{New: func() any { return new([]float32) }}
 
-// sgemmTiled computes C = op(A)·B + beta·C (row-major, n ≥ 16) with the
-// tile kernels; a transposed A is packed first (it is small in every use:
-// m·k ≪ m·n·k).
-func sgemmTiled(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// sgemmTiled computes C = op(A)·op(B) + beta·C (row-major, n ≥ 16) with
+// the tile kernels; a transposed operand is packed first (a copy of m·k or
+// k·n values against the product's m·n·k multiply-adds).
+func sgemmTiled(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if transB {
+		bp := packPool.Get().(*[]float32)
+		if cap(*bp) < k*n {
+			*bp = make([]float32, k*n)
+		}
+		pb := (*bp)[:k*n]
+		for j := range n {
+			row := b[j*ldb : j*ldb+k]
+			for l, v := range row {
+				pb[l*n+j] = v
+			}
+		}
+		sgemmTiled(transA, false, m, n, k, a, lda, pb, n, beta, c, ldc)
+		packPool.Put(bp)
+		return
+	}
 	if transA {
 		bp := packPool.Get().(*[]float32)
 		if cap(*bp) < m*k {
@@ -36,7 +52,7 @@ func sgemmTiled(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb
 				pa[i*k+l] = v
 			}
 		}
-		sgemmTiled(false, m, n, k, pa, k, b, ldb, beta, c, ldc)
+		sgemmTiled(false, false, m, n, k, pa, k, b, ldb, beta, c, ldc)
 		packPool.Put(bp)
 		return
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // TestSgemmTiled compares the tile kernels with gonum's Sgemm on shapes
-// with and without leftover rows and columns, transposed A, and β = 0, 1
+// with and without leftover rows and columns, transposed A and B, β = 0, 1
 // and other values, with padded leading dimensions.
 func TestSgemmTiled(t *testing.T) {
 	if !hasFMA {
@@ -26,31 +26,35 @@ func TestSgemmTiled(t *testing.T) {
 		return v
 	}
 	for _, sh := range [][3]int{{16, 784, 144}, {1, 784, 72}, {9, 784, 8}, {7, 35, 5}, {4, 16, 1}, {5, 17, 0}, {64, 128, 128}} {
-		for _, transA := range []bool{false, true} {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			transA, transB := tr[0], tr[1]
 			for _, beta := range []float32{0, 1, 0.5} {
 				m, n, k := sh[0], sh[1], sh[2]
 				lda, ldb, ldc := k+3, n+2, n+1
+				arows, brows := m, k
 				if transA {
-					lda = m + 3
+					lda, arows = m+3, k
 				}
-				arows := m
-				if transA {
-					arows = k
+				if transB {
+					ldb, brows = k+2, n
 				}
-				a, b := fill(max(arows*lda, 1)), fill(max(k*ldb, 1))
+				a, b := fill(max(arows*lda, 1)), fill(max(brows*ldb, 1))
 				c := fill(m * ldc)
 				want := append([]float32(nil), c...)
-				ta := blas.NoTrans
+				ta, tb := blas.NoTrans, blas.NoTrans
 				if transA {
 					ta = blas.Trans
 				}
-				gonum.Implementation{}.Sgemm(ta, blas.NoTrans, m, n, k, 1, a, lda, b, ldb, beta, want, ldc)
-				sgemmTiled(transA, m, n, k, a, lda, b, ldb, beta, c, ldc)
+				if transB {
+					tb = blas.Trans
+				}
+				gonum.Implementation{}.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, want, ldc)
+				sgemmTiled(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 				for i := range m {
 					for j := range ldc {
 						g, w := c[i*ldc+j], want[i*ldc+j]
 						if math.Abs(float64(g-w)) > 1e-4*math.Max(1, math.Abs(float64(w))) {
-							t.Fatalf("%v transA=%v β=%v: C[%d,%d] = %v, gonum %v", sh, transA, beta, i, j, g, w)
+							t.Fatalf("%v transA=%v transB=%v β=%v: C[%d,%d] = %v, gonum %v", sh, transA, transB, beta, i, j, g, w)
 						}
 					}
 				}
@@ -84,7 +88,7 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("tiles/%dx%dx%d", m, n, k), func(b *testing.B) {
 			for b.Loop() {
-				sgemmTiled(false, m, n, k, a, k, bb, n, 0, c, n)
+				sgemmTiled(false, false, m, n, k, a, k, bb, n, 0, c, n)
 			}
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
