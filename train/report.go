@@ -1,5 +1,7 @@
 package train
 
+import "encoding/json"
+
 // Report is the comparison every experiment writes as report.json. The
 // fields of the contract (experiment, dataset, seed, quick, metric, models
 // and, per model, name, kind, params, train_seconds,
@@ -95,4 +97,20 @@ type CurvePoint struct {
 	// MetricStd is the standard deviation of the per-sample metric, when
 	// the metric is a mean over samples.
 	MetricStd float64 `json:"metric_std,omitempty"`
+}
+
+// MarshalJSON writes the report's fields, with forward_iterations_mean and
+// backward_iterations_mean always present for implicit models (the
+// report.json contract), even when one is zero (a JFB backward makes no
+// backward iterations; unrolled training no forward ones).
+func (m ModelReport) MarshalJSON() ([]byte, error) {
+	type plain ModelReport
+	if m.Kind != KindImplicit {
+		return json.Marshal(plain(m))
+	}
+	return json.Marshal(struct {
+		plain
+		Forward  float64 `json:"forward_iterations_mean"`
+		Backward float64 `json:"backward_iterations_mean"`
+	}{plain(m), m.ForwardIterationsMean, m.BackwardIterationsMean})
 }

@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image/png"
@@ -485,4 +486,25 @@ func ExampleLinePlot() {
 	err = train.LinePlot(filepath.Join(dir, "loss.png"), "training", "epoch", "loss", false, false, series)
 	fmt.Println(err)
 	// Output: <nil>
+}
+
+// TestImplicitIterationsAlwaysInJSON: the contract's iteration fields are
+// present for implicit models even at zero (JFB has no backward
+// iterations), once each, and absent for explicit ones.
+func TestImplicitIterationsAlwaysInJSON(t *testing.T) {
+	for kind, want := range map[string]bool{train.KindImplicit: true, train.KindExplicit: false} {
+		b, err := json.Marshal(train.ModelReport{Name: "m", Kind: kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{`"forward_iterations_mean"`, `"backward_iterations_mean"`} {
+			if n := strings.Count(string(b), k); (n == 1) != want || n > 1 {
+				t.Errorf("%s model: %s appears %d times in %s", kind, k, n, b)
+			}
+		}
+		var back train.ModelReport
+		if err := json.Unmarshal(b, &back); err != nil || back.Kind != kind {
+			t.Errorf("round trip: %v, %+v", err, back)
+		}
+	}
 }
