@@ -426,14 +426,7 @@ func (op *windowOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 func (c *ConvCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
 	s := fz.Shape()
 	b, n := s[0], s[1]/c.C
-	deriv := func(y *G.Node) (*G.Node, error) {
-		return G.ApplyOp(&actDerivOp{act: c.Act, dt: y.Dtype(), shape: y.Shape().Clone(), buf: &outBuf{}}, y)
-	}
-	d, err := deriv(fz)
-	if err != nil {
-		return nil, err
-	}
-	g, err := G.HadamardProd(v, d)
+	g, err := timesActDeriv(c.Act, fz, v)
 	if err != nil {
 		return nil, err
 	}
@@ -447,11 +440,7 @@ func (c *ConvCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
 		if g, err = matMul(g, c.W2, false, true); err != nil {
 			return nil, err
 		}
-		dh, err := deriv(c.lastHidden)
-		if err != nil {
-			return nil, err
-		}
-		if g, err = G.HadamardProd(g, dh); err != nil {
+		if g, err = timesActDeriv(c.Act, c.lastHidden, g); err != nil {
 			return nil, err
 		}
 	}

@@ -63,7 +63,7 @@
 // Implicit layers report their solves (Stats) and the spectral radius of
 // J_f(z*) (SpectralRadius); ImplicitConfig.JacobianWeight adds the
 // Hutchinson estimate of ‖J_f(z*)‖²_F to the loss for cells that can
-// write vᵀJ_f with once-differentiable ops (DenseCell, ConvCell);
+// write vᵀJ_f with once-differentiable ops (DenseCell, ConvCell, FNOCell);
 // Controls.WarmStart restarts each sample's solve from its last fixed
 // point.
 //

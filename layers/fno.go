@@ -169,3 +169,36 @@ func fnoKernelFor[T deq.Float](c *FNOCell, inj []tensor.Shape, dt string) (Kerne
 	}
 	return k.(*fnoKernel[T]), nil
 }
+
+// JacobianVJP implements JacobianVJPer: with s = v ⊙ φ'(fz), vᵀJ = Kᵀs
+// + s·Wᵀ (rows of C channels). The transposed spectral op differentiates
+// once more, with respect to s and K's weights, so the Jacobian penalty
+// trains this cell too.
+func (c *FNOCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
+	f := c.Block
+	if f.err != nil {
+		return nil, f.err
+	}
+	s, err := timesActDeriv(f.Act, fz, v)
+	if err != nil {
+		return nil, err
+	}
+	geo := f.K.geom()
+	kt, err := G.ApplyOp(&spectralOp{geo: geo, transposed: true, dt: fz.Dtype(), batch: fz.Shape()[0], buf: &outBuf{}, plan: &planSlot{}}, s, f.K.W)
+	if err != nil {
+		return nil, err
+	}
+	rows := tensor.Shape{fz.Shape()[0] * f.Size * f.Size, f.Width}
+	s2, err := G.Reshape(s, rows)
+	if err != nil {
+		return nil, err
+	}
+	sw, err := matMul(s2, f.W, false, true)
+	if err != nil {
+		return nil, err
+	}
+	if sw, err = G.Reshape(sw, fz.Shape().Clone()); err != nil {
+		return nil, err
+	}
+	return G.Add(kt, sw)
+}

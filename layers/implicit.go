@@ -29,7 +29,7 @@ type ImplicitConfig struct {
 	// squared Frobenius norm, v ~ N(0, I)) to the layer's Penalty, which
 	// the model adds to its loss; it keeps the fixed point stable. It is
 	// drawn on every JacobianEvery-th run (zero or 1: every run) and needs
-	// a cell implementing JacobianVJPer (DenseCell).
+	// a cell implementing JacobianVJPer (DenseCell, ConvCell, FNOCell).
 	JacobianWeight float64
 	JacobianEvery  int
 	// JacobianSeed seeds the penalty's random vectors.

@@ -18,9 +18,10 @@ import (
 // differentiates it once more with respect to the parameters, at fixed
 // z* (as Bai et al. 2021 and torchdeq do: dz*/dθ is not followed).
 //
-// The penalty is available for DenseCell. Builder cells would need vᵀJ
-// from Gorgonia's reverse mode inside the main graph, i.e. a second
-// Backpropagate over it, which Gorgonia does not support (Backpropagate
+// The penalty is available for DenseCell, ConvCell and FNOCell (whose
+// transposed spectral op differentiates once more). Builder cells would
+// need vᵀJ from Gorgonia's reverse mode inside the main graph, i.e. a
+// second Backpropagate over it, which Gorgonia does not support (Backpropagate
 // caches each node's derivative, so the loss's own gradient would be
 // corrupted); and the backward ops of this package's fused layers
 // (ActGrad, ColSum, the reparametrisations' gradients) have no second
@@ -35,15 +36,21 @@ func (c *DenseCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
 	if !c.Act.derivFromOutput() {
 		return nil, fmt.Errorf("layers: the Jacobian penalty needs an activation whose derivative is a function of its output, not %v", c.Act)
 	}
-	d, err := G.ApplyOp(&actDerivOp{act: c.Act, dt: fz.Dtype(), shape: fz.Shape().Clone(), buf: &outBuf{}}, fz)
-	if err != nil {
-		return nil, err
-	}
-	s, err := G.HadamardProd(v, d)
+	s, err := timesActDeriv(c.Act, fz, v)
 	if err != nil {
 		return nil, err
 	}
 	return matMul(s, c.W, false, true)
+}
+
+// timesActDeriv builds v ⊙ φ'(x) from y = φ(x), differentiable once more
+// (through y): the first factor of every cell's vᵀJ.
+func timesActDeriv(act Activation, y, v *G.Node) (*G.Node, error) {
+	d, err := G.ApplyOp(&actDerivOp{act: act, dt: y.Dtype(), shape: y.Shape().Clone(), buf: &outBuf{}}, y)
+	if err != nil {
+		return nil, err
+	}
+	return G.HadamardProd(v, d)
 }
 
 // jacobianPenalty builds weight · mean over the batch of ‖vᵀJ_f(z*)‖²/d
@@ -52,7 +59,7 @@ func (c *DenseCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
 // since E‖vᵀJ‖² = ‖J‖_F² for standard Gaussian v.
 func jacobianPenalty(c Cell, fz *G.Node, weight float64, every int, seed uint64) (*G.Node, *gaussState, error) {
 	if _, ok := c.(JacobianVJPer); !ok {
-		return nil, nil, fmt.Errorf("layers: cell %T cannot form vᵀJ for the Jacobian penalty (it is available for DenseCell)", c)
+		return nil, nil, fmt.Errorf("layers: cell %T cannot form vᵀJ for the Jacobian penalty (it is available for DenseCell, ConvCell and FNOCell)", c)
 	}
 	s := fz.Shape()
 	st := &gaussState{rng: rand.New(rand.NewPCG(seed, 0x6a6163))}

@@ -38,31 +38,14 @@ func penaltyModel(g *G.ExprGraph, weight float64) (*G.Node, G.Nodes, *Implicit, 
 // TestJacobianPenaltyGradient checks the penalty's second-order path: the
 // gradient of ‖vᵀJ_f(z)‖² with respect to the cell's parameters and the
 // injection at a fixed z (as the penalty treats z*, following Bai et al.
-// 2021), against finite differences.
+// 2021), against finite differences, and vᵀJ against the kernel's VJP.
 func TestJacobianPenaltyGradient(t *testing.T) {
 	for _, act := range []Activation{Tanh, Sigmoid, Softplus, Identity} {
 		t.Run(act.String(), func(t *testing.T) {
-			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+			checkCellJacobianVJP(t, func(g *G.ExprGraph) (Cell, *G.Node, *G.Node) {
 				rng := rand.New(rand.NewPCG(51, 51))
 				s := NewScope(g, tensor.Float64, rng)
-				z := input(g, tensor.Float64, rng, "z", 3, 5)
-				inj := input(g, tensor.Float64, rng, "inj", 3, 5)
-				v := input(g, tensor.Float64, rng, "v", 3, 5)
-				cell := s.DenseCell("cell", 5, act)
-				fz, err := cell.Apply(z, G.Nodes{inj})
-				if err != nil {
-					return nil, nil, err
-				}
-				p, err := cell.JacobianVJP(fz, v)
-				if err != nil {
-					return nil, nil, err
-				}
-				sq, err := G.Square(p)
-				if err != nil {
-					return nil, nil, err
-				}
-				loss, err := G.Sum(sq)
-				return loss, G.Nodes{inj, cell.W, cell.B}, err
+				return s.DenseCell("cell", 5, act), input(g, tensor.Float64, rng, "z", 3, 5), input(g, tensor.Float64, rng, "inj", 3, 5)
 			})
 		})
 	}
@@ -136,72 +119,94 @@ func exactJacobianFrobenius(t *testing.T, l *Implicit) float64 {
 func TestConvCellJacobianVJP(t *testing.T) {
 	for _, hidden := range []int{0, 4} {
 		t.Run(fmt.Sprint("hidden=", hidden), func(t *testing.T) {
-			build := func(g *G.ExprGraph) (*ConvCell, *G.Node, *G.Node, *G.Node, *G.Node, error) {
+			checkCellJacobianVJP(t, func(g *G.ExprGraph) (Cell, *G.Node, *G.Node) {
 				rng := rand.New(rand.NewPCG(52, 52))
 				s := NewScope(g, tensor.Float64, rng)
 				const b, n, c = 2, 5, 3
-				ic := c
-				var cell *ConvCell
 				if hidden > 0 {
-					ic = hidden
-					cell = s.ConvCellHidden("conv", c, hidden, []int{-1, 0, 1}, Tanh)
-				} else {
-					cell = s.ConvCell("conv", c, []int{-1, 0, 1}, Tanh)
+					return s.ConvCellHidden("conv", c, hidden, []int{-1, 0, 1}, Tanh), input(g, tensor.Float64, rng, "z", b, n*c), input(g, tensor.Float64, rng, "inj", b, n*hidden)
 				}
-				z := input(g, tensor.Float64, rng, "z", b, n*c)
-				inj := input(g, tensor.Float64, rng, "inj", b, n*ic)
-				v := input(g, tensor.Float64, rng, "v", b, n*c)
-				fz, err := cell.Apply(z, G.Nodes{inj})
-				if err != nil {
-					return nil, nil, nil, nil, nil, err
-				}
-				p, err := cell.JacobianVJP(fz, v)
-				return cell, z, inj, v, p, err
-			}
-			// vᵀJ against the kernel's VJP at z.
-			g := G.NewGraph()
-			cell, z, inj, v, p, err := build(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := G.NewTapeMachine(g).RunAll(); err != nil {
-				t.Fatal(err)
-			}
-			k, err := cell.Kernel64([]tensor.Shape{inj.Shape()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := k.Bind([]G.Value{inj.Value()}, cellValues(cell)); err != nil {
-				t.Fatal(err)
-			}
-			zd := z.Value().Data().([]float64)
-			if err := k.Linearize(zd); err != nil {
-				t.Fatal(err)
-			}
-			want := make([]float64, len(zd))
-			if err := k.VJP(want, v.Value().Data().([]float64)); err != nil {
-				t.Fatal(err)
-			}
-			got, _ := Floats64(p.Value())
-			for i := range want {
-				if math.Abs(got[i]-want[i]) > 1e-12 {
-					t.Fatalf("vᵀJ[%d] = %v in the graph, %v from the kernel", i, got[i], want[i])
-				}
-			}
-			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
-				cell, _, inj, _, p, err := build(g)
-				if err != nil {
-					return nil, nil, err
-				}
-				sq, err := G.Square(p)
-				if err != nil {
-					return nil, nil, err
-				}
-				loss, err := G.Sum(sq)
-				return loss, append(G.Nodes{inj}, cell.Params()...), err
+				return s.ConvCell("conv", c, []int{-1, 0, 1}, Tanh), input(g, tensor.Float64, rng, "z", b, n*c), input(g, tensor.Float64, rng, "inj", b, n*c)
 			})
 		})
 	}
+}
+
+// TestFNOCellJacobianVJP: the same for the Fourier cell, whose vᵀJ goes
+// through the transposed spectral op (differentiated with respect to its
+// input and K's weights).
+func TestFNOCellJacobianVJP(t *testing.T) {
+	for _, act := range []Activation{Tanh, Softplus} {
+		t.Run(act.String(), func(t *testing.T) {
+			checkCellJacobianVJP(t, func(g *G.ExprGraph) (Cell, *G.Node, *G.Node) {
+				rng := rand.New(rand.NewPCG(53, 53))
+				s := NewScope(g, tensor.Float64, rng)
+				n := fnoS * fnoS * fnoC
+				return s.FNOCell("cell", fnoS, fnoC, fnoM, act), input(g, tensor.Float64, rng, "z", fnoB, n), input(g, tensor.Float64, rng, "inj", fnoB, n)
+			})
+		})
+	}
+}
+
+// checkCellJacobianVJP builds a cell, its state z and injection with
+// build (deterministically: it is called once per graph), and checks the
+// cell's JacobianVJP against its kernel's VJP at z and the gradient of
+// ‖vᵀJ‖² with respect to the injection and the parameters by central
+// finite differences.
+func checkCellJacobianVJP(t *testing.T, build func(g *G.ExprGraph) (Cell, *G.Node, *G.Node)) {
+	t.Helper()
+	vjp := func(g *G.ExprGraph) (Cell, *G.Node, *G.Node, *G.Node, *G.Node, error) {
+		cell, z, inj := build(g)
+		rng := rand.New(rand.NewPCG(54, 54))
+		v := input(g, tensor.Float64, rng, "v", z.Shape()...)
+		fz, err := cell.Apply(z, G.Nodes{inj})
+		if err != nil {
+			return nil, nil, nil, nil, nil, err
+		}
+		p, err := cell.(JacobianVJPer).JacobianVJP(fz, v)
+		return cell, z, inj, v, p, err
+	}
+	g := G.NewGraph()
+	cell, z, inj, v, p, err := vjp(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := G.NewTapeMachine(g).RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	k, err := cell.Kernel64([]tensor.Shape{inj.Shape()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Bind([]G.Value{inj.Value()}, cellValues(cell)); err != nil {
+		t.Fatal(err)
+	}
+	zd := z.Value().Data().([]float64)
+	if err := k.Linearize(zd); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(zd))
+	if err := k.VJP(want, v.Value().Data().([]float64)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := Floats64(p.Value())
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-12 {
+			t.Fatalf("vᵀJ[%d] = %v in the graph, %v from the kernel", i, got[i], want[i])
+		}
+	}
+	checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+		cell, _, inj, _, p, err := vjp(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		sq, err := G.Square(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		loss, err := G.Sum(sq)
+		return loss, append(G.Nodes{inj}, cell.Params()...), err
+	})
 }
 
 func cellValues(c Cell) []G.Value {

@@ -149,23 +149,25 @@ func blockBuf[T deq.Float](p *spectralPlan[T], w []T) []T {
 func (op *spectralOp) DiffWRT(n int) []bool {
 	d := make([]bool, n)
 	for i := range d {
-		d[i] = !op.transposed
+		d[i] = true
 	}
 	return d
 }
 
-// SymDiff: ∂x = Kᵀg, ∂W = spectralWGrad(x, g), ∂add = g.
+// SymDiff: for K x + add, ∂x = Kᵀg, ∂W = spectralWGrad(x, g), ∂add = g;
+// for Kᵀs (the Jacobian penalty's vᵀJ differentiates it), ∂s = K g and
+// ∂W = spectralWGrad(g, s), since ⟨g, Kᵀs⟩ = ⟨K g, s⟩.
 func (op *spectralOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	if op.transposed {
-		return nil, fmt.Errorf("layers: the transposed spectral convolution is not differentiated again")
-	}
 	x, w := inputs[0], inputs[1]
-	tr := &spectralOp{geo: op.geo, transposed: true, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: &planSlot{}}
-	dx, err := G.ApplyOp(tr, grad, w)
+	dx, err := G.ApplyOp(op.adjoint(&planSlot{}), grad, w)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&spectralWGradOp{geo: op.geo, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: &planSlot{}}, x, grad)
+	wx, wg := x, grad
+	if op.transposed {
+		wx, wg = grad, x
+	}
+	dw, err := G.ApplyOp(&spectralWGradOp{geo: op.geo, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: &planSlot{}}, wx, wg)
 	if err != nil {
 		return nil, err
 	}
@@ -176,23 +178,29 @@ func (op *spectralOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) 
 	return grads, nil
 }
 
+// adjoint is the op of the data gradient: Kᵀ for K, K (without addend)
+// for Kᵀ.
+func (op *spectralOp) adjoint(plan *planSlot) *spectralOp {
+	return &spectralOp{geo: op.geo, transposed: !op.transposed, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: plan}
+}
+
 func (op *spectralOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
-	if op.transposed {
-		return fmt.Errorf("layers: the transposed spectral convolution is not differentiated again")
-	}
 	g, err := output.Grad()
 	if err != nil {
 		return err
 	}
-	tr := &spectralOp{geo: op.geo, transposed: true, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: op.plan}
-	dx, err := tr.Do(g, inputs[1].Value())
+	dx, err := op.adjoint(op.plan).Do(g, inputs[1].Value())
 	if err != nil {
 		return err
 	}
 	if err := accumulateGrad(inputs[0], dx); err != nil {
 		return err
 	}
-	dw, err := (&spectralWGradOp{geo: op.geo, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: op.plan}).Do(inputs[0].Value(), g)
+	wx, wg := inputs[0].Value(), g
+	if op.transposed {
+		wx, wg = g, inputs[0].Value()
+	}
+	dw, err := (&spectralWGradOp{geo: op.geo, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: op.plan}).Do(wx, wg)
 	if err != nil {
 		return err
 	}
