@@ -112,7 +112,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.prog, "progress", "auto", "progress display: auto (a bar on a terminal, a log line every few seconds otherwise), always or never")
 	fs.StringVar(&c.dtype, "dtype", "", "element type: float32 or float64 (default: the experiment's, float32 for classify)")
 	fs.BoolVar(&o.WarmStart, "warm-start", false, "start each training solve from the sample's fixed point of the previous epoch")
-	fs.StringVar(&o.Problem, "problem", "", "variant of the experiment (pde: darcy)")
+	fs.StringVar(&o.Problem, "problem", "", "variant of the experiment (pde: darcy; ablation: classify, pde or reason; deblur: gaussian or motion)")
 	fs.Float64Var(&o.Radius, "radius", 0, "toy: half-width of the neighbourhoods of the poles 0 and 1 left out of the data (default 0.02)")
 	fs.BoolVar(&o.Quick, "quick", false, "run the reduced configuration (≤ 2 minutes, used by CI)")
 	fs.Usage = func() {
