@@ -215,11 +215,11 @@ func ablationNotes(unrolled int, jac float64) []string {
 
 // ablationPde runs the grid on the paper's Darcy-flow workload: the
 // implicit FNO of the pde experiment at a reduced size (width 8, 6
-// modes, the experiment's 1000 training samples, 8 epochs), trained with each solver and gradient
+// modes, 500 training samples, 6 epochs), trained with each solver and gradient
 // mode, against the Fourier cell unrolled 10 times.
 func ablationPde(ctx context.Context, o Options) (*train.Report, error) {
 	ps := defaultPdeSettings().quick()
-	ps.trainN, ps.testN, ps.epochs = 1000, 200, 8
+	ps.trainN, ps.testN, ps.epochs, ps.probeN = 500, 100, 6, 5
 	if o.Quick {
 		ps.trainN, ps.testN, ps.epochs = 100, 20, 1
 	}
