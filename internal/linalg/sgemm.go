@@ -20,39 +20,37 @@ func fastSgemm(n int, alpha float32) bool {
 // packPool recycles the buffers Aᵀ is packed into.
 var packPool = sync.Pool{New: func() any { return new([]float32) }}
 
+// packTransposed copies the rows × cols matrix src (row stride ld),
+// transposed, into a pooled cols × rows buffer; the caller returns it to
+// packPool.
+func packTransposed(src []float32, rows, cols, ld int) *[]float32 {
+	bp := packPool.Get().(*[]float32)
+	if cap(*bp) < rows*cols {
+		*bp = make([]float32, rows*cols)
+	}
+	*bp = (*bp)[:rows*cols]
+	dst := *bp
+	for r := range rows {
+		for c, v := range src[r*ld : r*ld+cols] {
+			dst[c*rows+r] = v
+		}
+	}
+	return bp
+}
+
 // sgemmTiled computes C = op(A)·op(B) + beta·C (row-major, n ≥ 16) with
 // the tile kernels; a transposed operand is packed first (a copy of m·k or
 // k·n values against the product's m·n·k multiply-adds).
 func sgemmTiled(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if transB {
-		bp := packPool.Get().(*[]float32)
-		if cap(*bp) < k*n {
-			*bp = make([]float32, k*n)
-		}
-		pb := (*bp)[:k*n]
-		for j := range n {
-			row := b[j*ldb : j*ldb+k]
-			for l, v := range row {
-				pb[l*n+j] = v
-			}
-		}
-		sgemmTiled(transA, false, m, n, k, a, lda, pb, n, beta, c, ldc)
+		bp := packTransposed(b, n, k, ldb) // Bᵀ stored n × k: pack B (k × n)
+		sgemmTiled(transA, false, m, n, k, a, lda, *bp, n, beta, c, ldc)
 		packPool.Put(bp)
 		return
 	}
 	if transA {
-		bp := packPool.Get().(*[]float32)
-		if cap(*bp) < m*k {
-			*bp = make([]float32, m*k)
-		}
-		pa := (*bp)[:m*k]
-		for l := range k {
-			row := a[l*lda : l*lda+m]
-			for i, v := range row {
-				pa[i*k+l] = v
-			}
-		}
-		sgemmTiled(false, false, m, n, k, pa, k, b, ldb, beta, c, ldc)
+		bp := packTransposed(a, k, m, lda) // Aᵀ stored k × m: pack A (m × k)
+		sgemmTiled(false, false, m, n, k, *bp, k, b, ldb, beta, c, ldc)
 		packPool.Put(bp)
 		return
 	}
