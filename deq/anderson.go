@@ -31,13 +31,20 @@ var (
 // Name implements Solver.
 func (Anderson) Name() string { return "anderson" }
 
-func (s Anderson) solve64(p Problem[float64], st Stop) Result[float64] { return anderson(s, p, st) }
-func (s Anderson) solve32(p Problem[float32], st Stop) Result[float32] { return anderson(s, p, st) }
-func (s Anderson) linear64(l Linear[float64], st Stop) Result[float64] {
-	return anderson(s, l.asProblem(), st)
+// Solve64 implements Solver.
+func (s Anderson) Solve64(p Problem[float64], st Stop) Result[float64] { return anderson(s, p, st) }
+
+// Solve32 implements Solver.
+func (s Anderson) Solve32(p Problem[float32], st Stop) Result[float32] { return anderson(s, p, st) }
+
+// SolveLinear64 implements LinearSolver.
+func (s Anderson) SolveLinear64(l Linear[float64], st Stop) Result[float64] {
+	return anderson(s, l.AsProblem(), st)
 }
-func (s Anderson) linear32(l Linear[float32], st Stop) Result[float32] {
-	return anderson(s, l.asProblem(), st)
+
+// SolveLinear32 implements LinearSolver.
+func (s Anderson) SolveLinear32(l Linear[float32], st Stop) Result[float32] {
+	return anderson(s, l.AsProblem(), st)
 }
 
 func (s Anderson) resolved() (Anderson, error) {
@@ -96,10 +103,10 @@ func (st *andersonState) restart(keep int) {
 func anderson[T Float](s Anderson, p Problem[T], stop Stop) Result[T] {
 	s, err := s.resolved()
 	if err != nil {
-		return failed[T](s.Name(), p.Batch, err)
+		return FailedResult[T](s.Name(), p.Batch, err)
 	}
 	m, d := s.Memory, p.Dim
-	tr := newTracker[T](stop, p.Batch, d)
+	tr := NewTracker[T](stop, p.Batch, d)
 	z := start(p)
 	fz := make([]T, len(z))
 	// xs and gs hold, per sample, m slots of d values.
@@ -115,11 +122,11 @@ func anderson[T Float](s Anderson, p Problem[T], stop Stop) Result[T] {
 	sys := newSmallSystem(m)
 	beta := T(s.Mixing)
 
-	for !tr.exhausted() {
+	for !tr.Exhausted() {
 		if err := p.F(fz, z); err != nil {
-			return failed[T](s.Name(), p.Batch, err)
+			return FailedResult[T](s.Name(), p.Batch, err)
 		}
-		if tr.observe(z, fz) == 0 {
+		if tr.Observe(z, fz) == 0 {
 			break
 		}
 		for smp := 0; smp < p.Batch; smp++ {
@@ -152,7 +159,7 @@ func anderson[T Float](s Anderson, p Problem[T], stop Stop) Result[T] {
 			}
 		}
 	}
-	return tr.result(s.Name())
+	return tr.Result(s.Name())
 }
 
 // andersonStep writes Σ α_j (x_j + β g_j) over the given slots into z and

@@ -28,8 +28,10 @@ type Backward interface {
 	// Exact reports whether the mode yields the true gradient of the
 	// layer's output (up to solver tolerance).
 	Exact() bool
-	adjoint64(a Adjoint[float64]) Result[float64]
-	adjoint32(a Adjoint[float32]) Result[float32]
+	// Adjoint64 and Adjoint32 compute u for a; SolveAdjoint has validated
+	// a. Like Solver, the interface is open to modes outside this package.
+	Adjoint64(a Adjoint[float64]) Result[float64]
+	Adjoint32(a Adjoint[float32]) Result[float32]
 }
 
 // SolveAdjoint computes the adjoint vector u for the mode. A nil mode means
@@ -40,15 +42,15 @@ func SolveAdjoint[T Float](b Backward, a Adjoint[T]) Result[T] {
 	}
 	l := Linear[T]{Apply: a.VJP, G: a.G, Batch: a.Batch, Dim: a.Dim, U0: a.U0}
 	if err := l.validate(); err != nil {
-		return failed[T](b.Name(), a.Batch, err)
+		return FailedResult[T](b.Name(), a.Batch, err)
 	}
 	switch q := any(a).(type) {
 	case Adjoint[float64]:
-		return any(b.adjoint64(q)).(Result[T])
+		return any(b.Adjoint64(q)).(Result[T])
 	case Adjoint[float32]:
-		return any(b.adjoint32(q)).(Result[T])
+		return any(b.Adjoint32(q)).(Result[T])
 	}
-	return failed[T](b.Name(), a.Batch, errorf("element type %T is neither float32 nor float64", *new(T)))
+	return FailedResult[T](b.Name(), a.Batch, errorf("element type %T is neither float32 nor float64", *new(T)))
 }
 
 // IFT is the exact implicit-function-theorem gradient: the adjoint system
@@ -73,8 +75,11 @@ func (b IFT) Name() string {
 // Exact implements Backward.
 func (IFT) Exact() bool { return true }
 
-func (b IFT) adjoint64(a Adjoint[float64]) Result[float64] { return ift(b, a) }
-func (b IFT) adjoint32(a Adjoint[float32]) Result[float32] { return ift(b, a) }
+// Adjoint64 implements Backward.
+func (b IFT) Adjoint64(a Adjoint[float64]) Result[float64] { return ift(b, a) }
+
+// Adjoint32 implements Backward.
+func (b IFT) Adjoint32(a Adjoint[float32]) Result[float32] { return ift(b, a) }
 
 func ift[T Float](b IFT, a Adjoint[T]) Result[T] {
 	r := SolveLinear(b.Solver, Linear[T]{Apply: a.VJP, G: a.G, Batch: a.Batch, Dim: a.Dim, U0: a.U0}, b.Stop)
@@ -93,8 +98,11 @@ func (JFB) Name() string { return "jfb" }
 // Exact implements Backward.
 func (JFB) Exact() bool { return false }
 
-func (b JFB) adjoint64(a Adjoint[float64]) Result[float64] { return jfb(b, a) }
-func (b JFB) adjoint32(a Adjoint[float32]) Result[float32] { return jfb(b, a) }
+// Adjoint64 implements Backward.
+func (b JFB) Adjoint64(a Adjoint[float64]) Result[float64] { return jfb(b, a) }
+
+// Adjoint32 implements Backward.
+func (b JFB) Adjoint32(a Adjoint[float32]) Result[float32] { return jfb(b, a) }
 
 func jfb[T Float](b JFB, a Adjoint[T]) Result[T] {
 	u := make([]T, len(a.G))
@@ -123,8 +131,11 @@ func (Phantom) Name() string { return "phantom" }
 // Exact implements Backward.
 func (Phantom) Exact() bool { return false }
 
-func (b Phantom) adjoint64(a Adjoint[float64]) Result[float64] { return phantom(b, a) }
-func (b Phantom) adjoint32(a Adjoint[float32]) Result[float32] { return phantom(b, a) }
+// Adjoint64 implements Backward.
+func (b Phantom) Adjoint64(a Adjoint[float64]) Result[float64] { return phantom(b, a) }
+
+// Adjoint32 implements Backward.
+func (b Phantom) Adjoint32(a Adjoint[float32]) Result[float32] { return phantom(b, a) }
 
 // Resolved returns the mode with defaults filled in.
 func (b Phantom) Resolved() Phantom {
@@ -140,7 +151,7 @@ func (b Phantom) Resolved() Phantom {
 func phantom[T Float](b Phantom, a Adjoint[T]) Result[T] {
 	b = b.Resolved()
 	if b.Steps < 1 || !(b.Damping > 0 && b.Damping <= 1) {
-		return failed[T](b.Name(), a.Batch, errorf("Phantom{Steps: %d, Damping: %v} needs Steps ≥ 1 and Damping in (0, 1]", b.Steps, b.Damping))
+		return FailedResult[T](b.Name(), a.Batch, errorf("Phantom{Steps: %d, Damping: %v} needs Steps ≥ 1 and Damping in (0, 1]", b.Steps, b.Damping))
 	}
 	lam := T(b.Damping)
 	v := make([]T, len(a.G))
@@ -150,7 +161,7 @@ func phantom[T Float](b Phantom, a Adjoint[T]) Result[T] {
 	jv := make([]T, len(a.G))
 	for i := 1; i < b.Steps; i++ {
 		if err := a.VJP(jv, v); err != nil {
-			return failed[T](b.Name(), a.Batch, err)
+			return FailedResult[T](b.Name(), a.Batch, err)
 		}
 		for k := range v {
 			v[k] = (1-lam)*v[k] + lam*jv[k]
@@ -188,15 +199,18 @@ func (b Unrolled) Resolved() Unrolled {
 	return b
 }
 
-func (b Unrolled) adjoint64(a Adjoint[float64]) Result[float64] {
+// Adjoint64 implements Backward.
+func (b Unrolled) Adjoint64(a Adjoint[float64]) Result[float64] {
 	return unrolledAdjoint[float64](b, a.Batch)
 }
-func (b Unrolled) adjoint32(a Adjoint[float32]) Result[float32] {
+
+// Adjoint32 implements Backward.
+func (b Unrolled) Adjoint32(a Adjoint[float32]) Result[float32] {
 	return unrolledAdjoint[float32](b, a.Batch)
 }
 
 func unrolledAdjoint[T Float](b Unrolled, batch int) Result[T] {
-	return failed[T](b.Name(), batch, errorf("Unrolled has no adjoint solve: differentiate through %d copies of the map instead (layers does this)", b.Resolved().Steps))
+	return FailedResult[T](b.Name(), batch, errorf("Unrolled has no adjoint solve: differentiate through %d copies of the map instead (layers does this)", b.Resolved().Steps))
 }
 
 // exactResult wraps a directly computed adjoint vector in a Result.

@@ -26,13 +26,20 @@ var (
 // Name implements Solver.
 func (Broyden) Name() string { return "broyden" }
 
-func (s Broyden) solve64(p Problem[float64], st Stop) Result[float64] { return broyden(s, p, st) }
-func (s Broyden) solve32(p Problem[float32], st Stop) Result[float32] { return broyden(s, p, st) }
-func (s Broyden) linear64(l Linear[float64], st Stop) Result[float64] {
-	return broyden(s, l.asProblem(), st)
+// Solve64 implements Solver.
+func (s Broyden) Solve64(p Problem[float64], st Stop) Result[float64] { return broyden(s, p, st) }
+
+// Solve32 implements Solver.
+func (s Broyden) Solve32(p Problem[float32], st Stop) Result[float32] { return broyden(s, p, st) }
+
+// SolveLinear64 implements LinearSolver.
+func (s Broyden) SolveLinear64(l Linear[float64], st Stop) Result[float64] {
+	return broyden(s, l.AsProblem(), st)
 }
-func (s Broyden) linear32(l Linear[float32], st Stop) Result[float32] {
-	return broyden(s, l.asProblem(), st)
+
+// SolveLinear32 implements LinearSolver.
+func (s Broyden) SolveLinear32(l Linear[float32], st Stop) Result[float32] {
+	return broyden(s, l.AsProblem(), st)
 }
 
 // broydenState is one sample's rank-one history.
@@ -47,10 +54,10 @@ func broyden[T Float](s Broyden, p Problem[T], stop Stop) Result[T] {
 		m = 10
 	}
 	if m < 1 {
-		return failed[T](s.Name(), p.Batch, errorf("Broyden.Memory %d must be ≥ 1", s.Memory))
+		return FailedResult[T](s.Name(), p.Batch, errorf("Broyden.Memory %d must be ≥ 1", s.Memory))
 	}
 	d := p.Dim
-	tr := newTracker[T](stop, p.Batch, d)
+	tr := NewTracker[T](stop, p.Batch, d)
 	z := start(p)
 	fz := make([]T, len(z))
 	prevZ := make([]T, len(z))
@@ -64,11 +71,11 @@ func broyden[T Float](s Broyden, p Problem[T], stop Stop) Result[T] {
 	dg := make([]T, d)
 	bdg := make([]T, d)
 
-	for !tr.exhausted() {
+	for !tr.Exhausted() {
 		if err := p.F(fz, z); err != nil {
-			return failed[T](s.Name(), p.Batch, err)
+			return FailedResult[T](s.Name(), p.Batch, err)
 		}
-		if tr.observe(z, fz) == 0 {
+		if tr.Observe(z, fz) == 0 {
 			break
 		}
 		for smp := 0; smp < p.Batch; smp++ {
@@ -127,7 +134,7 @@ func broyden[T Float](s Broyden, p Problem[T], stop Stop) Result[T] {
 			}
 		}
 	}
-	return tr.result(s.Name())
+	return tr.Result(s.Name())
 }
 
 // applyB writes B·x (or Bᵀ·x when trans) into out, with

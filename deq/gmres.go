@@ -21,8 +21,11 @@ var _ LinearSolver = GMRES{}
 // Name implements LinearSolver.
 func (GMRES) Name() string { return "gmres" }
 
-func (s GMRES) linear64(l Linear[float64], st Stop) Result[float64] { return gmres(s, l, st) }
-func (s GMRES) linear32(l Linear[float32], st Stop) Result[float32] { return gmres(s, l, st) }
+// SolveLinear64 implements LinearSolver.
+func (s GMRES) SolveLinear64(l Linear[float64], st Stop) Result[float64] { return gmres(s, l, st) }
+
+// SolveLinear32 implements LinearSolver.
+func (s GMRES) SolveLinear32(l Linear[float32], st Stop) Result[float32] { return gmres(s, l, st) }
 
 // gmresState is one sample's Arnoldi process within a cycle.
 type gmresState struct {
@@ -40,13 +43,13 @@ func gmres[T Float](s GMRES, l Linear[T], stop Stop) Result[T] {
 		r = 20
 	}
 	if r < 1 {
-		return failed[T](s.Name(), l.Batch, errorf("GMRES.Restart %d must be ≥ 1", s.Restart))
+		return FailedResult[T](s.Name(), l.Batch, errorf("GMRES.Restart %d must be ≥ 1", s.Restart))
 	}
 	if stop.MaxIter < 2 {
-		return failed[T](s.Name(), l.Batch, errorf("GMRES needs MaxIter ≥ 2 (one step and one residual check), got %d", stop.MaxIter))
+		return FailedResult[T](s.Name(), l.Batch, errorf("GMRES needs MaxIter ≥ 2 (one step and one residual check), got %d", stop.MaxIter))
 	}
 	b, d := l.Batch, l.Dim
-	tr := newTracker[T](stop, b, d)
+	tr := NewTracker[T](stop, b, d)
 	u := make([]T, b*d)
 	if l.U0 != nil {
 		copy(u, l.U0)
@@ -74,12 +77,12 @@ func gmres[T Float](s GMRES, l Linear[T], stop Stop) Result[T] {
 	for {
 		// True residual: F(u) = G + M u.
 		if err := l.Apply(fu, u); err != nil {
-			return failed[T](s.Name(), b, err)
+			return FailedResult[T](s.Name(), b, err)
 		}
 		for i := range fu {
 			fu[i] += l.G[i]
 		}
-		if tr.observe(u, fu) == 0 || tr.exhausted() {
+		if tr.Observe(u, fu) == 0 || tr.Exhausted() {
 			break
 		}
 		// Start a cycle for every live sample: v_0 = r/‖r‖.
@@ -124,9 +127,9 @@ func gmres[T Float](s GMRES, l Linear[T], stop Stop) Result[T] {
 				break
 			}
 			if err := l.Apply(out, in); err != nil {
-				return failed[T](s.Name(), b, err)
+				return FailedResult[T](s.Name(), b, err)
 			}
-			tr.spend(1)
+			tr.Spend(1)
 			for smp := 0; smp < b; smp++ {
 				st := &states[smp]
 				if !st.active {
@@ -179,7 +182,7 @@ func gmres[T Float](s GMRES, l Linear[T], stop Stop) Result[T] {
 			}
 		}
 	}
-	return tr.result(s.Name())
+	return tr.Result(s.Name())
 }
 
 // arnoldi orthogonalises w = (I − M) v_j against v_0..v_j (modified

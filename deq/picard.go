@@ -20,13 +20,20 @@ var (
 // Name implements Solver.
 func (Picard) Name() string { return "picard" }
 
-func (s Picard) solve64(p Problem[float64], st Stop) Result[float64] { return picard(s, p, st) }
-func (s Picard) solve32(p Problem[float32], st Stop) Result[float32] { return picard(s, p, st) }
-func (s Picard) linear64(l Linear[float64], st Stop) Result[float64] {
-	return picard(s, l.asProblem(), st)
+// Solve64 implements Solver.
+func (s Picard) Solve64(p Problem[float64], st Stop) Result[float64] { return picard(s, p, st) }
+
+// Solve32 implements Solver.
+func (s Picard) Solve32(p Problem[float32], st Stop) Result[float32] { return picard(s, p, st) }
+
+// SolveLinear64 implements LinearSolver.
+func (s Picard) SolveLinear64(l Linear[float64], st Stop) Result[float64] {
+	return picard(s, l.AsProblem(), st)
 }
-func (s Picard) linear32(l Linear[float32], st Stop) Result[float32] {
-	return picard(s, l.asProblem(), st)
+
+// SolveLinear32 implements LinearSolver.
+func (s Picard) SolveLinear32(l Linear[float32], st Stop) Result[float32] {
+	return picard(s, l.AsProblem(), st)
 }
 
 func picard[T Float](s Picard, p Problem[T], stop Stop) Result[T] {
@@ -35,17 +42,17 @@ func picard[T Float](s Picard, p Problem[T], stop Stop) Result[T] {
 		lambda = 1
 	}
 	if !(lambda > 0 && lambda <= 1) {
-		return failed[T](s.Name(), p.Batch, errorf("Picard.Damping %v is outside (0, 1]", s.Damping))
+		return FailedResult[T](s.Name(), p.Batch, errorf("Picard.Damping %v is outside (0, 1]", s.Damping))
 	}
-	tr := newTracker[T](stop, p.Batch, p.Dim)
+	tr := NewTracker[T](stop, p.Batch, p.Dim)
 	z := start(p)
 	fz := make([]T, len(z))
 	l, k := T(lambda), T(1-lambda)
-	for !tr.exhausted() {
+	for !tr.Exhausted() {
 		if err := p.F(fz, z); err != nil {
-			return failed[T](s.Name(), p.Batch, err)
+			return FailedResult[T](s.Name(), p.Batch, err)
 		}
-		if tr.observe(z, fz) == 0 {
+		if tr.Observe(z, fz) == 0 {
 			break
 		}
 		for smp := 0; smp < p.Batch; smp++ {
@@ -62,5 +69,5 @@ func picard[T Float](s Picard, p Problem[T], stop Stop) Result[T] {
 			}
 		}
 	}
-	return tr.result(s.Name())
+	return tr.Result(s.Name())
 }

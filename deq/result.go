@@ -113,8 +113,9 @@ func countStatus(ss []Status, want Status) int {
 	return n
 }
 
-// failed is the result of a solve that could not start or whose F failed.
-func failed[T Float](solver string, batch int, err error) Result[T] {
+// FailedResult is the result of a solve that could not start or whose F
+// failed: every sample Failed, and Err wraps err.
+func FailedResult[T Float](solver string, batch int, err error) Result[T] {
 	st := make([]Status, max(batch, 0))
 	for i := range st {
 		st[i] = Failed

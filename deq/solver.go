@@ -1,21 +1,34 @@
 package deq
 
 // Solver finds fixed points of batched maps. Picard, Anderson and Broyden
-// implement it; call it through Solve.
+// implement it, and so can a type outside this package (the interface is
+// open, like gonum's optimize.Method): pass it as a layer's forward solver
+// and the layer calls it through Solve. Tracker does the per-sample
+// bookkeeping every solver shares (residuals, best iterate, statuses,
+// divergence and NaN detection) and FailedResult reports a solve that
+// could not run.
 type Solver interface {
 	// Name identifies the method in stats and messages.
 	Name() string
-	solve64(p Problem[float64], stop Stop) Result[float64]
-	solve32(p Problem[float32], stop Stop) Result[float32]
+	// Solve64 and Solve32 solve p under stop. Callers go through Solve,
+	// which has validated p and stop and filled in stop's defaults, so
+	// implementations may rely on both. They must not retain p's buffers
+	// and must report trouble in the Result's Status, never panic.
+	Solve64(p Problem[float64], stop Stop) Result[float64]
+	Solve32(p Problem[float32], stop Stop) Result[float32]
 }
 
-// LinearSolver solves batched affine fixed-point problems u = G + M(u).
-// Every Solver is one (applied to the affine map); GMRES is one only.
+// LinearSolver solves batched affine fixed-point problems u = G + M(u),
+// the adjoint systems of implicit differentiation (IFT.Solver). Every
+// built-in Solver is one (applied to Linear.AsProblem); GMRES is one only.
+// Like Solver, it is open to implementations outside this package.
 type LinearSolver interface {
 	// Name identifies the method in stats and messages.
 	Name() string
-	linear64(l Linear[float64], stop Stop) Result[float64]
-	linear32(l Linear[float32], stop Stop) Result[float32]
+	// SolveLinear64 and SolveLinear32 solve l under stop; as for Solver,
+	// SolveLinear has validated both and resolved stop's defaults.
+	SolveLinear64(l Linear[float64], stop Stop) Result[float64]
+	SolveLinear32(l Linear[float32], stop Stop) Result[float32]
 }
 
 // Solve runs the solver on the problem under the stopping rule. A nil
@@ -26,19 +39,19 @@ func Solve[T Float](s Solver, p Problem[T], stop Stop) Result[T] {
 		s = Anderson{}
 	}
 	if err := p.validate(); err != nil {
-		return failed[T](s.Name(), p.Batch, err)
+		return FailedResult[T](s.Name(), p.Batch, err)
 	}
 	if err := stop.validate(); err != nil {
-		return failed[T](s.Name(), p.Batch, err)
+		return FailedResult[T](s.Name(), p.Batch, err)
 	}
 	stop = stop.resolved()
 	switch q := any(p).(type) {
 	case Problem[float64]:
-		return any(s.solve64(q, stop)).(Result[T])
+		return any(s.Solve64(q, stop)).(Result[T])
 	case Problem[float32]:
-		return any(s.solve32(q, stop)).(Result[T])
+		return any(s.Solve32(q, stop)).(Result[T])
 	}
-	return failed[T](s.Name(), p.Batch, errorf("element type %T is neither float32 nor float64", *new(T)))
+	return FailedResult[T](s.Name(), p.Batch, errorf("element type %T is neither float32 nor float64", *new(T)))
 }
 
 // SolveLinear runs the linear solver on u = G + M(u). A nil solver means
@@ -48,19 +61,19 @@ func SolveLinear[T Float](s LinearSolver, l Linear[T], stop Stop) Result[T] {
 		s = Anderson{}
 	}
 	if err := l.validate(); err != nil {
-		return failed[T](s.Name(), l.Batch, err)
+		return FailedResult[T](s.Name(), l.Batch, err)
 	}
 	if err := stop.validate(); err != nil {
-		return failed[T](s.Name(), l.Batch, err)
+		return FailedResult[T](s.Name(), l.Batch, err)
 	}
 	stop = stop.resolved()
 	switch q := any(l).(type) {
 	case Linear[float64]:
-		return any(s.linear64(q, stop)).(Result[T])
+		return any(s.SolveLinear64(q, stop)).(Result[T])
 	case Linear[float32]:
-		return any(s.linear32(q, stop)).(Result[T])
+		return any(s.SolveLinear32(q, stop)).(Result[T])
 	}
-	return failed[T](s.Name(), l.Batch, errorf("element type %T is neither float32 nor float64", *new(T)))
+	return FailedResult[T](s.Name(), l.Batch, errorf("element type %T is neither float32 nor float64", *new(T)))
 }
 
 // start returns a fresh copy of the starting point.
@@ -85,13 +98,13 @@ func Iterate[T Float](p Problem[T], k int) Result[T] {
 func IterateInto[T Float](p Problem[T], k int, z, scratch []T) Result[T] {
 	const name = "iterate"
 	if err := p.validate(); err != nil {
-		return failed[T](name, p.Batch, err)
+		return FailedResult[T](name, p.Batch, err)
 	}
 	if k < 0 {
-		return failed[T](name, p.Batch, errorf("iteration count %d is negative", k))
+		return FailedResult[T](name, p.Batch, errorf("iteration count %d is negative", k))
 	}
 	if len(z) != p.Batch*p.Dim || len(scratch) != len(z) {
-		return failed[T](name, p.Batch, errorf("IterateInto needs buffers of %d values, got %d and %d", p.Batch*p.Dim, len(z), len(scratch)))
+		return FailedResult[T](name, p.Batch, errorf("IterateInto needs buffers of %d values, got %d and %d", p.Batch*p.Dim, len(z), len(scratch)))
 	}
 	if p.Z0 != nil {
 		copy(z, p.Z0)
@@ -101,7 +114,7 @@ func IterateInto[T Float](p Problem[T], k int, z, scratch []T) Result[T] {
 	cur, next := z, scratch
 	for i := 0; i < k; i++ {
 		if err := p.F(next, cur); err != nil {
-			return failed[T](name, p.Batch, err)
+			return FailedResult[T](name, p.Batch, err)
 		}
 		cur, next = next, cur
 	}

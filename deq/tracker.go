@@ -2,9 +2,24 @@ package deq
 
 import "math"
 
-// tracker holds the per-sample bookkeeping every solver shares: residuals,
-// the best iterate, stopping, divergence and NaN detection.
-type tracker[T Float] struct {
+// Tracker holds the per-sample bookkeeping every solver shares: residuals,
+// the best iterate, stopping, divergence and NaN detection. A solver —
+// built in or written outside this package — creates one per solve,
+// reports every iterate and its image to Observe, updates only the samples
+// still Live, and ends with Result:
+//
+//	tr := deq.NewTracker[T](stop, p.Batch, p.Dim)
+//	for !tr.Exhausted() {
+//		p.F(fz, z)
+//		if tr.Observe(z, fz) == 0 { break }
+//		… step the live samples …
+//	}
+//	return tr.Result(name)
+//
+// Observe applies the Stop rule (tolerance, divergence, NaN); a solver with
+// a stopping rule of its own calls Freeze instead (with a Stop whose Tol is
+// Never, Observe then never stops a sample by itself).
+type Tracker[T Float] struct {
 	stop       Stop
 	batch, dim int
 
@@ -20,8 +35,10 @@ type tracker[T Float] struct {
 	iter     int // evaluations so far
 }
 
-func newTracker[T Float](stop Stop, batch, dim int) *tracker[T] {
-	t := &tracker[T]{
+// NewTracker starts the bookkeeping of a solve of batch problems of dim
+// values under stop (resolved: Solve passes it so).
+func NewTracker[T Float](stop Stop, batch, dim int) *Tracker[T] {
+	t := &Tracker[T]{
 		stop:     stop,
 		batch:    batch,
 		dim:      dim,
@@ -46,10 +63,11 @@ func newTracker[T Float](stop Stop, batch, dim int) *tracker[T] {
 	return t
 }
 
-// observe records the residuals of iterate z (whose image is fz), the
-// iter-th point evaluated (0 is the start). It returns the number of
-// samples still live.
-func (t *tracker[T]) observe(z, fz []T) int {
+// Observe records the residuals of iterate z (whose image is fz), the
+// iter-th point evaluated (0 is the start), keeps each sample's best
+// iterate and stops the samples that met the tolerance, diverged or went
+// non-finite. It returns the number of samples still live.
+func (t *Tracker[T]) Observe(z, fz []T) int {
 	worst := 0.0
 	for s := 0; s < t.batch; s++ {
 		if !t.live[s] {
@@ -58,7 +76,7 @@ func (t *tracker[T]) observe(z, fz []T) int {
 		lo, hi := s*t.dim, (s+1)*t.dim
 		abs, ref, finite := residual(z[lo:hi], fz[lo:hi])
 		if !finite {
-			t.freeze(s, NonFinite)
+			t.Freeze(s, NonFinite)
 			continue
 		}
 		rel := relative(abs, ref)
@@ -75,9 +93,9 @@ func (t *tracker[T]) observe(z, fz []T) int {
 		}
 		switch {
 		case t.stop.Tol >= 0 && m <= t.stop.Tol:
-			t.freeze(s, Converged)
+			t.Freeze(s, Converged)
 		case abs > t.stop.Divergence*t.bestAbs[s]:
-			t.freeze(s, Diverged)
+			t.Freeze(s, Diverged)
 		}
 	}
 	t.trace = append(t.trace, worst)
@@ -85,8 +103,9 @@ func (t *tracker[T]) observe(z, fz []T) int {
 	return t.nLive
 }
 
-// freeze stops a live sample with the given status.
-func (t *tracker[T]) freeze(s int, st Status) {
+// Freeze stops live sample s with the given status; its best iterate so
+// far is what Result returns for it.
+func (t *Tracker[T]) Freeze(s int, st Status) {
 	if !t.live[s] {
 		return
 	}
@@ -105,15 +124,22 @@ func (t *tracker[T]) freeze(s int, st Status) {
 	}
 }
 
-// spend counts n evaluations of F that were not observed (GMRES's inner
-// Arnoldi steps).
-func (t *tracker[T]) spend(n int) { t.iter += n }
+// Spend counts n evaluations of F that were not observed (GMRES's inner
+// Arnoldi steps), so the budget and Stats.Iterations include them.
+func (t *Tracker[T]) Spend(n int) { t.iter += n }
 
-// exhausted reports whether the evaluation budget is spent.
-func (t *tracker[T]) exhausted() bool { return t.iter >= t.stop.MaxIter }
+// Exhausted reports whether the evaluation budget (Stop.MaxIter) is spent.
+func (t *Tracker[T]) Exhausted() bool { return t.iter >= t.stop.MaxIter }
 
-// result assembles the Result; live samples end as MaxIterations.
-func (t *tracker[T]) result(solver string) Result[T] {
+// Live reports whether sample s is still iterating.
+func (t *Tracker[T]) Live(s int) bool { return t.live[s] }
+
+// Iterations is the number of evaluations counted so far.
+func (t *Tracker[T]) Iterations() int { return t.iter }
+
+// Result assembles the Result of the solver called name; samples still
+// live end as MaxIterations.
+func (t *Tracker[T]) Result(solver string) Result[T] {
 	st := Converged
 	sampleIters := make([]int, t.batch)
 	for s := 0; s < t.batch; s++ {

@@ -61,9 +61,9 @@ func (l Linear[T]) validate() error {
 	return nil
 }
 
-// asProblem turns the affine problem into the fixed-point problem
+// AsProblem turns the affine problem into the fixed-point problem
 // u = G + M(u) that Picard, Anderson and Broyden solve.
-func (l Linear[T]) asProblem() Problem[T] {
+func (l Linear[T]) AsProblem() Problem[T] {
 	g := l.G
 	z0 := l.U0
 	if z0 == nil {
