@@ -166,8 +166,8 @@ func makeDeblur(source string, srcTrain, srcTest *Labeled, cfg DeblurConfig, see
 	if err := k.Check(h, w); err != nil {
 		return nil, fmt.Errorf("datasets: %w", err)
 	}
-	trainOrder := rand.New(rand.NewPCG(seed, 0x64626c7472)).Perm(srcTrain.N)
-	testOrder := rand.New(rand.NewPCG(seed, 0x64626c7473)).Perm(srcTest.N)
+	trainOrder := rand.New(rand.NewPCG(seed, deblurTrainStream)).Perm(srcTrain.N)
+	testOrder := rand.New(rand.NewPCG(seed, deblurTestStream)).Perm(srcTest.N)
 	picks := [][]int{trainOrder[:cfg.Train], trainOrder[cfg.Train : cfg.Train+cfg.Val], testOrder[:cfg.Test]}
 	srcs := []*Labeled{srcTrain, srcTrain, srcTest}
 	out := make([]*DeblurSet, 3)
@@ -211,3 +211,10 @@ func deblurFileName(source, split string, cfg DeblurConfig, seed uint64, n int, 
 	h.Write(header)
 	return fmt.Sprintf("deblur-v%d-%s-%s-%s-seed%d-n%d-%016x.bin", deblurFormat, source, split, cfg.Kernel, seed, n, h.Sum64())
 }
+
+// Random streams of the deblurring pairs: the second words of the PCG
+// seeds of the training and test image orders ("dbltr", "dblts").
+const (
+	deblurTrainStream = 0x64626c7472
+	deblurTestStream  = 0x64626c7473
+)

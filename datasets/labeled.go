@@ -134,7 +134,7 @@ func (d *Labeled) Split(n int, seed uint64) (rest, held *Labeled) {
 	n = max(0, min(n, d.N))
 	// The second PCG word is fixed ("split") so that the seed alone
 	// decides the split.
-	perm := rand.New(rand.NewPCG(seed, 0x73706c6974)).Perm(d.N)
+	perm := rand.New(rand.NewPCG(seed, splitStream)).Perm(d.N)
 	heldIdx, restIdx := perm[:n], perm[n:]
 	slices.Sort(heldIdx)
 	slices.Sort(restIdx)
@@ -172,3 +172,7 @@ func (d *Labeled) Standardize(mean, std float32) {
 		d.X[i] = (v - mean) / std
 	}
 }
+
+// splitStream is the second word of the PCG seed of Split's permutation
+// ("split").
+const splitStream = 0x73706c6974

@@ -56,7 +56,7 @@ func (s *ToySet) Sample(i int, x, y []float32) {
 // ToyPoints draws n points uniformly from the toy domain (rejection
 // sampling), deterministic for the seed.
 func ToyPoints(n int, radius float64, seed uint64) *ToySet {
-	rng := rand.New(rand.NewPCG(seed, 0x746f79))
+	rng := rand.New(rand.NewPCG(seed, toyStream))
 	s := &ToySet{}
 	for len(s.X) < n {
 		x := ToyLo + (ToyHi-ToyLo)*rng.Float64()
@@ -84,3 +84,7 @@ func ToyGrid(step, radius float64) *ToySet {
 	}
 	return s
 }
+
+// toyStream is the second word of the PCG seed of the toy's training
+// points ("toy").
+const toyStream = 0x746f79

@@ -60,17 +60,9 @@ func broyden[T Float](s Broyden, p Problem[T], stop Stop) Result[T] {
 	tr := NewTracker[T](stop, p.Batch, d)
 	z := start(p)
 	fz := make([]T, len(z))
-	prevZ := make([]T, len(z))
-	prevG := make([]T, len(z))
-	us := make([]T, p.Batch*m*d)
-	vs := make([]T, p.Batch*m*d)
-	states := make([]broydenState, p.Batch)
-	// Per-sample scratch: g, Δz, Δg, BΔg.
-	g := make([]T, d)
-	dz := make([]T, d)
-	dg := make([]T, d)
-	bdg := make([]T, d)
-
+	w := &broydenWork[T]{m: m, d: d, prevZ: make([]T, len(z)), prevG: make([]T, len(z)),
+		us: make([]T, p.Batch*m*d), vs: make([]T, p.Batch*m*d), states: make([]broydenState, p.Batch),
+		g: make([]T, d), dz: make([]T, d), dg: make([]T, d), bdg: make([]T, d)}
 	for !tr.Exhausted() {
 		if err := p.F(fz, z); err != nil {
 			return FailedResult[T](s.Name(), p.Batch, err)
@@ -79,62 +71,79 @@ func broyden[T Float](s Broyden, p Problem[T], stop Stop) Result[T] {
 			break
 		}
 		for smp := 0; smp < p.Batch; smp++ {
-			if !tr.live[smp] {
-				continue
-			}
-			st := &states[smp]
-			lo, hi := smp*d, (smp+1)*d
-			zs, fs, pz, pg := z[lo:hi], fz[lo:hi], prevZ[lo:hi], prevG[lo:hi]
-			U, V := us[smp*m*d:(smp+1)*m*d], vs[smp*m*d:(smp+1)*m*d]
-			for i := range g {
-				g[i] = fs[i] - zs[i]
-			}
-			if st.started {
-				for i := range dz {
-					dz[i] = zs[i] - pz[i]
-					dg[i] = g[i] - pg[i]
-				}
-				// u = (Δz − BΔg)/(Δzᵀ BΔg), v = Bᵀ Δz. A full history
-				// restarts from B = −I first.
-				if st.n == m {
-					st.n = 0
-				}
-				slot := st.n
-				applyB(bdg, dg, U, V, st.n, d, false)
-				den := dot(dz, bdg)
-				scale := math.Sqrt(dot(dz, dz) * dot(bdg, bdg))
-				if math.Abs(den) > 1e-12*scale && !isNonFinite(den) {
-					u, v := U[slot*d:(slot+1)*d], V[slot*d:(slot+1)*d]
-					applyB(dg, dz, U, V, st.n, d, true) // dg is free now
-					inv := T(1 / den)
-					for i := range u {
-						u[i] = (dz[i] - bdg[i]) * inv
-					}
-					copy(v, dg)
-					st.n++
-				}
-			}
-			copy(pz, zs)
-			copy(pg, g)
-			st.started = true
-			// Step: z ← z − B g.
-			applyB(dz, g, U, V, st.n, d, false)
-			ok := true
-			for i := range zs {
-				zs[i] -= dz[i]
-				if isNonFinite(float64(zs[i])) {
-					ok = false
-				}
-			}
-			if !ok {
-				st.n, st.started = 0, false
-				for i := range zs {
-					zs[i] = pz[i] + g[i]
-				}
+			if tr.live[smp] {
+				w.step(smp, z[smp*d:(smp+1)*d], fz[smp*d:(smp+1)*d])
 			}
 		}
 	}
 	return tr.Result(s.Name())
+}
+
+// broydenWork holds a Broyden solve's per-sample history (the low-rank
+// factors of B, the previous iterate and residual) and scratch.
+type broydenWork[T Float] struct {
+	m, d         int
+	prevZ, prevG []T
+	us, vs       []T
+	states       []broydenState
+	// Per-sample scratch: g, Δz, Δg, BΔg.
+	g, dz, dg, bdg []T
+}
+
+// step updates sample smp's inverse-Jacobian estimate from its new
+// iterate zs (image fs) and takes the quasi-Newton step z ← z − B g.
+func (w *broydenWork[T]) step(smp int, zs, fs []T) {
+	m, d := w.m, w.d
+	g, dz, dg, bdg := w.g, w.dz, w.dg, w.bdg
+	st := &w.states[smp]
+	pz, pg := w.prevZ[smp*d:(smp+1)*d], w.prevG[smp*d:(smp+1)*d]
+	U, V := w.us[smp*m*d:(smp+1)*m*d], w.vs[smp*m*d:(smp+1)*m*d]
+	for i := range g {
+		g[i] = fs[i] - zs[i]
+	}
+	if st.started {
+		for i := range dz {
+			dz[i] = zs[i] - pz[i]
+			dg[i] = g[i] - pg[i]
+		}
+		// u = (Δz − BΔg)/(Δzᵀ BΔg), v = Bᵀ Δz. A full history restarts
+		// from B = −I first.
+		if st.n == m {
+			st.n = 0
+		}
+		slot := st.n
+		applyB(bdg, dg, U, V, st.n, d, false)
+		den := dot(dz, bdg)
+		scale := math.Sqrt(dot(dz, dz) * dot(bdg, bdg))
+		if math.Abs(den) > 1e-12*scale && !isNonFinite(den) {
+			u, v := U[slot*d:(slot+1)*d], V[slot*d:(slot+1)*d]
+			applyB(dg, dz, U, V, st.n, d, true) // dg is free now
+			inv := T(1 / den)
+			for i := range u {
+				u[i] = (dz[i] - bdg[i]) * inv
+			}
+			copy(v, dg)
+			st.n++
+		}
+	}
+	copy(pz, zs)
+	copy(pg, g)
+	st.started = true
+	// Step: z ← z − B g.
+	applyB(dz, g, U, V, st.n, d, false)
+	ok := true
+	for i := range zs {
+		zs[i] -= dz[i]
+		if isNonFinite(float64(zs[i])) {
+			ok = false
+		}
+	}
+	if !ok {
+		st.n, st.started = 0, false
+		for i := range zs {
+			zs[i] = pz[i] + g[i]
+		}
+	}
 }
 
 // applyB writes B·x (or Bᵀ·x when trans) into out, with

@@ -48,141 +48,180 @@ func gmres[T Float](s GMRES, l Linear[T], stop Stop) Result[T] {
 	if stop.MaxIter < 2 {
 		return FailedResult[T](s.Name(), l.Batch, errorf("GMRES needs MaxIter ≥ 2 (one step and one residual check), got %d", stop.MaxIter))
 	}
-	b, d := l.Batch, l.Dim
-	tr := NewTracker[T](stop, b, d)
-	u := make([]T, b*d)
-	if l.U0 != nil {
-		copy(u, l.U0)
-	} else {
-		copy(u, l.G)
+	w := newGMRESWork(l, stop, r)
+	for {
+		// True residual: F(u) = G + M u.
+		if err := l.Apply(w.fu, w.u); err != nil {
+			return FailedResult[T](s.Name(), l.Batch, err)
+		}
+		for i := range w.fu {
+			w.fu[i] += l.G[i]
+		}
+		if w.tr.Observe(w.u, w.fu) == 0 || w.tr.Exhausted() {
+			break
+		}
+		w.startCycle()
+		if err := w.arnoldiSteps(); err != nil {
+			return FailedResult[T](s.Name(), l.Batch, err)
+		}
+		w.update()
 	}
-	fu := make([]T, b*d)
-	basis := make([]T, b*(r+1)*d) // per sample, r+1 vectors of d
-	in := make([]T, b*d)          // batched operator input
-	out := make([]T, b*d)         // batched operator output
-	states := make([]gmresState, b)
+	return w.tr.Result(s.Name())
+}
+
+// gmresWork holds a GMRES solve's buffers: the iterate, its image, the
+// per-sample Krylov bases and Arnoldi states.
+type gmresWork[T Float] struct {
+	l       Linear[T]
+	stop    Stop
+	r       int // restart length
+	tr      *Tracker[T]
+	u, fu   []T
+	basis   []T // per sample, r+1 vectors of Dim
+	in, out []T // batched operator input and output
+	states  []gmresState
+	y       []float64
+}
+
+func newGMRESWork[T Float](l Linear[T], stop Stop, r int) *gmresWork[T] {
+	b, d := l.Batch, l.Dim
+	w := &gmresWork[T]{l: l, stop: stop, r: r, tr: NewTracker[T](stop, b, d),
+		u: make([]T, b*d), fu: make([]T, b*d), basis: make([]T, b*(r+1)*d),
+		in: make([]T, b*d), out: make([]T, b*d), states: make([]gmresState, b), y: make([]float64, r)}
+	if l.U0 != nil {
+		copy(w.u, l.U0)
+	} else {
+		copy(w.u, l.G)
+	}
 	hs := make([]float64, b*(r+1)*r)
 	rot := make([]float64, b*(3*r+1)) // cs, sn, gamma per sample
-	for i := range states {
+	for i := range w.states {
 		q := rot[i*(3*r+1) : (i+1)*(3*r+1)]
-		states[i] = gmresState{
+		w.states[i] = gmresState{
 			h:     hs[i*(r+1)*r : (i+1)*(r+1)*r],
 			cs:    q[:r],
 			sn:    q[r : 2*r],
 			gamma: q[2*r:],
 		}
 	}
-	y := make([]float64, r)
+	return w
+}
 
-	for {
-		// True residual: F(u) = G + M u.
-		if err := l.Apply(fu, u); err != nil {
-			return FailedResult[T](s.Name(), b, err)
+// startCycle starts a cycle for every live sample: v_0 = r/‖r‖.
+func (w *gmresWork[T]) startCycle() {
+	d, r := w.l.Dim, w.r
+	for smp := range w.states {
+		st := &w.states[smp]
+		st.active, st.k = w.tr.live[smp], 0
+		if !st.active {
+			continue
 		}
-		for i := range fu {
-			fu[i] += l.G[i]
+		lo, hi := smp*d, (smp+1)*d
+		v0 := w.basis[smp*(r+1)*d : smp*(r+1)*d+d]
+		beta := 0.0
+		for i := range v0 {
+			v0[i] = w.fu[lo+i] - w.u[lo+i]
+			beta += float64(v0[i]) * float64(v0[i])
 		}
-		if tr.Observe(u, fu) == 0 || tr.Exhausted() {
-			break
+		beta = math.Sqrt(beta)
+		_, st.ref, _ = residual(w.u[lo:hi], w.fu[lo:hi])
+		if beta == 0 {
+			st.active = false
+			continue
 		}
-		// Start a cycle for every live sample: v_0 = r/‖r‖.
-		for smp := 0; smp < b; smp++ {
-			st := &states[smp]
-			st.active, st.k = tr.live[smp], 0
-			if !st.active {
-				continue
-			}
-			lo, hi := smp*d, (smp+1)*d
-			v0 := basis[smp*(r+1)*d : smp*(r+1)*d+d]
-			beta := 0.0
-			for i := range v0 {
-				v0[i] = fu[lo+i] - u[lo+i]
-				beta += float64(v0[i]) * float64(v0[i])
-			}
-			beta = math.Sqrt(beta)
-			_, st.ref, _ = residual(u[lo:hi], fu[lo:hi])
-			if beta == 0 {
-				st.active = false
-				continue
-			}
-			scaleVec(v0, 1/beta)
-			for i := range st.gamma {
-				st.gamma[i] = 0
-			}
-			st.gamma[0] = beta
+		scaleVec(v0, 1/beta)
+		for i := range st.gamma {
+			st.gamma[i] = 0
 		}
-		// Arnoldi steps, keeping one evaluation for the next true residual.
-		for j := 0; j < r && tr.iter < stop.MaxIter-1; j++ {
-			anyActive := false
-			for smp := 0; smp < b; smp++ {
-				dst := in[smp*d : (smp+1)*d]
-				if states[smp].active {
-					copy(dst, basis[(smp*(r+1)+j)*d:(smp*(r+1)+j+1)*d])
-					anyActive = true
-				} else {
-					clear(dst)
-				}
-			}
-			if !anyActive {
-				break
-			}
-			if err := l.Apply(out, in); err != nil {
-				return FailedResult[T](s.Name(), b, err)
-			}
-			tr.Spend(1)
-			for smp := 0; smp < b; smp++ {
-				st := &states[smp]
-				if !st.active {
-					continue
-				}
-				vs := basis[smp*(r+1)*d : (smp+1)*(r+1)*d]
-				w := vs[(j+1)*d : (j+2)*d]
-				// w = (I − M) v_j
-				for i := range w {
-					w[i] = in[smp*d+i] - out[smp*d+i]
-				}
-				arnoldi(st, vs, w, j, r)
-				st.k = j + 1
-				est := math.Abs(st.gamma[j+1])
-				switch {
-				case st.h[j*r+j] == 0: // singular: drop the column
-					st.active, st.k = false, j
-				case stop.Tol >= 0 && stop.measure(est, st.ref) <= stop.Tol/2:
-					st.active = false // converged by the estimate
-				}
-				if isNonFinite(est) {
-					st.active, st.k = false, 0
-				}
+		st.gamma[0] = beta
+	}
+}
+
+// arnoldiSteps extends the active samples' bases, keeping one evaluation
+// of the budget for the next true residual.
+func (w *gmresWork[T]) arnoldiSteps() error {
+	d, r := w.l.Dim, w.r
+	for j := 0; j < r && w.tr.iter < w.stop.MaxIter-1; j++ {
+		anyActive := false
+		for smp := range w.states {
+			dst := w.in[smp*d : (smp+1)*d]
+			if w.states[smp].active {
+				copy(dst, w.basis[(smp*(r+1)+j)*d:(smp*(r+1)+j+1)*d])
+				anyActive = true
+			} else {
+				clear(dst)
 			}
 		}
-		// u ← u + V_k y, y solving the triangular system R y = γ.
-		for smp := 0; smp < b; smp++ {
-			st := &states[smp]
-			if !tr.live[smp] || st.k == 0 {
-				continue
-			}
-			k := st.k
-			for i := k - 1; i >= 0; i-- {
-				v := st.gamma[i]
-				for c := i + 1; c < k; c++ {
-					v -= st.h[i*r+c] * y[c]
-				}
-				y[i] = v / st.h[i*r+i]
-			}
-			us := u[smp*d : (smp+1)*d]
-			vs := basis[smp*(r+1)*d : (smp+1)*(r+1)*d]
-			for c := 0; c < k; c++ {
-				if isNonFinite(y[c]) {
-					break
-				}
-				yc := T(y[c])
-				for i, v := range vs[c*d : (c+1)*d] {
-					us[i] += yc * v
-				}
+		if !anyActive {
+			return nil
+		}
+		if err := w.l.Apply(w.out, w.in); err != nil {
+			return err
+		}
+		w.tr.Spend(1)
+		for smp := range w.states {
+			if w.states[smp].active {
+				w.extend(smp, j)
 			}
 		}
 	}
-	return tr.Result(s.Name())
+	return nil
+}
+
+// extend adds v_{j+1} to sample smp's basis from M v_j (in w.out) and
+// decides whether its cycle goes on.
+func (w *gmresWork[T]) extend(smp, j int) {
+	d, r := w.l.Dim, w.r
+	st := &w.states[smp]
+	vs := w.basis[smp*(r+1)*d : (smp+1)*(r+1)*d]
+	next := vs[(j+1)*d : (j+2)*d]
+	// next = (I − M) v_j
+	for i := range next {
+		next[i] = w.in[smp*d+i] - w.out[smp*d+i]
+	}
+	arnoldi(st, vs, next, j, r)
+	st.k = j + 1
+	est := math.Abs(st.gamma[j+1])
+	switch {
+	case st.h[j*r+j] == 0: // singular: drop the column
+		st.active, st.k = false, j
+	case w.stop.Tol >= 0 && w.stop.measure(est, st.ref) <= w.stop.Tol/2:
+		st.active = false // converged by the estimate
+	}
+	if isNonFinite(est) {
+		st.active, st.k = false, 0
+	}
+}
+
+// update sets u ← u + V_k y for every live sample, y solving the
+// triangular system R y = γ.
+func (w *gmresWork[T]) update() {
+	d, r, y := w.l.Dim, w.r, w.y
+	for smp := range w.states {
+		st := &w.states[smp]
+		if !w.tr.live[smp] || st.k == 0 {
+			continue
+		}
+		k := st.k
+		for i := k - 1; i >= 0; i-- {
+			v := st.gamma[i]
+			for c := i + 1; c < k; c++ {
+				v -= st.h[i*r+c] * y[c]
+			}
+			y[i] = v / st.h[i*r+i]
+		}
+		us := w.u[smp*d : (smp+1)*d]
+		vs := w.basis[smp*(r+1)*d : (smp+1)*(r+1)*d]
+		for c := 0; c < k; c++ {
+			if isNonFinite(y[c]) {
+				break
+			}
+			yc := T(y[c])
+			for i, v := range vs[c*d : (c+1)*d] {
+				us[i] += yc * v
+			}
+		}
+	}
 }
 
 // arnoldi orthogonalises w = (I − M) v_j against v_0..v_j (modified

@@ -4,12 +4,13 @@ import (
 	"math"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 	"github.com/implicit-ml/implicit/internal/vecmath"
 )
 
 // actForward replaces x by φ(x) in place.
 func actForward[T deq.Float](a Activation, x []T) {
-	f32 := isFloat32[T]()
+	f32 := opkit.IsFloat32[T]()
 	switch {
 	case a == Identity:
 	case a == Tanh && f32:
@@ -44,9 +45,9 @@ func actForward[T deq.Float](a Activation, x []T) {
 
 // actGradFromOutput writes g ⊙ φ'(x) into s, given y = φ(x); it exists
 // for the activations whose derivative is a function of their output.
-// Subnormal results are flushed to zero (see flushSubnormal).
+// Subnormal results are flushed to zero (see opkit.FlushSubnormal).
 func actGradFromOutput[T deq.Float](a Activation, s, y, g []T) {
-	defer flushSubnormal(s)
+	defer opkit.FlushSubnormal(s)
 	switch a {
 	case Identity:
 		copy(s, g)
@@ -73,9 +74,10 @@ func actGradFromOutput[T deq.Float](a Activation, s, y, g []T) {
 	}
 }
 
-// derivFromOutput reports whether φ' can be computed from φ's output,
-// which the fused ops need.
-func (a Activation) derivFromOutput() bool {
+// DerivFromOutput reports whether φ' can be computed from φ's output,
+// which the fused ops (Affine, ActivationGrad) need: true for identity,
+// tanh, ReLU, sigmoid and softplus, false for GELU.
+func (a Activation) DerivFromOutput() bool {
 	switch a {
 	case Identity, Tanh, ReLU, Sigmoid, Softplus:
 		return true
@@ -83,33 +85,25 @@ func (a Activation) derivFromOutput() bool {
 	return false
 }
 
-func isFloat32[T deq.Float]() bool {
-	_, ok := any(T(0)).(float32)
-	return ok
-}
-
-// flushSubnormal sets subnormal values to zero. Gradients of long, strongly
-// contractive unrolled passes decay into the subnormal range, where
-// gonum's pure-Go matrix products run about 2x slower
-// (BenchmarkDenormalGEMM in internal/linalg; OpenBLAS and the elementwise
-// loops showed no penalty on this CPU). The values are below 1.2e-38 in
-// float32, so dropping them changes nothing a gradient step can see; it
-// is what torch.set_flush_denormal does in hardware. A value is subnormal
-// (or zero) when its exponent bits are all zero; the test is one
-// predictable branch per value.
-func flushSubnormal[T deq.Float](s []T) {
-	switch x := any(s).(type) {
-	case []float32:
-		for i, v := range x {
-			if math.Float32bits(v)&0x7f800000 == 0 {
-				x[i] = 0
+// Activate replaces x by φ(x) and, when d is not nil, writes φ'(x) into d:
+// the elementwise step of every hand-written cell kernel. Subnormal
+// derivatives are flushed to zero (opkit.FlushSubnormal).
+func Activate[T deq.Float](a Activation, x, d []T) {
+	if a.DerivFromOutput() {
+		actForward(a, x)
+		if d != nil {
+			for i := range d {
+				d[i] = 1
 			}
+			actGradFromOutput(a, d, x, d)
 		}
-	case []float64:
-		for i, v := range x {
-			if math.Float64bits(v)&0x7ff0000000000000 == 0 {
-				x[i] = 0
-			}
+		return
+	}
+	for i, v := range x {
+		y, dy := a.eval(float64(v))
+		x[i] = T(y)
+		if d != nil {
+			d[i] = T(dy)
 		}
 	}
 }

@@ -79,7 +79,7 @@ const geluC = 0.7978845608028654 // √(2/π)
 
 func geluNode(x *G.Node) (*G.Node, error) {
 	dt := x.Dtype()
-	c := func(v float64) *G.Node { return constOf(dt, v) }
+	c := func(v float64) *G.Node { return Const(dt, v) }
 	x3, err := G.Cube(x)
 	if err != nil {
 		return nil, err
@@ -107,8 +107,10 @@ func geluNode(x *G.Node) (*G.Node, error) {
 	return G.Mul(t, c(0.5))
 }
 
-// constOf returns a scalar constant of the given dtype.
-func constOf(dt tensor.Dtype, v float64) *G.Node {
+// Const returns a scalar constant node of dtype dt (float32 or float64)
+// holding v, for cells and layers that must build the same graph in
+// either precision.
+func Const(dt tensor.Dtype, v float64) *G.Node {
 	if dt == tensor.Float32 {
 		return G.NewConstant(float32(v))
 	}

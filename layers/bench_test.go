@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/layertest"
 )
 
 // stepper is one compiled training step of a small classifier
@@ -29,8 +30,8 @@ func newStepper(tb testing.TB, dt tensor.Dtype, mk func(s *Scope) Layer) *steppe
 	g := G.NewGraph()
 	rng := rand.New(rand.NewPCG(1, 2))
 	s := NewScope(g, dt, rng)
-	x := input(g, dt, rng, "x", b, in)
-	y := oneHot(g, dt, rng, b, k)
+	x := layertest.Input(g, dt, rng, "x", b, in)
+	y := layertest.OneHot(g, dt, rng, b, k)
 	mid := mk(s)
 	model := Sequential{s.Dense("inject", in, h, Identity, NoBias()), mid, s.Dense("head", h, k, Identity)}
 	logits, err := model.Fwd(x)

@@ -2,8 +2,6 @@ package layers
 
 import (
 	"fmt"
-	"strings"
-	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -67,39 +65,6 @@ type Kernel[T deq.Float] interface {
 	VJP(out, v []T) error
 }
 
-// kernelCache memoises kernels by dtype and injection shapes.
-type kernelCache struct {
-	mu sync.Mutex
-	m  map[string]any
-}
-
-func shapesKey(dt string, shapes []tensor.Shape) string {
-	var b strings.Builder
-	b.WriteString(dt)
-	for _, s := range shapes {
-		fmt.Fprintf(&b, "|%v", []int(s))
-	}
-	return b.String()
-}
-
-// get returns the cached kernel for key, building it with mk on a miss.
-func (c *kernelCache) get(key string, mk func() (any, error)) (any, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if k, ok := c.m[key]; ok {
-		return k, nil
-	}
-	k, err := mk()
-	if err != nil {
-		return nil, err
-	}
-	if c.m == nil {
-		c.m = map[string]any{}
-	}
-	c.m[key] = k
-	return k, nil
-}
-
 // batchDim splits a state shape into batch size and per-sample size.
 func batchDim(s tensor.Shape) (batch, dim int, err error) {
 	if len(s) < 2 {
@@ -108,8 +73,9 @@ func batchDim(s tensor.Shape) (batch, dim int, err error) {
 	return s[0], s.TotalSize() / s[0], nil
 }
 
-// shapesOf returns the shapes of nodes.
-func shapesOf(ns G.Nodes) []tensor.Shape {
+// ShapesOf returns the shapes of nodes (copies), as Cell.StateShape and the
+// kernels receive them.
+func ShapesOf(ns G.Nodes) []tensor.Shape {
 	out := make([]tensor.Shape, len(ns))
 	for i, n := range ns {
 		out[i] = n.Shape().Clone()

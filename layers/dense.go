@@ -2,12 +2,12 @@ package layers
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // Dense is the affine layer y = φ(x·W + b).
@@ -54,7 +54,7 @@ func (s *Scope) Dense(name string, in, out int, act Activation, opts ...DenseOpt
 	}
 	d := &Dense{Act: act, In: in, Out: out}
 	if in <= 0 || out <= 0 {
-		d.err = s.fail(fmt.Errorf("layers: Dense %q needs positive sizes, got in=%d out=%d", name, in, out))
+		d.err = s.Fail(fmt.Errorf("layers: Dense %q needs positive sizes, got in=%d out=%d", name, in, out))
 		return d
 	}
 	d.W = s.Param(name+".W", tensor.Shape{in, out}, cfg.init)
@@ -63,7 +63,7 @@ func (s *Scope) Dense(name string, in, out int, act Activation, opts ...DenseOpt
 	}
 	d.err = s.err
 	if cfg.bound < 0 {
-		d.err = s.fail(fmt.Errorf("layers: Dense %q: spectral bound %v must be positive", name, cfg.bound))
+		d.err = s.Fail(fmt.Errorf("layers: Dense %q: spectral bound %v must be positive", name, cfg.bound))
 	}
 	if cfg.bound > 0 && d.err == nil {
 		d.Bound = cfg.bound
@@ -126,7 +126,7 @@ func powerStep[T deq.Float](a []T, rows, cols int, v []float64, iters int) float
 				u[c] += float64(x) * v[r]
 			}
 		}
-		nu := norm2(u)
+		nu := opkit.Norm2(u)
 		if nu == 0 {
 			return 0
 		}
@@ -137,20 +137,12 @@ func powerStep[T deq.Float](a []T, rows, cols int, v []float64, iters int) float
 			}
 			v[r] = s / nu
 		}
-		sigma = norm2(v)
+		sigma = opkit.Norm2(v)
 		for r := range v {
 			v[r] /= sigma
 		}
 	}
 	return sigma
-}
-
-func norm2(x []float64) float64 {
-	s := 0.0
-	for _, v := range x {
-		s += v * v
-	}
-	return math.Sqrt(s)
 }
 
 // Fwd implements Layer.
@@ -161,10 +153,10 @@ func (d *Dense) Fwd(x *G.Node) (*G.Node, error) {
 	if s := x.Shape(); len(s) != 2 || s[1] != d.In {
 		return nil, fmt.Errorf("layers: Dense(%d→%d) got input of shape %v, want (B, %d)", d.In, d.Out, s, d.In)
 	}
-	if d.Act.derivFromOutput() {
-		return affine(x, d.W, nil, d.B, d.Act)
+	if d.Act.DerivFromOutput() {
+		return Affine(x, d.W, nil, d.B, d.Act)
 	}
-	y, err := affine(x, d.W, nil, d.B, Identity)
+	y, err := Affine(x, d.W, nil, d.B, Identity)
 	if err != nil {
 		return nil, err
 	}

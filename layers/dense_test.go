@@ -9,15 +9,16 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/layertest"
 )
 
 func TestDenseGradients(t *testing.T) {
 	for _, act := range []Activation{Identity, Tanh, ReLU, Sigmoid, Softplus, GELU} {
 		t.Run(act.String(), func(t *testing.T) {
-			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 				rng := rand.New(rand.NewPCG(1, uint64(act)))
 				s := NewScope(g, tensor.Float64, rng)
-				x := input(g, tensor.Float64, rng, "x", 5, 4)
+				x := layertest.Input(g, tensor.Float64, rng, "x", 5, 4)
 				d := s.Dense("d", 4, 3, act, WithInit(GlorotUniform(2)))
 				// A non-zero bias keeps ReLU's kinks away from the data.
 				copy(d.B.Value().Data().([]float64), []float64{0.3, -0.2, 0.1})
@@ -25,7 +26,7 @@ func TestDenseGradients(t *testing.T) {
 				if err != nil {
 					return nil, nil, err
 				}
-				target := input(g, tensor.Float64, rng, "target", 5, 3)
+				target := layertest.Input(g, tensor.Float64, rng, "target", 5, 3)
 				loss, err := MSE(y, target)
 				return loss, G.Nodes{x, d.W, d.B}, err
 			})
@@ -34,22 +35,22 @@ func TestDenseGradients(t *testing.T) {
 }
 
 func TestSoftmaxCrossEntropyGradientsAndMask(t *testing.T) {
-	checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+	layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 		rng := rand.New(rand.NewPCG(2, 2))
 		s := NewScope(g, tensor.Float64, rng)
-		x := input(g, tensor.Float64, rng, "x", 6, 4)
+		x := layertest.Input(g, tensor.Float64, rng, "x", 6, 4)
 		d := s.Dense("d", 4, 5, Identity)
 		y, err := d.Fwd(x)
 		if err != nil {
 			return nil, nil, err
 		}
-		loss, err := SoftmaxCrossEntropy(y, oneHot(g, tensor.Float64, rng, 6, 5, 4, 5))
+		loss, err := SoftmaxCrossEntropy(y, layertest.OneHot(g, tensor.Float64, rng, 6, 5, 4, 5))
 		return loss, G.Nodes{x, d.W, d.B}, err
 	})
 	// Padding rows change neither the loss nor the other rows' gradients.
 	g := G.NewGraph()
 	rng := rand.New(rand.NewPCG(3, 3))
-	logits := input(g, tensor.Float64, rng, "logits", 3, 4)
+	logits := layertest.Input(g, tensor.Float64, rng, "logits", 3, 4)
 	tg := G.NewTensor(g, tensor.Float64, 2, G.WithShape(3, 4), G.WithName("t"), G.WithValue(tensor.New(tensor.WithShape(3, 4), tensor.WithBacking([]float64{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}))))
 	loss, err := SoftmaxCrossEntropy(logits, tg)
 	if err != nil {
@@ -81,11 +82,11 @@ func TestDenseRejectsBadInput(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	s := NewScope(g, tensor.Float64, rng)
 	d := s.Dense("d", 4, 3, Tanh)
-	if _, err := d.Fwd(input(g, tensor.Float64, rng, "x", 2, 5)); err == nil || !strings.Contains(err.Error(), "want (B, 4)") {
+	if _, err := d.Fwd(layertest.Input(g, tensor.Float64, rng, "x", 2, 5)); err == nil || !strings.Contains(err.Error(), "want (B, 4)") {
 		t.Errorf("wrong input width: %v", err)
 	}
 	bad := s.Dense("bad", 0, 3, Tanh)
-	if _, err := bad.Fwd(input(g, tensor.Float64, rng, "x2", 2, 4)); err == nil {
+	if _, err := bad.Fwd(layertest.Input(g, tensor.Float64, rng, "x2", 2, 4)); err == nil {
 		t.Error("zero-width layer built without error")
 	}
 	if s.Err() == nil {
@@ -146,19 +147,6 @@ func deqInfNorm(a []float64, n int) float64 {
 	return m
 }
 
-func TestFlushSubnormal(t *testing.T) {
-	s32 := []float32{1e-39, -1e-40, 1.2e-38, 0, 1, -3e-39}
-	flushSubnormal(s32)
-	if s32[0] != 0 || s32[1] != 0 || s32[2] != 1.2e-38 || s32[4] != 1 || s32[5] != 0 {
-		t.Errorf("float32: %v", s32)
-	}
-	s64 := []float64{1e-310, 1e-300, -5e-320}
-	flushSubnormal(s64)
-	if s64[0] != 0 || s64[1] != 1e-300 || s64[2] != 0 {
-		t.Errorf("float64: %v", s64)
-	}
-}
-
 func TestSpectralBound(t *testing.T) {
 	g := G.NewGraph()
 	rng := rand.New(rand.NewPCG(13, 13))
@@ -186,17 +174,17 @@ func TestSpectralBound(t *testing.T) {
 }
 
 func TestMaskedMSE(t *testing.T) {
-	checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+	layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 		rng := rand.New(rand.NewPCG(14, 14))
 		s := NewScope(g, tensor.Float64, rng)
-		x := input(g, tensor.Float64, rng, "x", 5, 3)
+		x := layertest.Input(g, tensor.Float64, rng, "x", 5, 3)
 		d := s.Dense("d", 3, 2, Tanh)
 		y, err := d.Fwd(x)
 		if err != nil {
 			return nil, nil, err
 		}
 		mask := G.NewMatrix(g, tensor.Float64, G.WithShape(5, 1), G.WithName("mask"), G.WithValue(tensor.New(tensor.WithShape(5, 1), tensor.WithBacking([]float64{1, 1, 0, 1, 0}))))
-		loss, err := MaskedMSE(y, input(g, tensor.Float64, rng, "target", 5, 2), mask)
+		loss, err := MaskedMSE(y, layertest.Input(g, tensor.Float64, rng, "target", 5, 2), mask)
 		return loss, G.Nodes{x, d.W, d.B}, err
 	})
 	// Masked rows change nothing; the value is the mean over real rows.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // DenseCell is the built-in dense cell
@@ -31,7 +32,7 @@ type DenseCell struct {
 	// then computed from them in the graph); nil otherwise.
 	raw   G.Nodes
 	err   error
-	cache *kernelCache
+	cache *opkit.Cache
 }
 
 // CellOpt configures a built-in cell.
@@ -60,15 +61,15 @@ func (s *Scope) DenseCell(name string, hidden int, act Activation, opts ...CellO
 	if cfg.reparam == nil {
 		return s.denseCell(name, hidden, act, true, 0)
 	}
-	c := &DenseCell{Act: act, Hidden: hidden, cache: &kernelCache{}}
+	c := &DenseCell{Act: act, Hidden: hidden, cache: &opkit.Cache{}}
 	if hidden <= 0 {
-		c.err = s.fail(fmt.Errorf("layers: cell %q needs a positive hidden size, got %d", name, hidden))
+		c.err = s.Fail(fmt.Errorf("layers: cell %q needs a positive hidden size, got %d", name, hidden))
 		return c
 	}
 	before := len(s.order)
 	w, err := cfg.reparam.Weight(s, name+".W", hidden, hidden)
 	if err != nil {
-		c.err = s.fail(err)
+		c.err = s.Fail(err)
 		return c
 	}
 	c.W = w
@@ -84,7 +85,7 @@ func (s *Scope) DenseCell(name string, hidden int, act Activation, opts ...CellO
 func (s *Scope) ElGhaouiCell(name string, hidden int, act Activation, kappa float64) *DenseCell {
 	c := s.denseCell(name, hidden, act, false, kappa)
 	if c.err == nil && !(kappa > 0 && kappa < 1) {
-		c.err = s.fail(fmt.Errorf("layers: ElGhaouiCell %q needs kappa in (0, 1), got %v", name, kappa))
+		c.err = s.Fail(fmt.Errorf("layers: ElGhaouiCell %q needs kappa in (0, 1), got %v", name, kappa))
 	}
 	if c.err == nil {
 		c.err = c.Project()
@@ -94,9 +95,9 @@ func (s *Scope) ElGhaouiCell(name string, hidden int, act Activation, kappa floa
 }
 
 func (s *Scope) denseCell(name string, hidden int, act Activation, bias bool, kappa float64) *DenseCell {
-	c := &DenseCell{Act: act, Hidden: hidden, Kappa: kappa, cache: &kernelCache{}}
+	c := &DenseCell{Act: act, Hidden: hidden, Kappa: kappa, cache: &opkit.Cache{}}
 	if hidden <= 0 {
-		c.err = s.fail(fmt.Errorf("layers: cell %q needs a positive hidden size, got %d", name, hidden))
+		c.err = s.Fail(fmt.Errorf("layers: cell %q needs a positive hidden size, got %d", name, hidden))
 		return c
 	}
 	c.W = s.Param(name+".W", tensor.Shape{hidden, hidden}, CellInit())
@@ -142,10 +143,10 @@ func (c *DenseCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 	if len(inj) != 1 {
 		return nil, fmt.Errorf("layers: DenseCell takes one injection, got %d", len(inj))
 	}
-	if c.Act.derivFromOutput() {
-		return affine(z, c.W, inj[0], c.B, c.Act)
+	if c.Act.DerivFromOutput() {
+		return Affine(z, c.W, inj[0], c.B, c.Act)
 	}
-	pre, err := affine(z, c.W, inj[0], c.B, Identity)
+	pre, err := Affine(z, c.W, inj[0], c.B, Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +184,7 @@ func denseKernelFor[T deq.Float](c *DenseCell, inj []tensor.Shape, dt string) (K
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.cache.get(shapesKey(dt, inj), func() (any, error) {
+	k, err := c.cache.Get(opkit.ShapesKey(dt, inj), func() (any, error) {
 		b := s[0]
 		return &denseKernel[T]{
 			batch: b, h: c.Hidden, act: c.Act, bias: c.B != nil,
@@ -216,14 +217,14 @@ func (k *denseKernel[T]) Bind(inj, params []G.Value) error {
 		return fmt.Errorf("layers: DenseCell kernel bound to %d injections and %d parameters, want 1 and %d", len(inj), len(params), want)
 	}
 	var err error
-	if k.inj, err = data[T](inj[0]); err != nil {
+	if k.inj, err = opkit.Data[T](inj[0]); err != nil {
 		return err
 	}
-	if k.w, err = data[T](params[0]); err != nil {
+	if k.w, err = opkit.Data[T](params[0]); err != nil {
 		return err
 	}
 	if k.bias {
-		if k.b, err = data[T](params[1]); err != nil {
+		if k.b, err = opkit.Data[T](params[1]); err != nil {
 			return err
 		}
 	}
@@ -255,7 +256,7 @@ func (k *denseKernel[T]) pre(out, z []T, act bool, d []T) {
 			if d != nil {
 				dd = d[lo*k.h : hi*k.h]
 			}
-			applyAct(k.act, out[lo*k.h:hi*k.h], dd)
+			Activate(k.act, out[lo*k.h:hi*k.h], dd)
 		}
 	})
 }
@@ -276,29 +277,8 @@ func (k *denseKernel[T]) VJP(out, v []T) error {
 		for i := lo * h; i < hi*h; i++ {
 			k.tmp[i] = v[i] * k.deriv[i]
 		}
-		flushSubnormal(k.tmp[lo*h : hi*h])
+		opkit.FlushSubnormal(k.tmp[lo*h : hi*h])
 		linalg.MatMulBT(out[lo*h:hi*h], k.tmp[lo*h:hi*h], k.w, hi-lo, h, h)
 	})
 	return nil
-}
-
-// applyAct replaces x by φ(x) and, when d is not nil, writes φ'(x) into d.
-func applyAct[T deq.Float](a Activation, x, d []T) {
-	if a.derivFromOutput() {
-		actForward(a, x)
-		if d != nil {
-			for i := range d {
-				d[i] = 1
-			}
-			actGradFromOutput(a, d, x, d)
-		}
-		return
-	}
-	for i, v := range x {
-		y, dy := a.eval(float64(v))
-		x[i] = T(y)
-		if d != nil {
-			d[i] = T(dy)
-		}
-	}
 }

@@ -32,15 +32,14 @@
 // (Kernel64/Kernel32) that the solves call on flat buffers. NewCell turns
 // any Builder written with differentiable Gorgonia ops into a cell; its
 // kernels are private graphs compiled once per (dtype, shapes) and cached.
-// The built-in cells have hand-written kernels:
-//
-//	DenseCell      φ(zW + inj + b); ElGhaouiCell is El Ghaoui's well-posed
-//	               form with the ∞-norm projection; WithReparam applies a
-//	               WeightNorm, SpectralNorm or Monotone (monDEQ) weight
-//	ConvCell       a weight-tied 1-D convolution over sequences (reason)
-//	FNOCell        a Fourier layer with input injection (pde)
-//	GNNCell        the bipartite graph network's operator on LPs (lp)
-//	PGDCell        D(y − γ(Aᵀ(Ay − x) + λy)), plug-and-play deblurring
+// DenseCell — φ(zW + inj + b) — has hand-written kernels; ElGhaouiCell is
+// El Ghaoui's well-posed form with the ∞-norm projection, and WithReparam
+// applies a WeightNorm, SpectralNorm or Monotone (monDEQ) weight. Cells of
+// other model families (convolutional, Fourier, graph, imaging) live in
+// their own packages below this one and are built from what this package
+// exports: the Cell and Kernel interfaces, the fused Affine and MatMul
+// ops, Activate and ActivationGrad, and the checks CheckCellKernel and
+// CheckJacobianVJP.
 //
 // The unrolled twin of any implicit layer is Unrolled{Cell, Steps}: the
 // same cell applied Steps times in the graph, the explicit baseline whose
@@ -49,21 +48,18 @@
 //
 // # Explicit layers
 //
-// Dense, PartsDense, Sequential and the activations; Conv2D (NCHW, im2col,
-// optional operator-norm bound), ResCNN (the residual denoiser), Blur (a
-// fixed blur and its adjoint as ops), SpectralConv and FourierBlock with
-// the FNO frame (lift and projection), BipartiteConv (graph convolutions
-// on LPs); the losses SoftmaxCrossEntropy, MSE and MaskedMSE. Each
-// documents its shapes, and every one is checked against central finite
-// differences in float64 with CheckGradients, which is exported for the
-// layers and cells users write.
+// Dense, Flatten, Sequential and the activations; the losses
+// SoftmaxCrossEntropy, MSE and MaskedMSE. Each documents its shapes, and
+// every one is checked against central finite differences in float64
+// with CheckGradients, which is exported for the layers and cells users
+// write.
 //
 // # Stability tools
 //
 // Implicit layers report their solves (Stats) and the spectral radius of
 // J_f(z*) (SpectralRadius); ImplicitConfig.JacobianWeight adds the
 // Hutchinson estimate of ‖J_f(z*)‖²_F to the loss for cells that can
-// write vᵀJ_f with once-differentiable ops (DenseCell, ConvCell, FNOCell);
+// write vᵀJ_f with once-differentiable ops (JacobianVJPer: DenseCell here);
 // Controls.WarmStart restarts each sample's solve from its last fixed
 // point.
 //

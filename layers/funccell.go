@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // Builder writes a cell f(z, inj; θ) with differentiable Gorgonia ops. It
@@ -25,7 +26,7 @@ type FuncCell struct {
 	// State maps the injection shape to the state shape; nil means the
 	// state has the injection's shape.
 	State func(inj tensor.Shape) tensor.Shape
-	cache *kernelCache
+	cache *opkit.Cache
 }
 
 var _ Cell = (*FuncCell)(nil)
@@ -33,7 +34,7 @@ var _ Cell = (*FuncCell)(nil)
 // NewCell returns the cell defined by build over the given parameters
 // (create them with Scope.Param).
 func NewCell(build Builder, params ...*G.Node) *FuncCell {
-	return &FuncCell{build: build, params: params, cache: &kernelCache{}}
+	return &FuncCell{build: build, params: params, cache: &opkit.Cache{}}
 }
 
 // Params implements Cell.
@@ -92,7 +93,7 @@ func graphKernelFor[T deq.Float](c *FuncCell, inj []tensor.Shape, dt tensor.Dtyp
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.cache.get(shapesKey(dt.String(), inj), func() (any, error) {
+	k, err := c.cache.Get(opkit.ShapesKey(dt.String(), inj), func() (any, error) {
 		return newGraphKernel[T](c, s, inj[0], dt)
 	})
 	if err != nil {
@@ -180,7 +181,7 @@ func run[T deq.Float](p *privateGraph, out []T) error {
 	if err := p.vm.RunAll(); err != nil {
 		return fmt.Errorf("layers: running the cell: %w", err)
 	}
-	d, err := data[T](p.out.Value())
+	d, err := opkit.Data[T](p.out.Value())
 	if err != nil {
 		return err
 	}

@@ -2,128 +2,95 @@ package layers
 
 import (
 	"fmt"
-	"hash"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // The fused ops below do in one Gorgonia op what a chain of generic ops
 // does in several, and return the same output tensor on every run instead
-// of allocating one: Gorgonia drops its registers on every Reset, so
-// generic ops allocate (and the garbage collector reclaims) every
-// activation of every step. A value an op returns is only valid until the
-// op runs again; the training loop copies what it keeps.
-
-// outBuf is an op's reusable output.
-type outBuf struct{ t *tensor.Dense }
-
-// get returns a tensor of the given shape and dtype, reusing the previous
-// one when it fits.
-func (b *outBuf) get(dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
-	if b.t == nil || !b.t.Shape().Eq(shape) || b.t.Dtype() != dt {
-		b.t = tensor.New(tensor.WithShape(shape.Clone()...), tensor.Of(dt))
-	}
-	return b.t
-}
+// of allocating one (opkit.Base.Output): Gorgonia drops its registers on
+// every Reset, so generic ops allocate (and the garbage collector
+// reclaims) every activation of every step. A value an op returns is only
+// valid until the op runs again; the training loop copies what it keeps.
 
 // affineOp computes y = φ(x·W + add + b); add and b are optional.
 // Children: x (B, in), W (in, out), then add (B, out) if hasAdd, then
 // b (1, out) if hasBias.
 type affineOp struct {
+	opkit.Base
 	act             Activation
 	hasAdd, hasBias bool
-	dt              tensor.Dtype
-	out             tensor.Shape
-	buf             *outBuf
 }
 
-// affine builds φ(x·W + add + b) as one fused op (add and b may be nil).
-// φ must be computable from its output (derivFromOutput).
-func affine(x, w, add, b *G.Node, act Activation) (*G.Node, error) {
+// Affine builds φ(x·W + add + b) as one fused op; add and b may be nil.
+// Shapes: x (B, in), W (in, out), add (B, out), b (1, out); the output is
+// (B, out). φ must be computable from its output (DerivFromOutput).
+func Affine(x, w, add, b *G.Node, act Activation) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[0] {
 		return nil, fmt.Errorf("layers: affine needs x (B, in) and W (in, out), got %v and %v", xs, ws)
 	}
+	if !act.DerivFromOutput() {
+		return nil, fmt.Errorf("layers: the fused affine op needs an activation whose derivative is a function of its output, not %v", act)
+	}
 	out := tensor.Shape{xs[0], ws[1]}
-	op := &affineOp{act: act, dt: x.Dtype(), out: out, buf: &outBuf{}}
 	children := G.Nodes{x, w}
 	if add != nil {
 		if !add.Shape().Eq(out) {
 			return nil, fmt.Errorf("layers: affine addend has shape %v, want %v", add.Shape(), out)
 		}
-		op.hasAdd = true
 		children = append(children, add)
 	}
 	if b != nil {
 		if bs := b.Shape(); len(bs) != 2 || bs[0] != 1 || bs[1] != out[1] {
 			return nil, fmt.Errorf("layers: affine bias has shape %v, want (1, %d)", bs, out[1])
 		}
-		op.hasBias = true
 		children = append(children, b)
 	}
+	dt := x.Dtype()
+	op := &affineOp{act: act, hasAdd: add != nil, hasBias: b != nil}
+	op.Base = opkit.New(fmt.Sprintf("Affine{%v}", act),
+		fmt.Sprintf("Affine{%v,%v,%v,%v,%v}", act, op.hasAdd, op.hasBias, dt, []int(out)), dt, len(children), out)
 	return G.ApplyOp(op, children...)
 }
 
-func (op *affineOp) Arity() int { return 2 + btoi(op.hasAdd) + btoi(op.hasBias) }
-func (op *affineOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	ts := make([]hm.Type, op.Arity()+1)
-	for i := range ts {
-		ts[i] = t
-	}
-	return hm.NewFnType(ts...)
-}
-func (op *affineOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.out.Clone(), nil }
-func (op *affineOp) ReturnsPtr() bool                               { return false }
-func (op *affineOp) CallsExtern() bool                              { return false }
-func (op *affineOp) OverwritesInput() int                           { return -1 }
-func (op *affineOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "Affine{%v,%v,%v,%v,%v}", op.act, op.hasAdd, op.hasBias, op.dt, []int(op.out))
-}
-func (op *affineOp) Hashcode() uint32 { return hashOf(op) }
-func (op *affineOp) String() string   { return fmt.Sprintf("Affine{%v}", op.act) }
-
 func (op *affineOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != op.Arity() {
-		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, err
 	}
-	out := op.buf.get(op.dt, op.out)
-	var err error
-	if op.dt == tensor.Float32 {
-		err = affineDo[float32](op, out, vals)
-	} else {
-		err = affineDo[float64](op, out, vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return affineDo[float32](op, out, vals) },
+		func() error { return affineDo[float64](op, out, vals) })
 }
 
 func affineDo[T deq.Float](op *affineOp, out *tensor.Dense, vals []G.Value) error {
-	x, err := data[T](vals[0])
+	x, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	w, err := data[T](vals[1])
+	w, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
 	y := out.Data().([]T)
-	rows, n := op.out[0], op.out[1]
+	rows, n := op.Shape()[0], op.Shape()[1]
 	k := len(x) / rows
 	next := 2
 	var a, b []T
 	if op.hasAdd {
-		if a, err = data[T](vals[next]); err != nil {
+		if a, err = opkit.Data[T](vals[next]); err != nil {
 			return err
 		}
 		next++
 	}
 	if op.hasBias {
-		if b, err = data[T](vals[next]); err != nil {
+		if b, err = opkit.Data[T](vals[next]); err != nil {
 			return err
 		}
 	}
@@ -150,29 +117,23 @@ func affineDo[T deq.Float](op *affineOp, out *tensor.Dense, vals []G.Value) erro
 	return nil
 }
 
-func (op *affineOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
+func (op *affineOp) DiffWRT(n int) []bool { return opkit.AllTrue(n) }
 
 // SymDiff: s = g ⊙ φ'(y); ∂x = s·Wᵀ, ∂W = xᵀ·s, ∂add = s, ∂b = Σ_rows s.
 func (op *affineOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	s := grad
 	if op.act != Identity {
 		var err error
-		if s, err = G.ApplyOp(&actGradOp{act: op.act, dt: op.dt, shape: op.out, buf: &outBuf{}}, output, grad); err != nil {
+		if s, err = ActivationGrad(op.act, output, grad); err != nil {
 			return nil, err
 		}
 	}
 	x, w := inputs[0], inputs[1]
-	dx, err := matMul(s, w, false, true)
+	dx, err := MatMul(s, w, false, true)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := matMul(x, s, true, false)
+	dw, err := MatMul(x, s, true, false)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +142,7 @@ func (op *affineOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 		grads = append(grads, s)
 	}
 	if op.hasBias {
-		db, err := G.ApplyOp(&colSumOp{dt: op.dt, n: op.out[1], buf: &outBuf{}}, s)
+		db, err := G.ApplyOp(newColSumOp(op.Dtype(), op.Shape()[1]), s)
 		if err != nil {
 			return nil, err
 		}
@@ -197,28 +158,29 @@ func (op *affineOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 	}
 	s := g
 	if op.act != Identity {
-		if s, err = (&actGradOp{act: op.act, dt: op.dt, shape: op.out, buf: &outBuf{}}).Do(output.Value(), g); err != nil {
+		if s, err = ActivationGradValue(op.act, output.Value(), g); err != nil {
 			return err
 		}
 	}
+	dt := op.Dtype()
 	w := inputs[1].Value()
 	x := inputs[0].Value()
 	contrib := []func() (G.Value, error){
-		func() (G.Value, error) { return (&matMulOp{transB: true, dt: op.dt, buf: &outBuf{}}).Do(s, w) },
-		func() (G.Value, error) { return (&matMulOp{transA: true, dt: op.dt, buf: &outBuf{}}).Do(x, s) },
+		func() (G.Value, error) { return newMatMulOp(false, true, dt).Do(s, w) },
+		func() (G.Value, error) { return newMatMulOp(true, false, dt).Do(x, s) },
 	}
 	if op.hasAdd {
 		contrib = append(contrib, func() (G.Value, error) { return s, nil })
 	}
 	if op.hasBias {
-		contrib = append(contrib, func() (G.Value, error) { return (&colSumOp{dt: op.dt, n: op.out[1], buf: &outBuf{}}).Do(s) })
+		contrib = append(contrib, func() (G.Value, error) { return newColSumOp(dt, op.Shape()[1]).Do(s) })
 	}
 	for i, f := range contrib {
 		v, err := f()
 		if err != nil {
 			return err
 		}
-		if err := accumulateGrad(inputs[i], v); err != nil {
+		if err := opkit.AccumulateGrad(inputs[i], v); err != nil {
 			return err
 		}
 	}
@@ -227,43 +189,52 @@ func (op *affineOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 
 // actGradOp computes g ⊙ φ'(x) from y = φ(x). Children: y, g.
 type actGradOp struct {
-	act   Activation
-	dt    tensor.Dtype
-	shape tensor.Shape
-	buf   *outBuf
+	opkit.Base
+	act Activation
 }
 
-func (op *actGradOp) Arity() int { return 2 }
-func (op *actGradOp) Type() hm.Type {
-	t := G.TensorType{Dims: len(op.shape), Of: op.dt}
-	return hm.NewFnType(t, t, t)
+func newActGradOp(act Activation, dt tensor.Dtype, shape tensor.Shape) *actGradOp {
+	return &actGradOp{act: act, Base: opkit.New(fmt.Sprintf("ActGrad{%v}", act),
+		fmt.Sprintf("ActGrad{%v,%v,%v}", act, dt, []int(shape)), dt, 2, shape)}
 }
-func (op *actGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op *actGradOp) ReturnsPtr() bool                               { return false }
-func (op *actGradOp) CallsExtern() bool                              { return false }
-func (op *actGradOp) OverwritesInput() int                           { return -1 }
-func (op *actGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ActGrad{%v,%v,%v}", op.act, op.dt, []int(op.shape))
-}
-func (op *actGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op *actGradOp) String() string   { return fmt.Sprintf("ActGrad{%v}", op.act) }
-func (op *actGradOp) Do(vals ...G.Value) (G.Value, error) {
-	out := op.buf.get(op.dt, op.shape)
-	var err error
-	if op.dt == tensor.Float32 {
-		err = actGradDo[float32](op.act, out, vals)
-	} else {
-		err = actGradDo[float64](op.act, out, vals)
+
+// ActivationGrad builds g ⊙ φ'(x) from y = φ(x) and g, both of y's shape,
+// for activations whose derivative is a function of their output
+// (DerivFromOutput): the first factor of the backward pass of a fused op
+// ending in φ. It is not differentiated again.
+func ActivationGrad(act Activation, y, g *G.Node) (*G.Node, error) {
+	if !act.DerivFromOutput() {
+		return nil, fmt.Errorf("layers: the derivative of %v is not a function of its output", act)
 	}
-	return out, err
+	return G.ApplyOp(newActGradOp(act, y.Dtype(), y.Shape()), y, g)
+}
+
+// ActivationGradValue is ActivationGrad on values, for the DoDiff methods
+// the LispMachine calls.
+func ActivationGradValue(act Activation, y, g G.Value) (G.Value, error) {
+	var dt tensor.Dtype
+	switch v := y.(type) {
+	case tensor.Tensor:
+		dt = v.Dtype()
+	default:
+		return nil, fmt.Errorf("layers: ActivationGradValue needs tensors, got %T", y)
+	}
+	return newActGradOp(act, dt, y.Shape()).Do(y, g)
+}
+
+func (op *actGradOp) Do(vals ...G.Value) (G.Value, error) {
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return actGradDo[float32](op.act, out, vals) },
+		func() error { return actGradDo[float64](op.act, out, vals) })
 }
 
 func actGradDo[T deq.Float](a Activation, out *tensor.Dense, vals []G.Value) error {
-	y, err := data[T](vals[0])
+	y, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	g, err := data[T](vals[1])
+	g, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
@@ -279,14 +250,21 @@ func (op *actGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 // matMulOp computes op(A)·op(B) with op the optional transposes, through
 // the BLAS in use. Children: A, B.
 type matMulOp struct {
+	opkit.Base
 	transA, transB bool
-	dt             tensor.Dtype
-	buf            *outBuf
 }
 
-// matMul builds op(a)·op(b).
-func matMul(a, b *G.Node, transA, transB bool) (*G.Node, error) {
-	return G.ApplyOp(&matMulOp{transA: transA, transB: transB, dt: a.Dtype(), buf: &outBuf{}}, a, b)
+func newMatMulOp(transA, transB bool, dt tensor.Dtype) *matMulOp {
+	return &matMulOp{transA: transA, transB: transB, Base: opkit.New(fmt.Sprintf("MatMul{%v,%v}", transA, transB),
+		fmt.Sprintf("MatMul{%v,%v,%v}", transA, transB, dt), dt, 2, tensor.Shape{0, 0})}
+}
+
+// MatMul builds op(a)·op(b), op being the transpose where asked, through
+// the BLAS in use (the project's AVX2 kernel for float32 in the default
+// build, OpenBLAS with the openblas tag). Both are matrices; the output
+// reuses its buffer between runs. It differentiates to any order.
+func MatMul(a, b *G.Node, transA, transB bool) (*G.Node, error) {
+	return G.ApplyOp(newMatMulOp(transA, transB, a.Dtype()), a, b)
 }
 
 func (op *matMulOp) dims(as, bs tensor.Shape) (m, k, n int, err error) {
@@ -314,46 +292,32 @@ func tick(t bool) string {
 	return ""
 }
 
-func (op *matMulOp) Arity() int { return 2 }
-func (op *matMulOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t, t)
-}
+// InferShape overrides the base's: the output shape follows the inputs'.
 func (op *matMulOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	m, _, n, err := op.dims(in[0].(tensor.Shape), in[1].(tensor.Shape))
 	return tensor.Shape{m, n}, err
 }
-func (op *matMulOp) ReturnsPtr() bool     { return false }
-func (op *matMulOp) CallsExtern() bool    { return false }
-func (op *matMulOp) OverwritesInput() int { return -1 }
-func (op *matMulOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "MatMul{%v,%v,%v}", op.transA, op.transB, op.dt)
-}
-func (op *matMulOp) Hashcode() uint32 { return hashOf(op) }
-func (op *matMulOp) String() string   { return fmt.Sprintf("MatMul{%v,%v}", op.transA, op.transB) }
+
 func (op *matMulOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 2 {
-		return nil, fmt.Errorf("layers: matMul takes 2 inputs")
+	if err := op.CheckArity(vals); err != nil {
+		return nil, err
 	}
 	m, k, n, err := op.dims(vals[0].Shape(), vals[1].Shape())
 	if err != nil {
 		return nil, err
 	}
-	out := op.buf.get(op.dt, tensor.Shape{m, n})
-	if op.dt == tensor.Float32 {
-		err = matMulDo[float32](op, out, vals, m, k, n)
-	} else {
-		err = matMulDo[float64](op, out, vals, m, k, n)
-	}
-	return out, err
+	out := op.OutputOf(tensor.Shape{m, n})
+	return out, op.Dispatch(
+		func() error { return matMulDo[float32](op, out, vals, m, k, n) },
+		func() error { return matMulDo[float64](op, out, vals, m, k, n) })
 }
 
 func matMulDo[T deq.Float](op *matMulOp, out *tensor.Dense, vals []G.Value, m, k, n int) error {
-	a, err := data[T](vals[0])
+	a, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	b, err := data[T](vals[1])
+	b, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
@@ -377,55 +341,38 @@ func (op *matMulOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	var da, db *G.Node
 	var err error
 	if op.transA { // A = (g·op(B)ᵀ)ᵀ = op(B)·gᵀ
-		da, err = matMul(b, grad, op.transB, true)
+		da, err = MatMul(b, grad, op.transB, true)
 	} else {
-		da, err = matMul(grad, b, false, !op.transB)
+		da, err = MatMul(grad, b, false, !op.transB)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if op.transB { // B = (op(A)ᵀ·g)ᵀ = gᵀ·op(A)
-		db, err = matMul(grad, a, true, op.transA)
+		db, err = MatMul(grad, a, true, op.transA)
 	} else {
-		db, err = matMul(a, grad, !op.transA, false)
+		db, err = MatMul(a, grad, !op.transA, false)
 	}
 	return G.Nodes{da, db}, err
 }
 
 // colSumOp sums the rows of a (B, n) matrix into (1, n). Child: the matrix.
-type colSumOp struct {
-	dt  tensor.Dtype
-	n   int
-	buf *outBuf
+type colSumOp struct{ opkit.Base }
+
+func newColSumOp(dt tensor.Dtype, n int) *colSumOp {
+	return &colSumOp{opkit.New("ColSum", fmt.Sprintf("ColSum{%v,%d}", dt, n), dt, 1, tensor.Shape{1, n})}
 }
 
-func (op *colSumOp) Arity() int { return 1 }
-func (op *colSumOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t)
-}
-func (op *colSumOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{1, op.n}, nil
-}
-func (op *colSumOp) ReturnsPtr() bool      { return false }
-func (op *colSumOp) CallsExtern() bool     { return false }
-func (op *colSumOp) OverwritesInput() int  { return -1 }
-func (op *colSumOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ColSum{%v,%d}", op.dt, op.n) }
-func (op *colSumOp) Hashcode() uint32      { return hashOf(op) }
-func (op *colSumOp) String() string        { return "ColSum" }
 func (op *colSumOp) Do(vals ...G.Value) (G.Value, error) {
-	out := op.buf.get(op.dt, tensor.Shape{1, op.n})
-	var err error
-	if op.dt == tensor.Float32 {
-		err = colSumDo[float32](op.n, out, vals[0])
-	} else {
-		err = colSumDo[float64](op.n, out, vals[0])
-	}
-	return out, err
+	out := op.Output()
+	n := op.Shape()[1]
+	return out, op.Dispatch(
+		func() error { return colSumDo[float32](n, out, vals[0]) },
+		func() error { return colSumDo[float64](n, out, vals[0]) })
 }
 
 func colSumDo[T deq.Float](n int, out *tensor.Dense, v G.Value) error {
-	s, err := data[T](v)
+	s, err := opkit.Data[T](v)
 	if err != nil {
 		return err
 	}
@@ -442,11 +389,4 @@ func colSumDo[T deq.Float](n int, out *tensor.Dense, v G.Value) error {
 func (op *colSumOp) DiffWRT(n int) []bool { return []bool{false} }
 func (op *colSumOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("layers: ColSum is not differentiated again")
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

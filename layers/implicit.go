@@ -29,7 +29,8 @@ type ImplicitConfig struct {
 	// squared Frobenius norm, v ~ N(0, I)) to the layer's Penalty, which
 	// the model adds to its loss; it keeps the fixed point stable. It is
 	// drawn on every JacobianEvery-th run (zero or 1: every run) and needs
-	// a cell implementing JacobianVJPer (DenseCell, ConvCell, FNOCell).
+	// a cell implementing JacobianVJPer (DenseCell does; so do the
+	// convolutional and Fourier cells of the family packages).
 	JacobianWeight float64
 	JacobianEvery  int
 	// JacobianSeed seeds the penalty's random vectors.
@@ -75,7 +76,8 @@ type Controls struct {
 	WarmStart bool
 	// StartAtInjection starts the iterations (fixed-count or solve) from
 	// the first injection instead of z₀ = 0, for cells whose state and
-	// first injection live in the same space (PGDCell: y₀ = Aᵀx). Warm
+	// first injection live in the same space (a plug-and-play deblurring
+	// cell starts at y₀ = Aᵀx). Warm
 	// starts take precedence where they apply.
 	StartAtInjection bool
 }
@@ -155,7 +157,7 @@ var _ Layer = (*Implicit)(nil)
 func (s *Scope) Implicit(name string, cell Cell, cfg ImplicitConfig) *Implicit {
 	l := NewImplicit(name, cell, cfg)
 	if l.err != nil {
-		s.fail(l.err)
+		s.Fail(l.err)
 	} else if s.err != nil {
 		l.err = s.err
 	}
@@ -284,7 +286,7 @@ func (l *Implicit) Apply(inj ...*G.Node) (*G.Node, error) {
 	if dt != tensor.Float64 && dt != tensor.Float32 {
 		return nil, fmt.Errorf("layers: implicit layer %q needs float32 or float64, got %v", l.name, dt)
 	}
-	state, err := l.Cell.StateShape(shapesOf(inj))
+	state, err := l.Cell.StateShape(ShapesOf(inj))
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +308,7 @@ func (l *Implicit) Apply(inj ...*G.Node) (*G.Node, error) {
 			return nil, fmt.Errorf("layers: implicit layer %q: %w", l.name, err)
 		}
 	}
-	hop := newHookOp(l, sop, fz.Type())
+	hop := newHookOp(sop)
 	return G.ApplyOp(hop, append(G.Nodes{fz, zstar}, children...)...)
 }
 
@@ -340,7 +342,7 @@ func (u *Unrolled) Apply(inj ...*G.Node) (*G.Node, error) {
 	if u.Cell == nil || u.Steps < 1 || len(inj) == 0 {
 		return nil, fmt.Errorf("layers: Unrolled needs a cell, Steps ≥ 1 and an injection (got Steps=%d)", u.Steps)
 	}
-	state, err := u.Cell.StateShape(shapesOf(inj))
+	state, err := u.Cell.StateShape(ShapesOf(inj))
 	if err != nil {
 		return nil, err
 	}

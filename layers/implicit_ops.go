@@ -2,7 +2,6 @@ package layers
 
 import (
 	"fmt"
-	"hash"
 	"math/rand/v2"
 
 	"github.com/chewxy/hm"
@@ -10,47 +9,42 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // solveOp computes z* for children (inj…, θ…). It is not differentiable:
 // gradients reach inj and θ through the application of f that follows it,
 // with the incoming gradient replaced by the adjoint vector (hookOp).
 type solveOp struct {
+	opkit.Base
 	l *Implicit
 	// iter holds the iterates of fixed-count runs (Controls.Iterations),
 	// reused across runs: inference allocates nothing for them.
-	iter, scratch *outBuf
+	iter, scratch *opkit.Buf
 	state         tensor.Shape
-	dt            tensor.Dtype
 	nInj          int
 	inType        []hm.Type
+	// key is the hash key, which the hook's and the adjoint's extend.
+	key string
 }
 
 func newSolveOp(l *Implicit, state tensor.Shape, dt tensor.Dtype, children G.Nodes) *solveOp {
-	op := &solveOp{l: l, state: state, dt: dt, nInj: len(children) - len(kernelInputs(l.Cell)), iter: &outBuf{}, scratch: &outBuf{}}
+	op := &solveOp{l: l, state: state, nInj: len(children) - len(kernelInputs(l.Cell)), iter: &opkit.Buf{}, scratch: &opkit.Buf{}}
 	for _, c := range children {
 		op.inType = append(op.inType, c.Type())
 	}
+	// The key holds the layer's identity and static configuration only:
+	// two layers with equal configurations stay two nodes.
+	op.key = fmt.Sprintf("implicit.solve/%p/%s/%s/%d/%v", l.state, l.cfg.Forward.Name(), l.cfg.Backward.Name(), op.nInj, []int(state))
+	op.Base = opkit.New(fmt.Sprintf("DEQSolve{%s}", l.name), op.key, dt, len(children), state).
+		WithTypes(append(append([]hm.Type{}, op.inType...), stateType(state, dt))...)
 	return op
 }
 
-func (op *solveOp) Arity() int { return len(op.inType) }
-func (op *solveOp) Type() hm.Type {
-	ts := append(append([]hm.Type{}, op.inType...), G.TensorType{Dims: len(op.state), Of: op.dt})
-	return hm.NewFnType(ts...)
+// stateType is the graph type of a state of the given shape.
+func stateType(state tensor.Shape, dt tensor.Dtype) hm.Type {
+	return G.TensorType{Dims: len(state), Of: dt}
 }
-func (op *solveOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.state.Clone(), nil }
-func (op *solveOp) ReturnsPtr() bool                               { return false }
-func (op *solveOp) CallsExtern() bool                              { return false }
-func (op *solveOp) OverwritesInput() int                           { return -1 }
-
-// WriteHash holds the layer's identity and static configuration only:
-// two layers with equal configurations stay two nodes.
-func (op *solveOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "implicit.solve/%p/%s/%s/%d/%v", op.l.state, op.l.cfg.Forward.Name(), op.l.cfg.Backward.Name(), op.nInj, []int(op.state))
-}
-func (op *solveOp) Hashcode() uint32 { return hashOf(op) }
-func (op *solveOp) String() string   { return fmt.Sprintf("DEQSolve{%s}", op.l.name) }
 
 func (op *solveOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *solveOp) SymDiff(inputs G.Nodes, _, _ *G.Node) (G.Nodes, error) {
@@ -61,13 +55,14 @@ func (op *solveOp) SymDiff(inputs G.Nodes, _, _ *G.Node) (G.Nodes, error) {
 func (op *solveOp) DoDiff(G.ExecutionContext, G.Nodes, *G.Node) error { return nil }
 
 func (op *solveOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != len(op.inType) {
-		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, len(op.inType), len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("layers: %w", err)
 	}
-	if op.dt == tensor.Float32 {
-		return solve[float32](op, vals)
-	}
-	return solve[float64](op, vals)
+	var out G.Value
+	err := op.Dispatch(
+		func() (err error) { out, err = solve[float32](op, vals); return err },
+		func() (err error) { out, err = solve[float64](op, vals); return err })
+	return out, err
 }
 
 // kernelFor returns the cell's kernel for the given injection values.
@@ -104,128 +99,142 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.state.mu.Lock()
-	ctl := l.state.ctl
-	warm, _ := l.state.warm.([]T)
-	ids := l.state.ids
-	cache, _ := l.state.perSample.(map[int][]T)
-	if ctl.WarmStart && ids != nil && cache == nil {
-		cache = map[int][]T{}
-		l.state.perSample = cache
-	}
-	l.state.mu.Unlock()
-	perSample := ctl.WarmStart && len(ids) == batch
-
+	run := snapshot[T](l, batch, dim)
 	p := deq.Problem[T]{F: k.Eval, Batch: batch, Dim: dim}
-	if ctl.StartAtInjection {
-		z0, err := data[T](inj[0])
-		if err != nil {
+	if run.ctl.StartAtInjection {
+		if p.Z0, err = opkit.Data[T](inj[0]); err != nil {
 			return nil, err
 		}
-		if len(z0) != batch*dim {
-			return nil, fmt.Errorf("layers: implicit layer %q starts at its injection, but the injection has %d values and the state %d", l.name, len(z0), batch*dim)
+		if len(p.Z0) != batch*dim {
+			return nil, fmt.Errorf("layers: implicit layer %q starts at its injection, but the injection has %d values and the state %d", l.name, len(p.Z0), batch*dim)
 		}
-		p.Z0 = z0
 	}
 	var r deq.Result[T]
-	if ctl.Iterations > 0 {
-		z := op.iter.get(op.dt, op.state).Data().([]T)
-		scratch := op.scratch.get(op.dt, op.state).Data().([]T)
-		r = deq.IterateInto(p, ctl.Iterations-1, z, scratch)
+	if run.ctl.Iterations > 0 {
+		z := op.iter.Get(op.Dtype(), op.state).Data().([]T)
+		scratch := op.scratch.Get(op.Dtype(), op.state).Data().([]T)
+		r = deq.IterateInto(p, run.ctl.Iterations-1, z, scratch)
 	} else {
-		switch {
-		case perSample: // each sample from its own last fixed point
-			z0 := make([]T, batch*dim)
-			for s, id := range ids {
-				if zs, ok := cache[id]; ok {
-					copy(z0[s*dim:(s+1)*dim], zs)
-				}
-			}
-			p.Z0 = z0
-		case ctl.WarmStart && len(warm) == batch*dim:
-			p.Z0 = warm
-		}
-		r = deq.Solve(l.cfg.Forward, p, l.stop(ctl))
+		run.warmStart(&p)
+		r = deq.Solve(l.cfg.Forward, p, l.stop(run.ctl))
 	}
-
-	l.state.mu.Lock()
-	st := &l.state.stats
-	st.Forward, st.ForwardStatus = r.Stats, r.Status
-	st.ForwardCalls++
-	st.ForwardIters += r.Stats.Iterations
-	st.ForwardSamples += batch
-	st.ForwardNotConverged += r.Stats.NotConverged()
-	if ctl.WarmStart && (r.Status == deq.Converged || r.Status == deq.MaxIterations) {
-		l.state.warm = append(warm[:0], r.Z...)
-		if perSample {
-			for s, id := range ids {
-				if id < 0 {
-					continue // padding
-				}
-				zs := cache[id]
-				if zs == nil {
-					zs = make([]T, dim)
-					cache[id] = zs
-				}
-				copy(zs, r.Z[s*dim:(s+1)*dim])
-			}
-		}
-	}
-	l.state.mu.Unlock()
-
+	run.record(l, r)
 	switch {
 	case r.Status == deq.NonFinite || r.Status == deq.Failed:
 		return nil, fmt.Errorf("layers: implicit layer %q forward: %w", l.name, r.Err())
-	case l.cfg.Strict && ctl.Iterations == 0 && r.Status != deq.Converged:
+	case l.cfg.Strict && run.ctl.Iterations == 0 && r.Status != deq.Converged:
 		return nil, fmt.Errorf("layers: implicit layer %q forward (strict): %w", l.name, r.Err())
 	}
-	if ctl.Iterations > 0 {
-		return op.iter.t, nil
+	if run.ctl.Iterations > 0 {
+		return op.iter.Get(op.Dtype(), op.state), nil
 	}
 	return tensor.New(tensor.WithShape(op.state...), tensor.WithBacking(r.Z)), nil
+}
+
+// forwardRun is what one forward solve reads of its layer's run-time
+// state, taken under the lock once.
+type forwardRun[T deq.Float] struct {
+	ctl       Controls
+	warm      []T         // the last solution (batch warm starts)
+	ids       []int       // the batch's sample IDs
+	cache     map[int][]T // each sample's last fixed point
+	perSample bool        // warm starts per sample apply to this batch
+	batch     int
+	dim       int
+}
+
+func snapshot[T deq.Float](l *Implicit, batch, dim int) *forwardRun[T] {
+	l.state.mu.Lock()
+	defer l.state.mu.Unlock()
+	r := &forwardRun[T]{ctl: l.state.ctl, ids: l.state.ids, batch: batch, dim: dim}
+	r.warm, _ = l.state.warm.([]T)
+	r.cache, _ = l.state.perSample.(map[int][]T)
+	if r.ctl.WarmStart && r.ids != nil && r.cache == nil {
+		r.cache = map[int][]T{}
+		l.state.perSample = r.cache
+	}
+	r.perSample = r.ctl.WarmStart && len(r.ids) == batch
+	return r
+}
+
+// warmStart sets the problem's starting point: each sample's own last
+// fixed point, or the previous batch's solution.
+func (r *forwardRun[T]) warmStart(p *deq.Problem[T]) {
+	switch {
+	case r.perSample:
+		z0 := make([]T, p.Batch*p.Dim)
+		for s, id := range r.ids {
+			if zs, ok := r.cache[id]; ok {
+				copy(z0[s*p.Dim:(s+1)*p.Dim], zs)
+			}
+		}
+		p.Z0 = z0
+	case r.ctl.WarmStart && len(r.warm) == p.Batch*p.Dim:
+		p.Z0 = r.warm
+	}
+}
+
+// record adds the solve to the layer's statistics and keeps its solution
+// for warm starts.
+func (r *forwardRun[T]) record(l *Implicit, res deq.Result[T]) {
+	l.state.mu.Lock()
+	defer l.state.mu.Unlock()
+	st := &l.state.stats
+	st.Forward, st.ForwardStatus = res.Stats, res.Status
+	st.ForwardCalls++
+	st.ForwardIters += res.Stats.Iterations
+	st.ForwardSamples += r.batch
+	st.ForwardNotConverged += res.Stats.NotConverged()
+	if !r.ctl.WarmStart || (res.Status != deq.Converged && res.Status != deq.MaxIterations) {
+		return
+	}
+	l.state.warm = append(r.warm[:0], res.Z...)
+	if !r.perSample {
+		return
+	}
+	for s, id := range r.ids {
+		if id < 0 {
+			continue // padding
+		}
+		zs := r.cache[id]
+		if zs == nil {
+			zs = make([]T, r.dim)
+			r.cache[id] = zs
+		}
+		copy(zs, res.Z[s*r.dim:(s+1)*r.dim])
+	}
 }
 
 // hookOp passes f(z*) through unchanged; its derivative replaces the
 // incoming gradient g by the adjoint vector u = g + J_f(z*)ᵀu (or the
 // backward mode's approximation of it). Children: f(z*), z*, inj…, θ….
 type hookOp struct {
-	solve   *solveOp
-	outType hm.Type
-	buf     *outBuf
+	opkit.Base
+	solve *solveOp
 }
 
-func newHookOp(l *Implicit, s *solveOp, outType hm.Type) *hookOp {
-	return &hookOp{solve: s, outType: outType, buf: &outBuf{}}
+func newHookOp(s *solveOp) *hookOp {
+	return &hookOp{solve: s, Base: opkit.New(fmt.Sprintf("DEQHook{%s}", s.l.name), "implicit.hook/"+s.key, s.Dtype(), 2+len(s.inType), s.state).
+		WithTypes(s.adjointTypes()...)}
 }
 
-func (op *hookOp) Arity() int { return 2 + len(op.solve.inType) }
-func (op *hookOp) Type() hm.Type {
-	st := G.TensorType{Dims: len(op.solve.state), Of: op.solve.dt}
-	ts := append([]hm.Type{st, st}, op.solve.inType...)
-	return hm.NewFnType(append(ts, st)...)
+// adjointTypes are the types of an op with children (state, state, inj…,
+// θ…) and a state output: the hook's and the adjoint's.
+func (op *solveOp) adjointTypes() []hm.Type {
+	st := stateType(op.state, op.Dtype())
+	ts := append([]hm.Type{st, st}, op.inType...)
+	return append(ts, st)
 }
-func (op *hookOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.solve.state.Clone(), nil
-}
-func (op *hookOp) ReturnsPtr() bool     { return false }
-func (op *hookOp) CallsExtern() bool    { return false }
-func (op *hookOp) OverwritesInput() int { return -1 }
-func (op *hookOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "implicit.hook/")
-	op.solve.WriteHash(h)
-}
-func (op *hookOp) Hashcode() uint32 { return hashOf(op) }
-func (op *hookOp) String() string   { return fmt.Sprintf("DEQHook{%s}", op.solve.l.name) }
 
 func (op *hookOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != op.Arity() {
-		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("layers: %w", err)
 	}
 	t, ok := vals[0].(*tensor.Dense)
 	if !ok {
 		return nil, fmt.Errorf("layers: %v got %T", op, vals[0])
 	}
-	out := op.buf.get(op.solve.dt, op.solve.state)
+	out := op.Output()
 	return out, copyDense(out, t)
 }
 
@@ -236,7 +245,7 @@ func (op *hookOp) DiffWRT(n int) []bool {
 }
 
 func (op *hookOp) SymDiff(inputs G.Nodes, _ *G.Node, grad *G.Node) (G.Nodes, error) {
-	aop := &adjointOp{solve: op.solve}
+	aop := newAdjointOp(op.solve)
 	u, err := G.ApplyOp(aop, append(G.Nodes{grad}, inputs[1:]...)...)
 	if err != nil {
 		return nil, err
@@ -255,58 +264,49 @@ func (op *hookOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 	for _, n := range inputs[1:] {
 		vals = append(vals, n.Value())
 	}
-	u, err := (&adjointOp{solve: op.solve}).Do(vals...)
+	u, err := newAdjointOp(op.solve).Do(vals...)
 	if err != nil {
 		return err
 	}
-	return accumulateGrad(inputs[0], u)
+	return opkit.AccumulateGrad(inputs[0], u)
 }
 
 // adjointOp solves u = g + J_f(z*)ᵀu with the layer's backward mode.
 // Children: g, z*, inj…, θ….
-type adjointOp struct{ solve *solveOp }
+type adjointOp struct {
+	opkit.Base
+	solve *solveOp
+}
 
-func (op *adjointOp) Arity() int { return 2 + len(op.solve.inType) }
-func (op *adjointOp) Type() hm.Type {
-	st := G.TensorType{Dims: len(op.solve.state), Of: op.solve.dt}
-	ts := append([]hm.Type{st, st}, op.solve.inType...)
-	return hm.NewFnType(append(ts, st)...)
+func newAdjointOp(s *solveOp) *adjointOp {
+	return &adjointOp{solve: s, Base: opkit.New(fmt.Sprintf("DEQAdjoint{%s}", s.l.name), "implicit.adjoint/"+s.key, s.Dtype(), 2+len(s.inType), s.state).
+		WithTypes(s.adjointTypes()...)}
 }
-func (op *adjointOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.solve.state.Clone(), nil
-}
-func (op *adjointOp) ReturnsPtr() bool     { return false }
-func (op *adjointOp) CallsExtern() bool    { return false }
-func (op *adjointOp) OverwritesInput() int { return -1 }
-func (op *adjointOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "implicit.adjoint/")
-	op.solve.WriteHash(h)
-}
-func (op *adjointOp) Hashcode() uint32     { return hashOf(op) }
-func (op *adjointOp) String() string       { return fmt.Sprintf("DEQAdjoint{%s}", op.solve.l.name) }
+
 func (op *adjointOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *adjointOp) SymDiff(inputs G.Nodes, _, _ *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("layers: the adjoint of implicit layer %q cannot be differentiated again", op.solve.l.name)
 }
 
 func (op *adjointOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != op.Arity() {
-		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("layers: %w", err)
 	}
-	if op.solve.dt == tensor.Float32 {
-		return adjoint[float32](op, vals)
-	}
-	return adjoint[float64](op, vals)
+	var out G.Value
+	err := op.Dispatch(
+		func() (err error) { out, err = adjoint[float32](op, vals); return err },
+		func() (err error) { out, err = adjoint[float64](op, vals); return err })
+	return out, err
 }
 
 func adjoint[T deq.Float](op *adjointOp, vals []G.Value) (G.Value, error) {
 	s := op.solve
 	l := s.l
-	g, err := data[T](vals[0])
+	g, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return nil, err
 	}
-	zstar, err := data[T](vals[1])
+	zstar, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/layertest"
 )
 
 // tight is a forward stopping rule tight enough for finite differences.
@@ -72,7 +73,7 @@ func deqModel(g *G.ExprGraph, dt tensor.Dtype, seed uint64, kind cellKind, cfg I
 	rng := rand.New(rand.NewPCG(seed, 7))
 	s := NewScope(g, dt, rng)
 	const b, in, h, out = 4, 5, 6, 3
-	x := input(g, dt, rng, "x", b, in)
+	x := layertest.Input(g, dt, rng, "x", b, in)
 	inject := s.Dense("inject", in, h, Identity, NoBias())
 	layer := s.Implicit("deq", kind(s, h), cfg)
 	head := s.Dense("head", h, out, Identity)
@@ -80,7 +81,7 @@ func deqModel(g *G.ExprGraph, dt tensor.Dtype, seed uint64, kind cellKind, cfg I
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	target := input(g, dt, rng, "target", b, out)
+	target := layertest.Input(g, dt, rng, "target", b, out)
 	loss, err := MSE(y, target)
 	if err != nil {
 		return nil, nil, nil, err
@@ -95,7 +96,7 @@ func TestImplicitGradientsMatchFiniteDifferences(t *testing.T) {
 		for mname, mode := range exactModes() {
 			t.Run(cname+"/"+mname, func(t *testing.T) {
 				cfg := ImplicitConfig{Forward: deq.Anderson{}, Stop: tight, Backward: mode}
-				checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+				layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 					loss, wrt, _, err := deqModel(g, tensor.Float64, 1, kind, cfg)
 					return loss, wrt, err
 				})
@@ -135,46 +136,11 @@ func gradsOf(t *testing.T, dt tensor.Dtype, kind cellKind, cfg ImplicitConfig) (
 	return out, layer
 }
 
-func relDiff(a, b [][]float64) float64 {
-	worst := 0.0
-	for i := range a {
-		var d, n float64
-		for j := range a[i] {
-			d += (a[i][j] - b[i][j]) * (a[i][j] - b[i][j])
-			n = math.Max(n, math.Max(a[i][j]*a[i][j], b[i][j]*b[i][j]))
-		}
-		var na float64
-		for j := range a[i] {
-			na += a[i][j] * a[i][j]
-		}
-		if na > 0 {
-			worst = math.Max(worst, math.Sqrt(d/na))
-		}
-	}
-	return worst
-}
-
 // halfContractive is a tanh cell with ‖W‖₂ = 0.5 (Lipschitz in z ≤ 0.5).
 func halfContractive(s *Scope, h int) Cell {
 	c := s.DenseCell("cell", h, Tanh)
-	scaleToSpectralNorm(c.W, 0.5, s.Rand())
+	layertest.ScaleToSpectralNorm(c.W, 0.5, s.Rand())
 	return c
-}
-
-func scaleToSpectralNorm(w *G.Node, target float64, rng *rand.Rand) {
-	shape := w.Shape()
-	switch d := w.Value().Data().(type) {
-	case []float64:
-		n, _ := deq.SpectralNorm(d, shape[0], shape[1], 500, rng)
-		for i := range d {
-			d[i] *= target / n
-		}
-	case []float32:
-		n, _ := deq.SpectralNorm(d, shape[0], shape[1], 500, rng)
-		for i := range d {
-			d[i] *= float32(target / n)
-		}
-	}
 }
 
 // TestIFTMatchesUnrolledBackprop is criterion 2: on a cell whose Lipschitz
@@ -193,7 +159,7 @@ func TestIFTMatchesUnrolledBackprop(t *testing.T) {
 		t.Run(c.dt.String(), func(t *testing.T) {
 			ift, layer := gradsOf(t, c.dt, halfContractive, ImplicitConfig{Stop: c.ift, Backward: deq.IFT{Stop: c.ift}})
 			unr, _ := gradsOf(t, c.dt, halfContractive, ImplicitConfig{Backward: deq.Unrolled{Steps: 60}})
-			d := relDiff(ift, unr)
+			d := layertest.RelDiff(ift, unr)
 			st := layer.Stats()
 			t.Logf("%v: IFT vs unrolled(60) relative difference %.2g (forward %d iterations, backward %d)", c.dt, d, st.Forward.Iterations, st.Backward.Iterations)
 			if d > c.tol {
@@ -209,7 +175,7 @@ func TestTwoLayersAreTwoNodes(t *testing.T) {
 	g := G.NewGraph()
 	rng := rand.New(rand.NewPCG(5, 5))
 	s := NewScope(g, tensor.Float64, rng)
-	x := input(g, tensor.Float64, rng, "x", 2, 3)
+	x := layertest.Input(g, tensor.Float64, rng, "x", 2, 3)
 	cell := s.DenseCell("cell", 3, Tanh)
 	a, err := s.Implicit("a", cell, ImplicitConfig{}).Fwd(x)
 	if err != nil {
@@ -239,12 +205,12 @@ func TestNonContractiveCellIsReported(t *testing.T) {
 		g := G.NewGraph()
 		rng := rand.New(rand.NewPCG(6, 6))
 		s := NewScope(g, tensor.Float64, rng)
-		x := input(g, tensor.Float64, rng, "x", 3, 4)
+		x := layertest.Input(g, tensor.Float64, rng, "x", 3, 4)
 		if nanInput {
 			x.Value().Data().([]float64)[5] = math.NaN()
 		}
 		cell := s.DenseCell("cell", 4, Identity)
-		scaleToSpectralNorm(cell.W, 3, rng) // z ↦ zW + x expands by 3
+		layertest.ScaleToSpectralNorm(cell.W, 3, rng) // z ↦ zW + x expands by 3
 		layer := s.Implicit("deq", cell, ImplicitConfig{Forward: deq.Picard{}, Strict: strict})
 		y, err := layer.Fwd(x)
 		if err != nil {
@@ -304,7 +270,7 @@ func TestFixedIterationsGiveTheIterate(t *testing.T) {
 				g := G.NewGraph()
 				rng := rand.New(rand.NewPCG(8, 8))
 				s := NewScope(g, tensor.Float64, rng)
-				x := input(g, tensor.Float64, rng, "x", 3, 4)
+				x := layertest.Input(g, tensor.Float64, rng, "x", 3, 4)
 				layer := s.Implicit("deq", s.DenseCell("cell", 4, Tanh), ImplicitConfig{Backward: mode})
 				layer.SetControls(Controls{Iterations: steps})
 				y, err := layer.Fwd(x)
@@ -330,7 +296,7 @@ func TestWarmStartSavesIterations(t *testing.T) {
 	g := G.NewGraph()
 	rng := rand.New(rand.NewPCG(9, 9))
 	s := NewScope(g, tensor.Float64, rng)
-	x := input(g, tensor.Float64, rng, "x", 8, 16)
+	x := layertest.Input(g, tensor.Float64, rng, "x", 8, 16)
 	layer := s.Implicit("deq", s.DenseCell("cell", 16, Tanh), ImplicitConfig{Stop: deq.Stop{Tol: 1e-8}})
 	layer.SetControls(Controls{WarmStart: true})
 	if _, err := layer.Fwd(x); err != nil {
@@ -377,7 +343,7 @@ func TestLispMachineGradients(t *testing.T) {
 				}
 				got[i], _ = Floats64(gv)
 			}
-			if d := relDiff(want, got); d > 1e-10 {
+			if d := layertest.RelDiff(want, got); d > 1e-10 {
 				t.Fatalf("LispMachine gradients differ from TapeMachine's by %.3g", d)
 			}
 		})
@@ -388,9 +354,9 @@ func TestSpectralRadiusMonitor(t *testing.T) {
 	g := G.NewGraph()
 	rng := rand.New(rand.NewPCG(30, 30))
 	s := NewScope(g, tensor.Float64, rng)
-	x := input(g, tensor.Float64, rng, "x", 4, 6)
+	x := layertest.Input(g, tensor.Float64, rng, "x", 4, 6)
 	cell := s.DenseCell("cell", 6, Identity)
-	scaleToSpectralNorm(cell.W, 0.7, rng)
+	layertest.ScaleToSpectralNorm(cell.W, 0.7, rng)
 	layer := s.Implicit("deq", cell, ImplicitConfig{Stop: tight, Backward: deq.IFT{Stop: tight}})
 	if _, err := layer.SpectralRadius(0, rng); err == nil {
 		t.Fatal("a radius before any backward pass")
@@ -430,7 +396,7 @@ func TestPerSampleWarmStart(t *testing.T) {
 	g := G.NewGraph()
 	rng := rand.New(rand.NewPCG(31, 31))
 	s := NewScope(g, tensor.Float64, rng)
-	x := input(g, tensor.Float64, rng, "x", 4, 16)
+	x := layertest.Input(g, tensor.Float64, rng, "x", 4, 16)
 	layer := s.Implicit("deq", s.DenseCell("cell", 16, Tanh), ImplicitConfig{Stop: deq.Stop{Tol: 1e-10, Mode: deq.Absolute, MaxIter: 200}})
 	layer.SetControls(Controls{WarmStart: true})
 	if _, err := layer.Fwd(x); err != nil {

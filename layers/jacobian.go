@@ -2,12 +2,11 @@ package layers
 
 import (
 	"fmt"
-	"hash"
 	"math"
 	"math/rand/v2"
 	"sync"
 
-	"github.com/chewxy/hm"
+	"github.com/implicit-ml/implicit/internal/opkit"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -18,8 +17,8 @@ import (
 // differentiates it once more with respect to the parameters, at fixed
 // z* (as Bai et al. 2021 and torchdeq do: dz*/dθ is not followed).
 //
-// The penalty is available for DenseCell, ConvCell and FNOCell (whose
-// transposed spectral op differentiates once more). Builder cells would
+// DenseCell implements it, and so do cells of the family packages whose
+// backward ops differentiate once more. Builder cells would
 // need vᵀJ from Gorgonia's reverse mode inside the main graph, i.e. a
 // second Backpropagate over it, which Gorgonia does not support (Backpropagate
 // caches each node's derivative, so the loss's own gradient would be
@@ -33,20 +32,20 @@ type JacobianVJPer interface {
 
 // JacobianVJP implements JacobianVJPer: vᵀJ = (v ⊙ φ'(fz))·Wᵀ in rows.
 func (c *DenseCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
-	if !c.Act.derivFromOutput() {
+	if !c.Act.DerivFromOutput() {
 		return nil, fmt.Errorf("layers: the Jacobian penalty needs an activation whose derivative is a function of its output, not %v", c.Act)
 	}
-	s, err := timesActDeriv(c.Act, fz, v)
+	s, err := TimesActDeriv(c.Act, fz, v)
 	if err != nil {
 		return nil, err
 	}
-	return matMul(s, c.W, false, true)
+	return MatMul(s, c.W, false, true)
 }
 
-// timesActDeriv builds v ⊙ φ'(x) from y = φ(x), differentiable once more
-// (through y): the first factor of every cell's vᵀJ.
-func timesActDeriv(act Activation, y, v *G.Node) (*G.Node, error) {
-	d, err := G.ApplyOp(&actDerivOp{act: act, dt: y.Dtype(), shape: y.Shape().Clone(), buf: &outBuf{}}, y)
+// TimesActDeriv builds v ⊙ φ'(x) from y = φ(x), differentiable once more
+// (through y): the first factor of every cell's vᵀJ (JacobianVJPer).
+func TimesActDeriv(act Activation, y, v *G.Node) (*G.Node, error) {
+	d, err := G.ApplyOp(newActDerivOp(act, y.Dtype(), y.Shape(), false), y)
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +58,11 @@ func timesActDeriv(act Activation, y, v *G.Node) (*G.Node, error) {
 // since E‖vᵀJ‖² = ‖J‖_F² for standard Gaussian v.
 func jacobianPenalty(c Cell, fz *G.Node, weight float64, every int, seed uint64) (*G.Node, *gaussState, error) {
 	if _, ok := c.(JacobianVJPer); !ok {
-		return nil, nil, fmt.Errorf("layers: cell %T cannot form vᵀJ for the Jacobian penalty (it is available for DenseCell, ConvCell and FNOCell)", c)
+		return nil, nil, fmt.Errorf("layers: cell %T cannot form vᵀJ for the Jacobian penalty: it needs a cell implementing JacobianVJPer (DenseCell does; each cell's documentation says whether it does)", c)
 	}
 	s := fz.Shape()
-	st := &gaussState{rng: rand.New(rand.NewPCG(seed, 0x6a6163))}
-	v, err := G.ApplyOp(&gaussianOp{dt: fz.Dtype(), shape: s.Clone(), every: every, st: st, buf: &outBuf{}}, fz)
+	st := &gaussState{rng: rand.New(rand.NewPCG(seed, penaltyStream))}
+	v, err := G.ApplyOp(newGaussianOp(fz.Dtype(), s, every, st), fz)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,9 +78,14 @@ func jacobianPenalty(c Cell, fz *G.Node, weight float64, every int, seed uint64)
 	if err != nil {
 		return nil, nil, err
 	}
-	pen, err := G.Mul(m, constOf(fz.Dtype(), weight))
+	pen, err := G.Mul(m, Const(fz.Dtype(), weight))
 	return pen, st, err
 }
+
+// penaltyStream is the second word of the PCG seed of the penalty's
+// random vectors (the first is ImplicitConfig.JacobianSeed), so they are a
+// stream of their own.
+const penaltyStream = 0x6a6163
 
 // gaussState is the random source of a gaussianOp, behind a pointer so the
 // op's hash never sees it.
@@ -98,32 +102,22 @@ type gaussState struct {
 // every run (zeros on the runs skipped by every). Its child only places
 // it in the graph.
 type gaussianOp struct {
-	dt    tensor.Dtype
-	shape tensor.Shape
+	opkit.Base
 	every int
 	st    *gaussState
-	buf   *outBuf
 }
 
-func (op *gaussianOp) Arity() int { return 1 }
-func (op *gaussianOp) Type() hm.Type {
-	t := G.TensorType{Dims: len(op.shape), Of: op.dt}
-	return hm.NewFnType(t, t)
+func newGaussianOp(dt tensor.Dtype, shape tensor.Shape, every int, st *gaussState) *gaussianOp {
+	return &gaussianOp{every: every, st: st, Base: opkit.New("Gaussian", fmt.Sprintf("Gaussian{%p}", st), dt, 1, shape)}
 }
-func (op *gaussianOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op *gaussianOp) ReturnsPtr() bool                               { return false }
-func (op *gaussianOp) CallsExtern() bool                              { return false }
-func (op *gaussianOp) OverwritesInput() int                           { return -1 }
-func (op *gaussianOp) WriteHash(h hash.Hash)                          { fmt.Fprintf(h, "Gaussian{%p}", op.st) }
-func (op *gaussianOp) Hashcode() uint32                               { return hashOf(op) }
-func (op *gaussianOp) String() string                                 { return "Gaussian" }
-func (op *gaussianOp) DiffWRT(n int) []bool                           { return make([]bool, n) }
+
+func (op *gaussianOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *gaussianOp) SymDiff(inputs G.Nodes, _, _ *G.Node) (G.Nodes, error) {
 	return make(G.Nodes, len(inputs)), nil
 }
 
 func (op *gaussianOp) Do(...G.Value) (G.Value, error) {
-	t := op.buf.get(op.dt, op.shape)
+	t := op.Output()
 	op.st.mu.Lock()
 	defer op.st.mu.Unlock()
 	if op.st.frozen && op.st.run > 0 {
@@ -154,35 +148,15 @@ func (op *gaussianOp) Do(...G.Value) (G.Value, error) {
 // derivative is g ⊙ dφ'/dy (−2y for tanh, 1 − 2y for sigmoid, 1 − φ' for
 // softplus, 0 for identity and ReLU).
 type actDerivOp struct {
+	opkit.Base
 	act    Activation
-	dt     tensor.Dtype
-	shape  tensor.Shape
 	second bool // the derivative op: children y, g
-	buf    *outBuf
 }
 
-func (op *actDerivOp) Arity() int {
-	if op.second {
-		return 2
-	}
-	return 1
+func newActDerivOp(act Activation, dt tensor.Dtype, shape tensor.Shape, second bool) *actDerivOp {
+	return &actDerivOp{act: act, second: second, Base: opkit.New(fmt.Sprintf("ActDeriv{%v,%v}", act, second),
+		fmt.Sprintf("ActDeriv{%v,%v,%v,%v}", act, dt, []int(shape), second), dt, 1+opkit.Btoi(second), shape)}
 }
-func (op *actDerivOp) Type() hm.Type {
-	t := G.TensorType{Dims: len(op.shape), Of: op.dt}
-	if op.second {
-		return hm.NewFnType(t, t, t)
-	}
-	return hm.NewFnType(t, t)
-}
-func (op *actDerivOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op *actDerivOp) ReturnsPtr() bool                               { return false }
-func (op *actDerivOp) CallsExtern() bool                              { return false }
-func (op *actDerivOp) OverwritesInput() int                           { return -1 }
-func (op *actDerivOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "ActDeriv{%v,%v,%v,%v}", op.act, op.dt, []int(op.shape), op.second)
-}
-func (op *actDerivOp) Hashcode() uint32 { return hashOf(op) }
-func (op *actDerivOp) String() string   { return fmt.Sprintf("ActDeriv{%v,%v}", op.act, op.second) }
 
 func (op *actDerivOp) Do(vals ...G.Value) (G.Value, error) {
 	y, err := Floats64(vals[0])
@@ -217,7 +191,7 @@ func (op *actDerivOp) Do(vals ...G.Value) (G.Value, error) {
 			out[i] = d
 		}
 	}
-	t := op.buf.get(op.dt, op.shape)
+	t := op.Output()
 	switch d := t.Data().(type) {
 	case []float64:
 		copy(d, out)
@@ -240,6 +214,6 @@ func (op *actDerivOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) 
 	if op.second {
 		return nil, fmt.Errorf("layers: %v is not differentiated again", op)
 	}
-	d, err := G.ApplyOp(&actDerivOp{act: op.act, dt: op.dt, shape: op.shape, second: true, buf: &outBuf{}}, inputs[0], grad)
+	d, err := G.ApplyOp(newActDerivOp(op.act, op.Dtype(), op.Shape(), true), inputs[0], grad)
 	return G.Nodes{d}, err
 }

@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/layertest"
 )
 
 // penaltyModel is x → Dense → implicit tanh DenseCell with a Jacobian
@@ -17,7 +17,7 @@ import (
 func penaltyModel(g *G.ExprGraph, weight float64) (*G.Node, G.Nodes, *Implicit, error) {
 	rng := rand.New(rand.NewPCG(50, 50))
 	s := NewScope(g, tensor.Float64, rng)
-	x := input(g, tensor.Float64, rng, "x", 3, 4)
+	x := layertest.Input(g, tensor.Float64, rng, "x", 3, 4)
 	stop := deq.Stop{Tol: 1e-14, Mode: deq.Absolute, MaxIter: 400}
 	cell := s.DenseCell("cell", 5, Tanh)
 	layer := s.Implicit("deq", cell, ImplicitConfig{Stop: stop, Backward: deq.IFT{Stop: stop}, JacobianWeight: weight, JacobianSeed: 9})
@@ -25,7 +25,7 @@ func penaltyModel(g *G.ExprGraph, weight float64) (*G.Node, G.Nodes, *Implicit, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	loss, err := MSE(y, input(g, tensor.Float64, rng, "t", 3, 2))
+	loss, err := MSE(y, layertest.Input(g, tensor.Float64, rng, "t", 3, 2))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -42,11 +42,17 @@ func penaltyModel(g *G.ExprGraph, weight float64) (*G.Node, G.Nodes, *Implicit, 
 func TestJacobianPenaltyGradient(t *testing.T) {
 	for _, act := range []Activation{Tanh, Sigmoid, Softplus, Identity} {
 		t.Run(act.String(), func(t *testing.T) {
-			checkCellJacobianVJP(t, func(g *G.ExprGraph) (Cell, *G.Node, *G.Node) {
+			reps, err := CheckJacobianVJP(func(g *G.ExprGraph) (Cell, *G.Node, *G.Node) {
 				rng := rand.New(rand.NewPCG(51, 51))
 				s := NewScope(g, tensor.Float64, rng)
-				return s.DenseCell("cell", 5, act), input(g, tensor.Float64, rng, "z", 3, 5), input(g, tensor.Float64, rng, "inj", 3, 5)
-			})
+				return s.DenseCell("cell", 5, act), layertest.Input(g, tensor.Float64, rng, "z", 3, 5), layertest.Input(g, tensor.Float64, rng, "inj", 3, 5)
+			}, 1e-6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range reps {
+				t.Logf("%s: relative error %.2g", r.Name, r.RelErr)
+			}
 		})
 	}
 }
@@ -112,107 +118,4 @@ func exactJacobianFrobenius(t *testing.T, l *Implicit) float64 {
 		}
 	}
 	return total / (b * d)
-}
-
-// TestConvCellJacobianVJP checks vᵀJ of the convolutional cells against
-// the kernel's VJP, and the gradient of ‖vᵀJ‖² by finite differences.
-func TestConvCellJacobianVJP(t *testing.T) {
-	for _, hidden := range []int{0, 4} {
-		t.Run(fmt.Sprint("hidden=", hidden), func(t *testing.T) {
-			checkCellJacobianVJP(t, func(g *G.ExprGraph) (Cell, *G.Node, *G.Node) {
-				rng := rand.New(rand.NewPCG(52, 52))
-				s := NewScope(g, tensor.Float64, rng)
-				const b, n, c = 2, 5, 3
-				if hidden > 0 {
-					return s.ConvCellHidden("conv", c, hidden, []int{-1, 0, 1}, Tanh), input(g, tensor.Float64, rng, "z", b, n*c), input(g, tensor.Float64, rng, "inj", b, n*hidden)
-				}
-				return s.ConvCell("conv", c, []int{-1, 0, 1}, Tanh), input(g, tensor.Float64, rng, "z", b, n*c), input(g, tensor.Float64, rng, "inj", b, n*c)
-			})
-		})
-	}
-}
-
-// TestFNOCellJacobianVJP: the same for the Fourier cell, whose vᵀJ goes
-// through the transposed spectral op (differentiated with respect to its
-// input and K's weights).
-func TestFNOCellJacobianVJP(t *testing.T) {
-	for _, act := range []Activation{Tanh, Softplus} {
-		t.Run(act.String(), func(t *testing.T) {
-			checkCellJacobianVJP(t, func(g *G.ExprGraph) (Cell, *G.Node, *G.Node) {
-				rng := rand.New(rand.NewPCG(53, 53))
-				s := NewScope(g, tensor.Float64, rng)
-				n := fnoS * fnoS * fnoC
-				return s.FNOCell("cell", fnoS, fnoC, fnoM, act), input(g, tensor.Float64, rng, "z", fnoB, n), input(g, tensor.Float64, rng, "inj", fnoB, n)
-			})
-		})
-	}
-}
-
-// checkCellJacobianVJP builds a cell, its state z and injection with
-// build (deterministically: it is called once per graph), and checks the
-// cell's JacobianVJP against its kernel's VJP at z and the gradient of
-// ‖vᵀJ‖² with respect to the injection and the parameters by central
-// finite differences.
-func checkCellJacobianVJP(t *testing.T, build func(g *G.ExprGraph) (Cell, *G.Node, *G.Node)) {
-	t.Helper()
-	vjp := func(g *G.ExprGraph) (Cell, *G.Node, *G.Node, *G.Node, *G.Node, error) {
-		cell, z, inj := build(g)
-		rng := rand.New(rand.NewPCG(54, 54))
-		v := input(g, tensor.Float64, rng, "v", z.Shape()...)
-		fz, err := cell.Apply(z, G.Nodes{inj})
-		if err != nil {
-			return nil, nil, nil, nil, nil, err
-		}
-		p, err := cell.(JacobianVJPer).JacobianVJP(fz, v)
-		return cell, z, inj, v, p, err
-	}
-	g := G.NewGraph()
-	cell, z, inj, v, p, err := vjp(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := G.NewTapeMachine(g).RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	k, err := cell.Kernel64([]tensor.Shape{inj.Shape()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := k.Bind([]G.Value{inj.Value()}, cellValues(cell)); err != nil {
-		t.Fatal(err)
-	}
-	zd := z.Value().Data().([]float64)
-	if err := k.Linearize(zd); err != nil {
-		t.Fatal(err)
-	}
-	want := make([]float64, len(zd))
-	if err := k.VJP(want, v.Value().Data().([]float64)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := Floats64(p.Value())
-	for i := range want {
-		if math.Abs(got[i]-want[i]) > 1e-12 {
-			t.Fatalf("vᵀJ[%d] = %v in the graph, %v from the kernel", i, got[i], want[i])
-		}
-	}
-	checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
-		cell, _, inj, _, p, err := vjp(g)
-		if err != nil {
-			return nil, nil, err
-		}
-		sq, err := G.Square(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		loss, err := G.Sum(sq)
-		return loss, append(G.Nodes{inj}, cell.Params()...), err
-	})
-}
-
-func cellValues(c Cell) []G.Value {
-	var vs []G.Value
-	for _, n := range kernelInputs(c) {
-		vs = append(vs, n.Value())
-	}
-	return vs
 }

@@ -2,14 +2,13 @@ package layers
 
 import (
 	"fmt"
-	"hash"
 	"math"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // SoftmaxCrossEntropy returns the mean cross-entropy between softmax(logits)
@@ -30,7 +29,7 @@ func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
 	if logits.Dtype() != targets.Dtype() {
 		return nil, fmt.Errorf("layers: SoftmaxCrossEntropy dtypes differ: %v and %v", logits.Dtype(), targets.Dtype())
 	}
-	return G.ApplyOp(&softmaxCEOp{dt: logits.Dtype()}, logits, targets)
+	return G.ApplyOp(newSoftmaxCEOp(logits.Dtype()), logits, targets)
 }
 
 // MSE returns the mean squared error mean((pred − target)²) over all
@@ -51,42 +50,35 @@ func MSE(pred, target *G.Node) (*G.Node, error) {
 
 // softmaxCEOp computes the masked mean cross-entropy (children: logits,
 // targets).
-type softmaxCEOp struct{ dt tensor.Dtype }
+type softmaxCEOp struct{ opkit.Base }
 
-func (op *softmaxCEOp) Arity() int { return 2 }
-func (op *softmaxCEOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t, op.dt)
+func newSoftmaxCEOp(dt tensor.Dtype) *softmaxCEOp {
+	t := G.TensorType{Dims: 2, Of: dt}
+	return &softmaxCEOp{opkit.New("SoftmaxCE", fmt.Sprintf("SoftmaxCE{%v}", dt), dt, 2, tensor.ScalarShape()).WithTypes(t, t, dt)}
 }
-func (op *softmaxCEOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.ScalarShape(), nil
-}
-func (op *softmaxCEOp) ReturnsPtr() bool      { return false }
-func (op *softmaxCEOp) CallsExtern() bool     { return false }
-func (op *softmaxCEOp) OverwritesInput() int  { return -1 }
-func (op *softmaxCEOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "SoftmaxCE{%v}", op.dt) }
-func (op *softmaxCEOp) Hashcode() uint32      { return hashOf(op) }
-func (op *softmaxCEOp) String() string        { return "SoftmaxCE" }
 
 func (op *softmaxCEOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 2 {
-		return nil, fmt.Errorf("layers: SoftmaxCE takes 2 inputs, got %d", len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("layers: %w", err)
 	}
 	k := vals[0].Shape()[1]
-	if op.dt == tensor.Float32 {
-		l, err := ceForward[float32](vals[0], vals[1], k)
-		return G.NewF32(float32(l)), err
-	}
-	l, err := ceForward[float64](vals[0], vals[1], k)
-	return G.NewF64(l), err
+	var out G.Value
+	err := op.Dispatch(
+		func() error {
+			l, err := ceForward[float32](vals[0], vals[1], k)
+			out = G.NewF32(float32(l))
+			return err
+		},
+		func() error { l, err := ceForward[float64](vals[0], vals[1], k); out = G.NewF64(l); return err })
+	return out, err
 }
 
 func ceForward[T deq.Float](lv, tv G.Value, k int) (float64, error) {
-	x, err := data[T](lv)
+	x, err := opkit.Data[T](lv)
 	if err != nil {
 		return 0, err
 	}
-	y, err := data[T](tv)
+	y, err := opkit.Data[T](tv)
 	if err != nil {
 		return 0, err
 	}
@@ -122,7 +114,7 @@ func logSumExp[T deq.Float](x []T) float64 {
 func (op *softmaxCEOp) DiffWRT(int) []bool { return []bool{true, false} }
 
 func (op *softmaxCEOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&softmaxCEGradOp{dt: op.dt}, inputs[0], inputs[1], grad)
+	d, err := G.ApplyOp(newSoftmaxCEGradOp(op.Dtype()), inputs[0], inputs[1], grad)
 	return G.Nodes{d, nil}, err
 }
 
@@ -131,52 +123,48 @@ func (op *softmaxCEOp) DoDiff(ctx G.ExecutionContext, inputs G.Nodes, output *G.
 	if err != nil {
 		return err
 	}
-	d, err := (&softmaxCEGradOp{dt: op.dt}).Do(inputs[0].Value(), inputs[1].Value(), g)
+	d, err := newSoftmaxCEGradOp(op.Dtype()).Do(inputs[0].Value(), inputs[1].Value(), g)
 	if err != nil {
 		return err
 	}
-	return accumulateGrad(inputs[0], d)
+	return opkit.AccumulateGrad(inputs[0], d)
 }
 
 // softmaxCEGradOp computes ∂loss/∂logits · g (children: logits, targets,
 // incoming scalar gradient g).
-type softmaxCEGradOp struct{ dt tensor.Dtype }
+type softmaxCEGradOp struct{ opkit.Base }
 
-func (op *softmaxCEGradOp) Arity() int { return 3 }
-func (op *softmaxCEGradOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t, op.dt, t)
+func newSoftmaxCEGradOp(dt tensor.Dtype) *softmaxCEGradOp {
+	t := G.TensorType{Dims: 2, Of: dt}
+	return &softmaxCEGradOp{opkit.New("SoftmaxCEGrad", fmt.Sprintf("SoftmaxCEGrad{%v}", dt), dt, 3, tensor.Shape{0, 0}).WithTypes(t, t, dt, t)}
 }
+
+// InferShape overrides the base's: the gradient has the logits' shape.
 func (op *softmaxCEGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
-func (op *softmaxCEGradOp) ReturnsPtr() bool      { return false }
-func (op *softmaxCEGradOp) CallsExtern() bool     { return false }
-func (op *softmaxCEGradOp) OverwritesInput() int  { return -1 }
-func (op *softmaxCEGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "SoftmaxCEGrad{%v}", op.dt) }
-func (op *softmaxCEGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op *softmaxCEGradOp) String() string        { return "SoftmaxCEGrad" }
 
 func (op *softmaxCEGradOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 3 {
-		return nil, fmt.Errorf("layers: SoftmaxCEGrad takes 3 inputs, got %d", len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("layers: %w", err)
 	}
-	if op.dt == tensor.Float32 {
-		return ceBackward[float32](vals[0], vals[1], vals[2])
-	}
-	return ceBackward[float64](vals[0], vals[1], vals[2])
+	var out G.Value
+	err := op.Dispatch(
+		func() (err error) { out, err = ceBackward[float32](vals[0], vals[1], vals[2]); return err },
+		func() (err error) { out, err = ceBackward[float64](vals[0], vals[1], vals[2]); return err })
+	return out, err
 }
 
 func ceBackward[T deq.Float](lv, tv, gv G.Value) (G.Value, error) {
-	x, err := data[T](lv)
+	x, err := opkit.Data[T](lv)
 	if err != nil {
 		return nil, err
 	}
-	y, err := data[T](tv)
+	y, err := opkit.Data[T](tv)
 	if err != nil {
 		return nil, err
 	}
-	g, err := data[T](gv)
+	g, err := opkit.Data[T](gv)
 	if err != nil {
 		return nil, err
 	}

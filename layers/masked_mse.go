@@ -2,13 +2,12 @@ package layers
 
 import (
 	"fmt"
-	"hash"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // MaskedMSE is the mean squared error over the rows whose mask is 1:
@@ -30,56 +29,44 @@ func MaskedMSE(pred, target, mask *G.Node) (*G.Node, error) {
 	if ms := mask.Shape(); ms.TotalSize() != rows {
 		return nil, fmt.Errorf("layers: MaskedMSE mask has shape %v, want (%d, 1)", ms, rows)
 	}
-	op := &maskedMSEOp{dt: pred.Dtype(), shape: pred.Shape().Clone(), mshape: mask.Shape().Clone(), buf: &outBuf{}}
-	return G.ApplyOp(op, pred, target, mask)
+	return G.ApplyOp(newMaskedMSEOp(pred.Dtype(), pred.Shape(), mask.Shape()), pred, target, mask)
 }
 
 // maskedMSEOp computes the masked mean squared error. Children: pred,
 // target, mask.
 type maskedMSEOp struct {
-	dt            tensor.Dtype
+	opkit.Base
 	shape, mshape tensor.Shape
-	buf           *outBuf // the gradient's buffer
 }
 
-func (op *maskedMSEOp) Arity() int { return 3 }
-func (op *maskedMSEOp) Type() hm.Type {
-	t := G.TensorType{Dims: len(op.shape), Of: op.dt}
-	return hm.NewFnType(t, t, G.TensorType{Dims: len(op.mshape), Of: op.dt}, op.dt)
+func newMaskedMSEOp(dt tensor.Dtype, shape, mshape tensor.Shape) *maskedMSEOp {
+	t := G.TensorType{Dims: len(shape), Of: dt}
+	op := &maskedMSEOp{shape: shape.Clone(), mshape: mshape.Clone()}
+	op.Base = opkit.New("MaskedMSE", fmt.Sprintf("MaskedMSE{%v,%v}", dt, []int(shape)), dt, 3, tensor.ScalarShape()).
+		WithTypes(t, t, G.TensorType{Dims: len(mshape), Of: dt}, dt)
+	return op
 }
-func (op *maskedMSEOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.ScalarShape(), nil
-}
-func (op *maskedMSEOp) ReturnsPtr() bool     { return false }
-func (op *maskedMSEOp) CallsExtern() bool    { return false }
-func (op *maskedMSEOp) OverwritesInput() int { return -1 }
-func (op *maskedMSEOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "MaskedMSE{%v,%v}", op.dt, []int(op.shape))
-}
-func (op *maskedMSEOp) Hashcode() uint32 { return hashOf(op) }
-func (op *maskedMSEOp) String() string   { return "MaskedMSE" }
 
 func (op *maskedMSEOp) Do(vals ...G.Value) (G.Value, error) {
-	if op.dt == tensor.Float32 {
-		l, err := maskedMSE[float32](vals, nil, 0)
-		return G.NewF32(float32(l)), err
-	}
-	l, err := maskedMSE[float64](vals, nil, 0)
-	return G.NewF64(l), err
+	var out G.Value
+	err := op.Dispatch(
+		func() error { l, err := maskedMSE[float32](vals, nil, 0); out = G.NewF32(float32(l)); return err },
+		func() error { l, err := maskedMSE[float64](vals, nil, 0); out = G.NewF64(l); return err })
+	return out, err
 }
 
 // maskedMSE returns the loss and, when grad is not nil, writes the
 // gradient scaled by g into it.
 func maskedMSE[T deq.Float](vals []G.Value, grad []T, g float64) (float64, error) {
-	p, err := data[T](vals[0])
+	p, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return 0, err
 	}
-	t, err := data[T](vals[1])
+	t, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return 0, err
 	}
-	m, err := data[T](vals[2])
+	m, err := opkit.Data[T](vals[2])
 	if err != nil {
 		return 0, err
 	}
@@ -109,7 +96,7 @@ func maskedMSE[T deq.Float](vals []G.Value, grad []T, g float64) (float64, error
 func (op *maskedMSEOp) DiffWRT(int) []bool { return []bool{true, false, false} }
 
 func (op *maskedMSEOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&maskedMSEGradOp{fwd: op}, inputs[0], inputs[1], inputs[2], grad)
+	d, err := G.ApplyOp(newMaskedMSEGradOp(op), inputs[0], inputs[1], inputs[2], grad)
 	return G.Nodes{d, nil, nil}, err
 }
 
@@ -118,54 +105,45 @@ func (op *maskedMSEOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.No
 	if err != nil {
 		return err
 	}
-	d, err := (&maskedMSEGradOp{fwd: op}).Do(inputs[0].Value(), inputs[1].Value(), inputs[2].Value(), g)
+	d, err := newMaskedMSEGradOp(op).Do(inputs[0].Value(), inputs[1].Value(), inputs[2].Value(), g)
 	if err != nil {
 		return err
 	}
-	return accumulateGrad(inputs[0], d)
+	return opkit.AccumulateGrad(inputs[0], d)
 }
 
 // maskedMSEGradOp is ∂loss/∂pred · g. Children: pred, target, mask, g.
-type maskedMSEGradOp struct{ fwd *maskedMSEOp }
+type maskedMSEGradOp struct{ opkit.Base }
 
-func (op *maskedMSEGradOp) Arity() int { return 4 }
-func (op *maskedMSEGradOp) Type() hm.Type {
-	f := op.fwd
-	t := G.TensorType{Dims: len(f.shape), Of: f.dt}
-	return hm.NewFnType(t, t, G.TensorType{Dims: len(f.mshape), Of: f.dt}, f.dt, t)
+func newMaskedMSEGradOp(f *maskedMSEOp) *maskedMSEGradOp {
+	dt := f.Dtype()
+	t := G.TensorType{Dims: len(f.shape), Of: dt}
+	return &maskedMSEGradOp{opkit.New("MaskedMSEGrad", "MaskedMSEGrad/"+fmt.Sprintf("MaskedMSE{%v,%v}", dt, []int(f.shape)), dt, 4, f.shape).
+		WithTypes(t, t, G.TensorType{Dims: len(f.mshape), Of: dt}, dt, t)}
 }
-func (op *maskedMSEGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.fwd.shape.Clone(), nil
-}
-func (op *maskedMSEGradOp) ReturnsPtr() bool     { return false }
-func (op *maskedMSEGradOp) CallsExtern() bool    { return false }
-func (op *maskedMSEGradOp) OverwritesInput() int { return -1 }
-func (op *maskedMSEGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprint(h, "MaskedMSEGrad/")
-	op.fwd.WriteHash(h)
-}
-func (op *maskedMSEGradOp) Hashcode() uint32     { return hashOf(op) }
-func (op *maskedMSEGradOp) String() string       { return "MaskedMSEGrad" }
+
 func (op *maskedMSEGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *maskedMSEGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("layers: MaskedMSE is not differentiated twice")
 }
 
 func (op *maskedMSEGradOp) Do(vals ...G.Value) (G.Value, error) {
-	out := op.fwd.buf.get(op.fwd.dt, op.fwd.shape)
-	var err error
-	if op.fwd.dt == tensor.Float32 {
-		g, e := data[float32](vals[3])
-		if e != nil {
-			return nil, e
-		}
-		_, err = maskedMSE(vals[:3], out.Data().([]float32), float64(g[0]))
-	} else {
-		g, e := data[float64](vals[3])
-		if e != nil {
-			return nil, e
-		}
-		_, err = maskedMSE(vals[:3], out.Data().([]float64), g[0])
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error {
+			g, err := opkit.Data[float32](vals[3])
+			if err != nil {
+				return err
+			}
+			_, err = maskedMSE(vals[:3], out.Data().([]float32), float64(g[0]))
+			return err
+		},
+		func() error {
+			g, err := opkit.Data[float64](vals[3])
+			if err != nil {
+				return err
+			}
+			_, err = maskedMSE(vals[:3], out.Data().([]float64), g[0])
+			return err
+		})
 }

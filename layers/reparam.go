@@ -2,11 +2,11 @@ package layers
 
 import (
 	"fmt"
-	"hash"
 	"math"
 	"math/rand/v2"
 
 	"github.com/chewxy/hm"
+	"github.com/implicit-ml/implicit/internal/opkit"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -61,7 +61,7 @@ func (r WeightNorm) Weight(s *Scope, name string, rows, cols int) (*G.Node, erro
 	if g == nil {
 		return nil, s.err
 	}
-	return G.ApplyOp(&reparamOp{kind: "weightnorm", dt: s.dt, rows: rows, cols: cols, buf: &outBuf{}}, v, g)
+	return G.ApplyOp(newReparamOp("weightnorm", s.dt, rows, cols, nil, nil, 0), v, g)
 }
 
 // SpectralNorm is spectral normalisation (Miyato et al.) with a learnable
@@ -98,7 +98,7 @@ func (r SpectralNorm) Weight(s *Scope, name string, rows, cols int) (*G.Node, er
 	}
 	st.power(30)
 	s.projectors = append(s.projectors, st)
-	return G.ApplyOp(&reparamOp{kind: "spectral", dt: s.dt, rows: rows, cols: cols, spec: st, buf: &outBuf{}}, v, gm)
+	return G.ApplyOp(newReparamOp("spectral", s.dt, rows, cols, st, nil, 0), v, gm)
 }
 
 // spectralState holds the singular-vector estimates of a SpectralNorm.
@@ -139,7 +139,7 @@ func (st *spectralState) power(iters int) {
 }
 
 func normalizeVec(x []float64) {
-	n := norm2(x)
+	n := opkit.Norm2(x)
 	if n > 0 {
 		for i := range x {
 			x[i] /= n
@@ -193,7 +193,7 @@ func (r Monotone) Weight(s *Scope, name string, rows, cols int) (*G.Node, error)
 	st := &monotoneState{m: m, a: a, b: b, n: rows, alpha: 0.1}
 	st.Project()
 	s.projectors = append(s.projectors, st)
-	return G.ApplyOp(&reparamOp{kind: "monotone", dt: s.dt, rows: rows, cols: cols, mono: st, buf: &outBuf{}}, a, b)
+	return G.ApplyOp(newReparamOp("monotone", s.dt, rows, cols, nil, st, 0), a, b)
 }
 
 // monotoneState holds the margin and the splitting step α.
@@ -242,13 +242,27 @@ func (st *monotoneState) Project() error {
 // reparamOp computes an effective weight. Children: weightnorm (V, g),
 // spectral (V, γ), monotone (A, B).
 type reparamOp struct {
+	opkit.Base
 	kind       string
-	dt         tensor.Dtype
 	rows, cols int
 	spec       *spectralState
 	mono       *monotoneState
-	buf        *outBuf
-	grad       int // ≥ 0 for the gradient op of child grad (children + G)
+	grad       int // > 0 for the gradient op of child grad−1 (children + G)
+}
+
+func newReparamOp(kind string, dt tensor.Dtype, rows, cols int, spec *spectralState, mono *monotoneState, grad int) *reparamOp {
+	op := &reparamOp{kind: kind, rows: rows, cols: cols, spec: spec, mono: mono, grad: grad}
+	name := "Reparam" + kind
+	w := G.TensorType{Dims: 2, Of: dt}
+	types := []hm.Type{op.childType(0, dt), op.childType(1, dt), w}
+	out := tensor.Shape{rows, cols}
+	if op.isGrad() {
+		name = fmt.Sprintf("Reparam%sGrad%d", kind, grad)
+		types = append(types, op.childType(grad-1, dt))
+		out = op.childShape(grad - 1)
+	}
+	op.Base = opkit.New(name, fmt.Sprintf("Reparam{%s,%v,%d,%d,%d,%p,%p}", kind, dt, rows, cols, grad, spec, mono), dt, len(types)-1, out).WithTypes(types...)
+	return op
 }
 
 func (op *reparamOp) isGrad() bool { return op.grad > 0 }
@@ -263,51 +277,16 @@ func (op *reparamOp) childShape(i int) tensor.Shape {
 	return tensor.Shape{op.rows, op.cols}
 }
 
-func (op *reparamOp) Arity() int {
-	if op.isGrad() {
-		return 3
-	}
-	return 2
-}
-
-func (op *reparamOp) childType(i int) hm.Type {
+func (op *reparamOp) childType(i int, dt tensor.Dtype) hm.Type {
 	if s := op.childShape(i); s.IsScalar() {
-		return op.dt
+		return dt
 	}
-	return G.TensorType{Dims: 2, Of: op.dt}
-}
-
-func (op *reparamOp) Type() hm.Type {
-	w := G.TensorType{Dims: 2, Of: op.dt}
-	if op.isGrad() {
-		return hm.NewFnType(op.childType(0), op.childType(1), w, op.childType(op.grad-1))
-	}
-	return hm.NewFnType(op.childType(0), op.childType(1), w)
-}
-
-func (op *reparamOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	if op.isGrad() {
-		return op.childShape(op.grad - 1), nil
-	}
-	return tensor.Shape{op.rows, op.cols}, nil
-}
-func (op *reparamOp) ReturnsPtr() bool     { return false }
-func (op *reparamOp) CallsExtern() bool    { return false }
-func (op *reparamOp) OverwritesInput() int { return -1 }
-func (op *reparamOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "Reparam{%s,%v,%d,%d,%d,%p,%p}", op.kind, op.dt, op.rows, op.cols, op.grad, op.spec, op.mono)
-}
-func (op *reparamOp) Hashcode() uint32 { return hashOf(op) }
-func (op *reparamOp) String() string {
-	if op.isGrad() {
-		return fmt.Sprintf("Reparam%sGrad%d", op.kind, op.grad)
-	}
-	return "Reparam" + op.kind
+	return G.TensorType{Dims: 2, Of: dt}
 }
 
 func (op *reparamOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != op.Arity() {
-		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("layers: %w", err)
 	}
 	in := make([][]float64, len(vals))
 	for i, v := range vals {
@@ -325,12 +304,12 @@ func (op *reparamOp) Do(vals ...G.Value) (G.Value, error) {
 	}
 	shape, _ := op.InferShape()
 	if shape.IsScalar() {
-		if op.dt == tensor.Float32 {
+		if op.Dtype() == tensor.Float32 {
 			return G.NewF32(float32(out[0])), nil
 		}
 		return G.NewF64(out[0]), nil
 	}
-	t := op.buf.get(op.dt, shape)
+	t := op.Output()
 	switch d := t.Data().(type) {
 	case []float64:
 		copy(d, out)
@@ -498,9 +477,7 @@ func (op *reparamOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	}
 	out := make(G.Nodes, 2)
 	for k := range out {
-		g := *op
-		g.grad, g.buf = k+1, &outBuf{}
-		d, err := G.ApplyOp(&g, inputs[0], inputs[1], grad)
+		d, err := G.ApplyOp(newReparamOp(op.kind, op.Dtype(), op.rows, op.cols, op.spec, op.mono, k+1), inputs[0], inputs[1], grad)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/layertest"
 )
 
 // reparamModel is x → Dense(no bias) → implicit DenseCell with the given
@@ -16,14 +17,14 @@ import (
 func reparamModel(g *G.ExprGraph, r Reparam, act Activation) (*G.Node, G.Nodes, *Implicit, error) {
 	rng := rand.New(rand.NewPCG(40, 40))
 	s := NewScope(g, tensor.Float64, rng)
-	x := input(g, tensor.Float64, rng, "x", 3, 4)
+	x := layertest.Input(g, tensor.Float64, rng, "x", 3, 4)
 	stop := deq.Stop{Tol: 1e-14, Mode: deq.Absolute, MaxIter: 2000}
 	layer := s.Implicit("deq", s.DenseCell("cell", 5, act, WithReparam(r)), ImplicitConfig{Stop: stop, Backward: deq.IFT{Solver: deq.GMRES{}, Stop: stop}})
 	y, err := Sequential{s.Dense("in", 4, 5, Identity, NoBias()), layer, s.Dense("out", 5, 2, Identity)}.Fwd(x)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	loss, err := MSE(y, input(g, tensor.Float64, rng, "t", 3, 2))
+	loss, err := MSE(y, layertest.Input(g, tensor.Float64, rng, "t", 3, 2))
 	return loss, append(G.Nodes{x}, s.Params()...), layer, err
 }
 
@@ -37,7 +38,7 @@ func TestReparamGradients(t *testing.T) {
 		"monotone":   {Monotone{M: 0.5}, Softplus},
 	} {
 		t.Run(name, func(t *testing.T) {
-			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 				loss, wrt, _, err := reparamModel(g, c.r, c.act)
 				return loss, wrt, err
 			})
@@ -73,7 +74,7 @@ func TestMonotoneCellHasAUniqueFixedPoint(t *testing.T) {
 	if err := s.Err(); err != nil {
 		t.Fatal(err)
 	}
-	inj := input(g, tensor.Float64, rng, "inj", 4, 12)
+	inj := layertest.Input(g, tensor.Float64, rng, "inj", 4, 12)
 	// Evaluate the effective weight, then solve with the cell's kernel.
 	if _, err := cell.Apply(inj, G.Nodes{inj}); err != nil {
 		t.Fatal(err)

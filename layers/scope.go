@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/implicit-ml/implicit/internal/opkit"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -34,11 +35,11 @@ func NewScope(g *G.ExprGraph, dt tensor.Dtype, rng *rand.Rand) *Scope {
 	s := &Scope{g: g, dt: dt, rng: rng, byName: map[string]*G.Node{}}
 	switch {
 	case g == nil:
-		s.fail(fmt.Errorf("layers: NewScope needs a graph"))
+		s.Fail(fmt.Errorf("layers: NewScope needs a graph"))
 	case dt != tensor.Float64 && dt != tensor.Float32:
-		s.fail(fmt.Errorf("layers: dtype %v is not supported; use tensor.Float32 or tensor.Float64", dt))
+		s.Fail(fmt.Errorf("layers: dtype %v is not supported; use tensor.Float32 or tensor.Float64", dt))
 	case rng == nil:
-		s.fail(fmt.Errorf("layers: NewScope needs a *rand.Rand (randomness is injected, never global)"))
+		s.Fail(fmt.Errorf("layers: NewScope needs a *rand.Rand (randomness is injected, never global)"))
 	}
 	return s
 }
@@ -55,7 +56,7 @@ func (s *Scope) Rebind(g *G.ExprGraph) *Scope {
 		r.shared[name] = n.Value()
 	}
 	if s.err != nil {
-		r.fail(s.err)
+		r.Fail(s.err)
 	}
 	return r
 }
@@ -91,12 +92,20 @@ func (s *Scope) Project() error {
 // Params returns every parameter created in this scope, in creation order.
 func (s *Scope) Params() G.Nodes { return append(G.Nodes(nil), s.order...) }
 
-func (s *Scope) fail(err error) error {
+// Fail records err as the scope's error if it is the first, and returns
+// it: a layer built with bad arguments calls it, so the error reaches Err
+// and every later Fwd of the layer, never lost.
+func (s *Scope) Fail(err error) error {
 	if s.err == nil {
 		s.err = err
 	}
 	return err
 }
+
+// AddProjector registers a constraint set that Project maps parameters
+// back into after every optimizer step (bounded convolutions, reparametrised
+// weights).
+func (s *Scope) AddProjector(p Projector) { s.projectors = append(s.projectors, p) }
 
 // Init fills a parameter's initial values.
 type Init func(rng *rand.Rand, shape tensor.Shape, out []float64)
@@ -150,13 +159,13 @@ func (s *Scope) Param(name string, shape tensor.Shape, init Init) *G.Node {
 		return nil
 	}
 	if _, dup := s.byName[name]; dup {
-		s.fail(fmt.Errorf("layers: parameter name %q is used twice in one scope; give each layer its own name", name))
+		s.Fail(fmt.Errorf("layers: parameter name %q is used twice in one scope; give each layer its own name", name))
 		return nil
 	}
 	size := 1
 	for _, d := range shape {
 		if d <= 0 {
-			s.fail(fmt.Errorf("layers: parameter %q has invalid shape %v", name, shape))
+			s.Fail(fmt.Errorf("layers: parameter %q has invalid shape %v", name, shape))
 			return nil
 		}
 		size *= d
@@ -164,14 +173,14 @@ func (s *Scope) Param(name string, shape tensor.Shape, init Init) *G.Node {
 	var val G.Value
 	if v, ok := s.shared[name]; ok {
 		if !v.Shape().Eq(shape) {
-			s.fail(fmt.Errorf("layers: parameter %q has shape %v here but %v in the scope it was rebound from", name, shape, v.Shape()))
+			s.Fail(fmt.Errorf("layers: parameter %q has shape %v here but %v in the scope it was rebound from", name, shape, v.Shape()))
 			return nil
 		}
 		val = v
 	} else {
 		vals := make([]float64, size)
 		init(s.rng, shape, vals)
-		val = newTensor(s.dt, shape, vals)
+		val = opkit.NewTensor(s.dt, shape, vals)
 	}
 	var n *G.Node
 	switch len(shape) {
@@ -183,22 +192,4 @@ func (s *Scope) Param(name string, shape tensor.Shape, init Init) *G.Node {
 	s.byName[name] = n
 	s.order = append(s.order, n)
 	return n
-}
-
-// newTensor returns a tensor of dtype dt holding vals (converted).
-func newTensor(dt tensor.Dtype, shape tensor.Shape, vals []float64) G.Value {
-	if len(shape) == 0 {
-		if dt == tensor.Float32 {
-			return G.NewF32(float32(vals[0]))
-		}
-		return G.NewF64(vals[0])
-	}
-	if dt == tensor.Float32 {
-		v32 := make([]float32, len(vals))
-		for i, v := range vals {
-			v32[i] = float32(v)
-		}
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v32))
-	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(vals))
 }

@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // spirals fills x (n×2, padded with zero features to width in) and one-hot
@@ -38,8 +39,8 @@ func TestComposedModelTrains(t *testing.T) {
 			xs, ys := spirals(rng, n, in, classes)
 			g := G.NewGraph()
 			s := NewScope(g, dt, rng)
-			x := G.NewMatrix(g, dt, G.WithShape(n, in), G.WithName("x"), G.WithValue(newTensor(dt, tensor.Shape{n, in}, xs)))
-			y := G.NewMatrix(g, dt, G.WithShape(n, classes), G.WithName("y"), G.WithValue(newTensor(dt, tensor.Shape{n, classes}, ys)))
+			x := G.NewMatrix(g, dt, G.WithShape(n, in), G.WithName("x"), G.WithValue(opkit.NewTensor(dt, tensor.Shape{n, in}, xs)))
+			y := G.NewMatrix(g, dt, G.WithShape(n, classes), G.WithName("y"), G.WithValue(opkit.NewTensor(dt, tensor.Shape{n, classes}, ys)))
 			// The El Ghaoui cell stays well-posed while training (its
 			// projection runs after every step); an unconstrained tanh
 			// cell's weights grow until the solve fails on this task.

@@ -1,4 +1,4 @@
-package experiments
+package network
 
 import (
 	"bytes"
@@ -17,18 +17,18 @@ import (
 
 // starvedDEQ is a toy DEQ whose backward solve gets too few iterations to
 // converge: every step's adjoint fails its tolerance.
-func starvedDEQ() *netModel {
+func starvedDEQ() *Network {
 	stop := deq.Stop{Tol: 1e-12, MaxIter: 200}
 	icfg := layers.ImplicitConfig{Stop: stop, Backward: deq.IFT{Solver: deq.Picard{}, Stop: deq.Stop{Tol: 1e-12, MaxIter: 2}}}
-	return &netModel{name: "starved", kind: train.KindImplicit, dt: tensor.Float64, seed: 1, in: []int{1}, out: []int{1},
-		loss: layers.MaskedMSE, withMask: true,
-		body: func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+	return New(Spec{Name: "starved", Kind: train.KindImplicit, Dtype: tensor.Float64, Seed: 1, Input: []int{1}, Target: []int{1},
+		Loss: MaskedMSE,
+		Body: func(s *layers.Scope, x *G.Node) (*G.Node, error) {
 			return layers.Sequential{
 				s.Dense("in", 1, 8, layers.Identity, layers.NoBias()),
 				s.Implicit("deq", s.DenseCell("cell", 8, layers.Tanh), icfg),
 				s.Dense("out", 8, 1, layers.Identity),
 			}.Fwd(x)
-		}}
+		}})
 }
 
 // TestBackwardFailureIsNeverSilent: a non-converging adjoint is warned

@@ -303,7 +303,7 @@ func RandomProbe(ds Dataset, n, dirs int, eps float64, seed uint64) Probe {
 			p.X = append(p.X, float64(v))
 		}
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x51e7))
+	rng := rand.New(rand.NewPCG(seed, probeStream))
 	for k := 0; k < dirs; k++ {
 		d := make([]float64, n*in)
 		for i := 0; i < n; i++ {
@@ -374,6 +374,17 @@ func (e *Evaluator) Curve(ds Dataset, m Metric, ts []int, p Probe) ([]CurvePoint
 	return curve, nil
 }
 
+// CurvePoint is the test metric and empirical Lipschitz constant L_t of
+// the model's output after t iterations from z₀ = 0.
+type CurvePoint struct {
+	T         int     `json:"t"`
+	Metric    float64 `json:"metric"`
+	Lipschitz float64 `json:"lipschitz"`
+	// MetricStd is the standard deviation of the per-sample metric, when
+	// the metric is a mean over samples.
+	MetricStd float64 `json:"metric_std,omitempty"`
+}
+
 // IterationCounts returns 1, 2, …, dense up to 10, then roughly
 // geometric steps up to max (inclusive).
 func IterationCounts(maxT int) []int {
@@ -392,3 +403,7 @@ func IterationCounts(maxT int) []int {
 	}
 	return ts
 }
+
+// probeStream is the second word of the PCG seed of RandomProbe's samples
+// and directions.
+const probeStream = 0x51e7

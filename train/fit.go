@@ -153,7 +153,7 @@ func (c Config) validate() error {
 
 // epochOrder is the order in which epoch e visits n samples.
 func epochOrder(seed uint64, epoch, n int) []int {
-	return rand.New(rand.NewPCG(seed, uint64(epoch)+0x9e3779b97f4a7c15)).Perm(n)
+	return rand.New(rand.NewPCG(seed, uint64(epoch)+epochStream)).Perm(n)
 }
 
 // Fit trains model on data. It builds the training graph, runs the
@@ -328,29 +328,16 @@ func (f *fitter) result() *Fitted {
 
 func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 	cfg := f.cfg
-	var prog *Progress
-	if cfg.ProgressOut != nil {
-		prog = NewProgress(cfg.ProgressOut, cfg.Progress, f.model.Name(), f.total)
-		prog.done = f.step
+	st := &State{Model: f.model.Name(), Epochs: cfg.Epochs, Steps: f.total, Net: f.net}
+	prog := f.progress(st)
+	if prog != nil {
 		defer prog.Finish()
 	}
-	st := &State{Model: f.model.Name(), Epochs: cfg.Epochs, Steps: f.total, Net: f.net}
-	heap := f.heap
-	heap.peak = max(heap.peak, f.peak)
+	f.heap.peak = max(f.heap.peak, f.peak)
 	if !f.resumed {
 		f.intervalSolver = f.solverStats()
 		f.epochSolver = f.solverStats()
 	}
-	if prog != nil {
-		prog.Describe(func() string {
-			s := fmt.Sprintf("epoch %d/%d loss %.4f", f.epoch+1, cfg.Epochs, st.Loss)
-			if f.net.SolverStats != nil {
-				s += fmt.Sprintf(" fwd %.1f it", f.net.SolverStats().MeanForward())
-			}
-			return s
-		})
-	}
-
 	for f.step < f.total && f.epoch < cfg.Epochs {
 		order := epochOrder(cfg.Seed, f.epoch, f.data.Len())
 		for f.inEpoch < f.perEpoch && f.step < f.total {
@@ -361,76 +348,15 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 				return nil, fmt.Errorf("train: %s stopped at step %d: %w", f.model.Name(), f.step, err)
 			}
 			lo := f.inEpoch * cfg.BatchSize
-			idx := order[lo:min(lo+cfg.BatchSize, len(order))]
-			t0 := time.Now()
-			loss, lr, err := f.trainStep(idx)
-			if err != nil {
+			if err := f.stepOn(st, order[lo:min(lo+cfg.BatchSize, len(order))]); err != nil {
 				return nil, err
-			}
-			f.seconds += time.Since(t0).Seconds()
-			f.samples += len(idx)
-			f.peak = heap.sample()
-			f.step++
-			f.inEpoch++
-			f.lastLoss = loss
-			f.intervalLoss += loss
-			f.intervalSteps++
-			f.epochLoss += loss
-			f.epochSteps++
-			st.Epoch, st.Step, st.Loss, st.LR = f.epoch, f.step, loss, lr
-			st.EpochLoss = f.epochLoss / float64(f.epochSteps)
-			if f.step%cfg.LogEvery == 0 || f.step == f.total {
-				now := f.solverStats()
-				if err := cfg.Metrics.Write(f.record("step", f.intervalLoss/float64(f.intervalSteps), lr, f.intervalSolver, now)); err != nil {
-					return nil, err
-				}
-				f.intervalLoss, f.intervalSteps, f.intervalSolver = 0, 0, now
-			}
-			for _, h := range cfg.Hooks {
-				if h.Step != nil {
-					if err := h.Step(st); err != nil {
-						return nil, fmt.Errorf("train: hook %s: %w", h.Name, err)
-					}
-				}
-			}
-			if cfg.CheckpointEvery > 0 && f.step%cfg.CheckpointEvery == 0 {
-				if err := f.checkpoint(false); err != nil {
-					return nil, err
-				}
 			}
 			prog.Add(1)
 			if st.Stop {
 				break
 			}
 		}
-		if f.inEpoch >= f.perEpoch {
-			f.epoch++
-			f.inEpoch = 0
-		}
-		if f.epochSteps > 0 {
-			st.EpochMetric = nil
-			for _, h := range cfg.Hooks {
-				if h.Epoch != nil {
-					if err := h.Epoch(st); err != nil {
-						return nil, fmt.Errorf("train: hook %s: %w", h.Name, err)
-					}
-				}
-			}
-			rec := f.record("epoch", f.epochLoss/float64(f.epochSteps), st.LR, SolverStats{}, SolverStats{})
-			rec.Epoch = f.epoch - 1
-			if f.inEpoch != 0 { // stopped inside an epoch
-				rec.Epoch = f.epoch
-			}
-			rec.Metric = st.EpochMetric
-			if err := f.epochHealth(&rec); err != nil {
-				return nil, err
-			}
-			if err := cfg.Metrics.Write(rec); err != nil {
-				return nil, err
-			}
-			f.epochLoss, f.epochSteps = 0, 0
-		}
-		if err := f.checkpoint(false); err != nil {
+		if err := f.endEpoch(st); err != nil {
 			return nil, err
 		}
 		if st.Stop {
@@ -440,18 +366,109 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 	// Fused ops reuse their buffers, so a run may trigger no collection
 	// at all: measure what the trained model holds once, at the end.
 	runtime.GC()
-	f.peak = heap.sample()
+	f.peak = f.heap.sample()
 	if err := f.checkpoint(true); err != nil {
 		return nil, err
 	}
-	for _, h := range cfg.Hooks {
-		if h.End != nil {
-			if err := h.End(st); err != nil {
-				return nil, fmt.Errorf("train: hook %s: %w", h.Name, err)
+	if err := runHooks(cfg.Hooks, st, func(h Hook) func(*State) error { return h.End }); err != nil {
+		return nil, err
+	}
+	return f.result(), nil
+}
+
+// progress starts the progress display, if there is one.
+func (f *fitter) progress(st *State) *Progress {
+	if f.cfg.ProgressOut == nil {
+		return nil
+	}
+	prog := NewProgress(f.cfg.ProgressOut, f.cfg.Progress, f.model.Name(), f.total)
+	prog.done = f.step
+	prog.Describe(func() string {
+		s := fmt.Sprintf("epoch %d/%d loss %.4f", f.epoch+1, f.cfg.Epochs, st.Loss)
+		if f.net.SolverStats != nil {
+			s += fmt.Sprintf(" fwd %.1f it", f.net.SolverStats().MeanForward())
+		}
+		return s
+	})
+	return prog
+}
+
+// stepOn trains one step on the samples idx, then logs, runs the step
+// hooks and checkpoints as configured.
+func (f *fitter) stepOn(st *State, idx []int) error {
+	cfg := f.cfg
+	t0 := time.Now()
+	loss, lr, err := f.trainStep(idx)
+	if err != nil {
+		return err
+	}
+	f.seconds += time.Since(t0).Seconds()
+	f.samples += len(idx)
+	f.peak = f.heap.sample()
+	f.step++
+	f.inEpoch++
+	f.lastLoss = loss
+	f.intervalLoss += loss
+	f.intervalSteps++
+	f.epochLoss += loss
+	f.epochSteps++
+	st.Epoch, st.Step, st.Loss, st.LR = f.epoch, f.step, loss, lr
+	st.EpochLoss = f.epochLoss / float64(f.epochSteps)
+	if f.step%cfg.LogEvery == 0 || f.step == f.total {
+		now := f.solverStats()
+		if err := cfg.Metrics.Write(f.record("step", f.intervalLoss/float64(f.intervalSteps), lr, f.intervalSolver, now)); err != nil {
+			return err
+		}
+		f.intervalLoss, f.intervalSteps, f.intervalSolver = 0, 0, now
+	}
+	if err := runHooks(cfg.Hooks, st, func(h Hook) func(*State) error { return h.Step }); err != nil {
+		return err
+	}
+	if cfg.CheckpointEvery > 0 && f.step%cfg.CheckpointEvery == 0 {
+		return f.checkpoint(false)
+	}
+	return nil
+}
+
+// endEpoch closes an epoch (or the part of one a hook stopped): the epoch
+// hooks, the epoch record with the solves' health, and a checkpoint.
+func (f *fitter) endEpoch(st *State) error {
+	if f.inEpoch >= f.perEpoch {
+		f.epoch++
+		f.inEpoch = 0
+	}
+	if f.epochSteps > 0 {
+		st.EpochMetric = nil
+		if err := runHooks(f.cfg.Hooks, st, func(h Hook) func(*State) error { return h.Epoch }); err != nil {
+			return err
+		}
+		rec := f.record("epoch", f.epochLoss/float64(f.epochSteps), st.LR, SolverStats{}, SolverStats{})
+		rec.Epoch = f.epoch - 1
+		if f.inEpoch != 0 { // stopped inside an epoch
+			rec.Epoch = f.epoch
+		}
+		rec.Metric = st.EpochMetric
+		if err := f.epochHealth(&rec); err != nil {
+			return err
+		}
+		if err := f.cfg.Metrics.Write(rec); err != nil {
+			return err
+		}
+		f.epochLoss, f.epochSteps = 0, 0
+	}
+	return f.checkpoint(false)
+}
+
+// runHooks runs one kind of hook (which picks it from a Hook) in order.
+func runHooks(hooks []Hook, st *State, which func(Hook) func(*State) error) error {
+	for _, h := range hooks {
+		if fn := which(h); fn != nil {
+			if err := fn(st); err != nil {
+				return fmt.Errorf("train: hook %s: %w", h.Name, err)
 			}
 		}
 	}
-	return f.result(), nil
+	return nil
 }
 
 // epochHealth fills the epoch record with the solves' health — the
@@ -561,3 +578,8 @@ func (h *heapSampler) sample() uint64 {
 	}
 	return h.peak
 }
+
+// epochStream offsets the second word of the PCG seed of each epoch's
+// order (epoch + epochStream), away from the other streams of one seed
+// (the 64-bit golden ratio).
+const epochStream = 0x9e3779b97f4a7c15

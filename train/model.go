@@ -7,8 +7,16 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Model is a network the loop can train and evaluate. Package
-// train/experiments implements it for concrete layers; train only sees
+// Model kinds: what Model.Kind returns and reports show. An unrolled
+// model is an implicit cell applied a fixed number of times in the graph.
+const (
+	KindExplicit = "explicit"
+	KindImplicit = "implicit"
+	KindUnrolled = "unrolled"
+)
+
+// Model is a network the loop can train and evaluate. Package network
+// implements it for models written with package layers; train only sees
 // this interface.
 type Model interface {
 	// Name identifies the model in reports, logs and checkpoints.

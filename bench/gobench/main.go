@@ -69,44 +69,15 @@ func run() error {
 	mean, std := all.MeanStd()
 	all.Standardize(mean, std)
 	ds := all.Head(max(*steps**batch, 1000))
-	n := ds.Len()
 
 	sess, err := train.NewSession(m, *batch, train.OptimizerConfig{LR: 1e-3})
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
-	idx := make([]int, *batch)
-	var t0 time.Time
-	var loss float64
-	for step := 0; step < *steps+10; step++ {
-		if step == 10 {
-			if r := sess.Net().ResetSolverStats; r != nil {
-				r()
-			}
-			if *cpuProfile != "" {
-				f, err := os.Create(*cpuProfile)
-				if err != nil {
-					return err
-				}
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer f.Close()
-			}
-			t0 = time.Now()
-		}
-		lo := (step * *batch) % (n - *batch)
-		for i := range idx {
-			idx[i] = lo + i
-		}
-		if loss, err = sess.Step(ds, idx); err != nil {
-			return err
-		}
-	}
-	trainSPS := float64(*steps**batch) / time.Since(t0).Seconds()
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
+	trainSPS, loss, err := timeTraining(sess, ds, *steps, *batch, *cpuProfile)
+	if err != nil {
+		return err
 	}
 	out := map[string]any{
 		"side": "go", "model": *model, "train_samples_per_second": trainSPS,
@@ -120,32 +91,80 @@ func run() error {
 		out["backward_iterations_mean"] = st.MeanBackward()
 	}
 	for _, b := range []int{64, 1000} {
-		ev, err := train.NewEvaluator(m, b)
+		sps, err := timeInference(m, ds, b, *inferIters)
 		if err != nil {
 			return err
 		}
-		ev.SetIterations(*inferIters)
-		x := make([]float32, b*784)
-		tgt := make([]float32, 10)
-		for i := 0; i < b; i++ {
-			ds.Sample(i, x[i*784:(i+1)*784], tgt)
-		}
-		for i := 0; i < 3; i++ {
-			if _, err := ev.Predict32(x, b); err != nil {
-				return err
-			}
-		}
-		reps := max(3, 100000/b) // about a second: shorter runs varied by ±20%
-		t := time.Now()
-		for i := 0; i < reps; i++ {
-			if _, err := ev.Predict32(x, b); err != nil {
-				return err
-			}
-		}
-		out[fmt.Sprintf("infer_samples_per_second_%d", b)] = float64(reps*b) / time.Since(t).Seconds()
-		ev.Close()
+		out[fmt.Sprintf("infer_samples_per_second_%d", b)] = sps
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// timeTraining runs 10 warm-up steps and then steps timed training
+// steps, profiled into cpuProfile when it is set, and returns the samples
+// per second and the last loss.
+func timeTraining(sess *train.Session, ds train.Dataset, steps, batch int, cpuProfile string) (float64, float64, error) {
+	n := ds.Len()
+	idx := make([]int, batch)
+	var t0 time.Time
+	var loss float64
+	for step := 0; step < steps+10; step++ {
+		if step == 10 {
+			if r := sess.Net().ResetSolverStats; r != nil {
+				r()
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return 0, 0, err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return 0, 0, err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			t0 = time.Now()
+		}
+		lo := (step * batch) % (n - batch)
+		for i := range idx {
+			idx[i] = lo + i
+		}
+		var err error
+		if loss, err = sess.Step(ds, idx); err != nil {
+			return 0, 0, err
+		}
+	}
+	return float64(steps*batch) / time.Since(t0).Seconds(), loss, nil
+}
+
+// timeInference returns the inference samples per second at batch b, the
+// implicit layers running iters iterations.
+func timeInference(m train.Model, ds train.Dataset, b, iters int) (float64, error) {
+	ev, err := train.NewEvaluator(m, b)
+	if err != nil {
+		return 0, err
+	}
+	defer ev.Close()
+	ev.SetIterations(iters)
+	x := make([]float32, b*784)
+	tgt := make([]float32, 10)
+	for i := 0; i < b; i++ {
+		ds.Sample(i, x[i*784:(i+1)*784], tgt)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := ev.Predict32(x, b); err != nil {
+			return 0, err
+		}
+	}
+	reps := max(3, 100000/b) // about a second: shorter runs varied by ±20%
+	t := time.Now()
+	for i := 0; i < reps; i++ {
+		if _, err := ev.Predict32(x, b); err != nil {
+			return 0, err
+		}
+	}
+	return float64(reps*b) / time.Since(t).Seconds(), nil
 }
 
 // gemmGFLOPs measures the 64×784×128 float32 GEMM of the BLAS in use.

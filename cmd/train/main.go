@@ -82,7 +82,7 @@ func (c *config) Validate() error {
 	if c.Resume && c.Out == "" {
 		return fmt.Errorf("-resume needs -out: the folder of the run to continue")
 	}
-	return c.Options.Validate()
+	return nil
 }
 
 func parse(args []string, stderr io.Writer) (*config, error) {
@@ -94,30 +94,32 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.list, "list", false, "list the experiments and exit")
 	fs.StringVar(&o.Dataset, "dataset", "", "dataset: mnist or fashion (image experiments; default mnist)")
 	fs.StringVar(&o.DataDir, "data", "", "folder holding the dataset's IDX files (default: the Go module cache for MNIST, /usr/share/datasets/fashion-mnist for Fashion-MNIST)")
-	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: the experiment's)")
-	fs.IntVar(&o.Batch, "batch", 0, "training batch size (default: the experiment's, 64 for classify)")
-	fs.IntVar(&o.Hidden, "hidden", 0, "hidden width (default: the experiment's, 128 for classify)")
-	fs.Float64Var(&o.LR, "lr", 0, "learning rate (default: the experiment's, 1e-3 for classify)")
+	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: the experiment's, see below)")
+	fs.IntVar(&o.Batch, "batch", 0, "training batch size (default: the experiment's, see below)")
+	fs.IntVar(&o.Hidden, "hidden", 0, "hidden width, channels or embedding size (default: the experiment's, see below)")
+	fs.Float64Var(&o.LR, "lr", 0, "learning rate (default: the experiment's, see below)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed: initialisation, data order and splits")
-	fs.StringVar(&o.Solver, "solver", "", "forward fixed-point solver: picard, anderson or broyden (default: the experiment's, anderson for classify)")
-	fs.StringVar(&o.Backward, "backward", "", "gradient mode: ift, jfb, phantom or unrolled (default ift)")
-	fs.StringVar(&o.AdjointSolver, "adjoint", "", "IFT adjoint solver: anderson, picard or gmres (default: the experiment's, anderson for classify)")
-	fs.Float64Var(&o.Tol, "tol", 0, "relative residual at which solves stop (default 1e-4)")
-	fs.IntVar(&o.MaxIter, "max-iter", 0, "iteration cap of the solves (default 50)")
+	fs.StringVar(&o.Solver, "solver", "", "forward fixed-point solver: picard, anderson or broyden (default: the experiment's, see below)")
+	fs.StringVar(&o.Backward, "backward", "", "gradient mode: ift, jfb, phantom or unrolled (default: the experiment's, see below)")
+	fs.StringVar(&o.AdjointSolver, "adjoint", "", "IFT adjoint solver: anderson, picard or gmres (default: the experiment's, see below)")
+	fs.Float64Var(&o.Tol, "tol", 0, "relative residual at which solves stop (default: the experiment's, see below)")
+	fs.IntVar(&o.MaxIter, "max-iter", 0, "iteration cap of the solves (default: the experiment's, see below)")
 	fs.StringVar(&o.Optimizer, "optimizer", "adam", "optimizer: adam or sgd (with momentum 0.9)")
-	fs.StringVar(&o.Schedule, "schedule", "", "learning-rate schedule: constant, step or cosine (default: the experiment's, cosine for classify)")
-	fs.Float64Var(&o.Clip, "clip", 0, "clip the gradient's global norm to this value (0: no clipping)")
+	fs.StringVar(&o.Schedule, "schedule", "", "learning-rate schedule: constant, step or cosine (default: the experiment's, see below)")
+	fs.Float64Var(&o.Clip, "clip", 0, "clip the gradient's global norm to this value (default: the experiment's, see below; 0 there means none)")
 	fs.StringVar(&o.Out, "out", "", "output folder (default runs/<experiment>-<timestamp>)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in -out from its checkpoints")
 	fs.StringVar(&c.prog, "progress", "auto", "progress display: auto (a bar on a terminal, a log line every few seconds otherwise), always or never")
-	fs.StringVar(&c.dtype, "dtype", "", "element type: float32 or float64 (default: the experiment's, float32 for classify)")
+	fs.StringVar(&c.dtype, "dtype", "", "element type: float32 or float64 (default: the experiment's, see below)")
 	fs.BoolVar(&o.WarmStart, "warm-start", false, "start each training solve from the sample's fixed point of the previous epoch")
-	fs.StringVar(&o.Problem, "problem", "", "variant of the experiment (pde: darcy; ablation: classify, pde or reason; deblur: gaussian or motion)")
+	fs.StringVar(&o.Problem, "problem", "", "variant of the experiment (see the problems below; experiments without variants take none)")
 	fs.Float64Var(&o.Radius, "radius", 0, "toy: half-width of the neighbourhoods of the poles 0 and 1 left out of the data (default 0.02)")
 	fs.BoolVar(&o.Quick, "quick", false, "run the reduced configuration (≤ 2 minutes, used by CI)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/train [flags]\n\nTrains explicit and implicit models side by side and writes report.json, report.md,\nPNG plots, metrics.jsonl and curves.csv into -out.\n\nflags:\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\neach experiment's own defaults (what a flag left out means; -quick reduces epochs and data):\n\n")
+		experiments.WriteDefaults(stderr)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -149,7 +151,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, n := range experiments.Names() {
 			fmt.Fprintf(stdout, "%-10s %s\n", n, all[n].Summary())
 		}
-		return nil
+		fmt.Fprintln(stdout)
+		return experiments.WriteDefaults(stdout)
 	}
 	c.Stdout, c.Stderr = stdout, stderr
 	_, err = experiments.Run(ctx, c.Options)

@@ -35,6 +35,11 @@ func TestBadArgumentsAreUsageErrors(t *testing.T) {
 		{[]string{"-resume"}, "-resume needs -out"},
 		{[]string{"-dataset", "cifar", "-out", "OUT"}, "dataset"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-problem", "darcy"}, "-problem"},
+		{[]string{"-experiment", "toy", "-problem", "x"}, "-problem"},
+		{[]string{"-experiment", "lp", "-dataset", "mnist"}, "-dataset"},
+		{[]string{"-experiment", "pde", "-problem", "heat"}, "pde takes darcy"},
+		{[]string{"-radius", "0.1"}, "-radius"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			for i, a := range c.args {
@@ -61,8 +66,14 @@ func TestHelpAndList(t *testing.T) {
 			t.Errorf("-h does not document %s", f)
 		}
 	}
+	// Each experiment's own defaults, not classify's for all of them.
+	for _, d := range []string{"toy ", "1e-06", "phantom {Steps:3 Damping:0.8}", "gaussian,motion"} {
+		if !strings.Contains(errb.String(), d) {
+			t.Errorf("-h does not show the experiments' defaults (%q)", d)
+		}
+	}
 	out.Reset()
-	if err := run(context.Background(), []string{"-list"}, &out, &errb); err != nil || !strings.Contains(out.String(), "classify") {
+	if err := run(context.Background(), []string{"-list"}, &out, &errb); err != nil || !strings.Contains(out.String(), "classify") || !strings.Contains(out.String(), "picard") {
 		t.Fatalf("-list: %v %q", err, out.String())
 	}
 }

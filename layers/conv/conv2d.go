@@ -1,14 +1,15 @@
-package layers
+package conv
 
 import (
 	"fmt"
-	"hash"
 
-	"github.com/chewxy/hm"
+	"github.com/implicit-ml/implicit/layers"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // Conv2D is a 2-D convolution layer with a K×K window (K odd), stride 1
@@ -28,7 +29,7 @@ type Conv2D struct {
 	W, B                   *G.Node
 	Height, Width, In, Out int
 	K                      int
-	Act                    Activation
+	Act                    layers.Activation
 	// Bound, when positive, is the largest operator norm ‖conv_W‖₂ the
 	// training allows (see ConvBound).
 	Bound float64
@@ -37,18 +38,18 @@ type Conv2D struct {
 	err   error
 }
 
-var _ Layer = (*Conv2D)(nil)
+var _ layers.Layer = (*Conv2D)(nil)
 
 // ConvOpt configures a Conv2D layer.
 type ConvOpt func(*convConfig)
 
 type convConfig struct {
-	init  Init
+	init  layers.Init
 	bound float64
 }
 
 // ConvInit sets the weight initialiser (default GlorotUniform(1)).
-func ConvInit(i Init) ConvOpt { return func(c *convConfig) { c.init = i } }
+func ConvInit(i layers.Init) ConvOpt { return func(c *convConfig) { c.init = i } }
 
 // ConvBound keeps the operator norm of the convolution (as a linear map
 // of H×W images with zero padding, not of its weight matrix) at most c:
@@ -61,37 +62,37 @@ func ConvBound(c float64) ConvOpt { return func(cf *convConfig) { cf.bound = c }
 
 // Conv2D creates a convolution of height×width images from in to out
 // channels with a k×k window; parameters name.W and name.b (zero).
-func (s *Scope) Conv2D(name string, height, width, in, out, k int, act Activation, opts ...ConvOpt) *Conv2D {
-	cfg := convConfig{init: GlorotUniform(1)}
+func NewConv2D(s *layers.Scope, name string, height, width, in, out, k int, act layers.Activation, opts ...ConvOpt) *Conv2D {
+	cfg := convConfig{init: layers.GlorotUniform(1)}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	c := &Conv2D{Height: height, Width: width, In: in, Out: out, K: k, Act: act, pool: &colPool{}}
 	switch {
 	case height < 1 || width < 1 || in < 1 || out < 1:
-		c.err = s.fail(fmt.Errorf("layers: Conv2D %q needs positive sizes, got %d×%d images, %d → %d channels", name, height, width, in, out))
+		c.err = s.Fail(fmt.Errorf("conv: Conv2D %q needs positive sizes, got %d×%d images, %d → %d channels", name, height, width, in, out))
 		return c
 	case k < 1 || k%2 == 0:
-		c.err = s.fail(fmt.Errorf("layers: Conv2D %q needs an odd window, got %d", name, k))
+		c.err = s.Fail(fmt.Errorf("conv: Conv2D %q needs an odd window, got %d", name, k))
 		return c
-	case !act.derivFromOutput():
-		c.err = s.fail(fmt.Errorf("layers: Conv2D %q: activation %v is not supported (use tanh, relu, sigmoid, softplus or identity)", name, act))
+	case !act.DerivFromOutput():
+		c.err = s.Fail(fmt.Errorf("conv: Conv2D %q: activation %v is not supported (use tanh, relu, sigmoid, softplus or identity)", name, act))
 		return c
 	case cfg.bound < 0:
-		c.err = s.fail(fmt.Errorf("layers: Conv2D %q: bound %v must be positive", name, cfg.bound))
+		c.err = s.Fail(fmt.Errorf("conv: Conv2D %q: bound %v must be positive", name, cfg.bound))
 		return c
 	}
 	c.W = s.Param(name+".W", tensor.Shape{out, k * k * in}, cfg.init)
-	c.B = s.Param(name+".b", tensor.Shape{1, out}, Zeros)
-	c.err = s.err
+	c.B = s.Param(name+".b", tensor.Shape{1, out}, layers.Zeros)
+	c.err = s.Err()
 	if cfg.bound > 0 && c.err == nil {
 		c.Bound = cfg.bound
 		c.v = make([]float64, c.geom().inSize())
 		for i := range c.v {
-			c.v[i] = s.rng.NormFloat64()
+			c.v[i] = s.Rand().NormFloat64()
 		}
 		c.err = c.project(30)
-		s.projectors = append(s.projectors, c)
+		s.AddProjector(c)
 	}
 	return c
 }
@@ -117,7 +118,7 @@ func (c *Conv2D) OperatorNorm(iters int) (float64, error) {
 			c.v[i] = 1 / float64(i+1)
 		}
 	}
-	w, err := Floats64(c.W.Value())
+	w, err := layers.Floats64(c.W.Value())
 	if err != nil {
 		return 0, err
 	}
@@ -125,13 +126,13 @@ func (c *Conv2D) OperatorNorm(iters int) (float64, error) {
 	u := make([]float64, g.outSize())
 	sigma := 0.0
 	for range iters {
-		convForward(g, c.pool, u, c.v, w, nil, nil, 1, Identity, nil) // u = K v
-		nu := norm2(u)
+		convForward(g, c.pool, u, c.v, w, nil, nil, 1, layers.Identity, nil) // u = K v
+		nu := opkit.Norm2(u)
 		if nu == 0 {
 			return 0, nil
 		}
 		convBackData(g, c.pool, c.v, u, w, 1) // v = Kᵀu / ‖u‖
-		nv := norm2(c.v)
+		nv := opkit.Norm2(c.v)
 		sigma = nv / nu
 		for i := range c.v {
 			c.v[i] /= nv
@@ -180,20 +181,22 @@ func (c *Conv2D) Params() G.Nodes {
 	return G.Nodes{c.W, c.B}
 }
 
-func conv2d(geo convGeom, x, w, b, add *G.Node, act Activation) (*G.Node, error) {
+func conv2d(geo convGeom, x, w, b, add *G.Node, act layers.Activation) (*G.Node, error) {
 	xs := x.Shape()
 	if len(xs) != 2 || xs[1] != geo.inSize() {
-		return nil, fmt.Errorf("layers: Conv2D on %d×%d images with %d channels needs input (B, %d), got %v", geo.h, geo.w, geo.cin, geo.inSize(), xs)
+		return nil, fmt.Errorf("conv: Conv2D on %d×%d images with %d channels needs input (B, %d), got %v", geo.h, geo.w, geo.cin, geo.inSize(), xs)
 	}
-	op := &conv2dOp{geo: geo, act: act, dt: x.Dtype(), batch: xs[0], buf: &outBuf{}, pool: &colPool{}}
 	children := G.Nodes{x, w, b}
 	if add != nil {
 		if want := (tensor.Shape{xs[0], geo.outSize()}); !add.Shape().Eq(want) {
-			return nil, fmt.Errorf("layers: Conv2D addend has shape %v, want %v", add.Shape(), want)
+			return nil, fmt.Errorf("conv: Conv2D addend has shape %v, want %v", add.Shape(), want)
 		}
-		op.hasAdd = true
 		children = append(children, add)
 	}
+	dt, batch := x.Dtype(), xs[0]
+	op := &conv2dOp{geo: geo, act: act, hasAdd: add != nil, batch: batch, pool: &colPool{}}
+	op.Base = opkit.New(fmt.Sprintf("Conv2D{%dx%d,%d→%d,%v}", geo.k, geo.k, geo.cin, geo.cout, act),
+		fmt.Sprintf("Conv2D{%v,%v,%v,%v,%d}", geo, act, op.hasAdd, dt, batch), dt, len(children), tensor.Shape{batch, geo.outSize()})
 	return G.ApplyOp(op, children...)
 }
 
@@ -201,55 +204,28 @@ func conv2d(geo convGeom, x, w, b, add *G.Node, act Activation) (*G.Node, error)
 // add if hasAdd. Its output buffer and im2col scratch are reused across
 // runs.
 type conv2dOp struct {
+	opkit.Base
 	geo    convGeom
-	act    Activation
+	act    layers.Activation
 	hasAdd bool
-	dt     tensor.Dtype
 	batch  int
-	buf    *outBuf
 	pool   *colPool
 }
 
-func (op *conv2dOp) outShape() tensor.Shape { return tensor.Shape{op.batch, op.geo.outSize()} }
-func (op *conv2dOp) Arity() int             { return 3 + btoi(op.hasAdd) }
-func (op *conv2dOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	ts := make([]hm.Type, op.Arity()+1)
-	for i := range ts {
-		ts[i] = t
-	}
-	return hm.NewFnType(ts...)
-}
-func (op *conv2dOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
-func (op *conv2dOp) ReturnsPtr() bool                               { return false }
-func (op *conv2dOp) CallsExtern() bool                              { return false }
-func (op *conv2dOp) OverwritesInput() int                           { return -1 }
-func (op *conv2dOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "Conv2D{%v,%v,%v,%v,%d}", op.geo, op.act, op.hasAdd, op.dt, op.batch)
-}
-func (op *conv2dOp) Hashcode() uint32 { return hashOf(op) }
-func (op *conv2dOp) String() string {
-	return fmt.Sprintf("Conv2D{%dx%d,%d→%d,%v}", op.geo.k, op.geo.k, op.geo.cin, op.geo.cout, op.act)
-}
-
 func (op *conv2dOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != op.Arity() {
-		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("conv: %w", err)
 	}
-	out := op.buf.get(op.dt, op.outShape())
-	var err error
-	if op.dt == tensor.Float32 {
-		err = conv2dDo[float32](op, out, vals)
-	} else {
-		err = conv2dDo[float64](op, out, vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return conv2dDo[float32](op, out, vals) },
+		func() error { return conv2dDo[float64](op, out, vals) })
 }
 
 func conv2dDo[T deq.Float](op *conv2dOp, out *tensor.Dense, vals []G.Value) error {
 	var in [4][]T
 	for i, v := range vals {
-		d, err := data[T](v)
+		d, err := opkit.Data[T](v)
 		if err != nil {
 			return err
 		}
@@ -257,27 +233,21 @@ func conv2dDo[T deq.Float](op *conv2dOp, out *tensor.Dense, vals []G.Value) erro
 	}
 	g := op.geo
 	if len(in[0]) != op.batch*g.inSize() || len(in[1]) != g.weights() || len(in[2]) != g.cout {
-		return fmt.Errorf("layers: %v got values of the wrong size", op)
+		return fmt.Errorf("conv: %v got values of the wrong size", op)
 	}
 	convForward(g, op.pool, out.Data().([]T), in[0], in[1], in[2], in[3], op.batch, op.act, nil)
 	return nil
 }
 
-func (op *conv2dOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
+func (op *conv2dOp) DiffWRT(n int) []bool { return opkit.AllTrue(n) }
 
 // SymDiff: s = g ⊙ φ'(y); ∂x = convᵀ(s, W), ∂W = im2col(x)ᵀ·s,
 // ∂b = Σ_pixels s, ∂add = s.
 func (op *conv2dOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	s := grad
-	if op.act != Identity {
+	if op.act != layers.Identity {
 		var err error
-		if s, err = G.ApplyOp(&actGradOp{act: op.act, dt: op.dt, shape: op.outShape(), buf: &outBuf{}}, output, grad); err != nil {
+		if s, err = layers.ActivationGrad(op.act, output, grad); err != nil {
 			return nil, err
 		}
 	}
@@ -301,8 +271,8 @@ func (op *conv2dOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 		return err
 	}
 	s := g
-	if op.act != Identity {
-		if s, err = (&actGradOp{act: op.act, dt: op.dt, shape: op.outShape(), buf: &outBuf{}}).Do(output.Value(), g); err != nil {
+	if op.act != layers.Identity {
+		if s, err = layers.ActivationGradValue(op.act, output.Value(), g); err != nil {
 			return err
 		}
 	}
@@ -311,19 +281,28 @@ func (op *conv2dOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 		if err != nil {
 			return err
 		}
-		if err := accumulateGrad(inputs[part], d); err != nil {
+		if err := opkit.AccumulateGrad(inputs[part], d); err != nil {
 			return err
 		}
 	}
 	if op.hasAdd {
-		return accumulateGrad(inputs[3], s)
+		return opkit.AccumulateGrad(inputs[3], s)
 	}
 	return nil
 }
 
 // grad returns the op computing the gradient of part 0 (x), 1 (W) or 2 (b).
 func (op *conv2dOp) grad(part int) *convGradOp {
-	return &convGradOp{geo: op.geo, part: part, dt: op.dt, batch: op.batch, buf: &outBuf{}, pool: op.pool}
+	g, dt := op.geo, op.Dtype()
+	out := tensor.Shape{op.batch, g.inSize()}
+	switch part {
+	case 1:
+		out = tensor.Shape{g.cout, g.patch()}
+	case 2:
+		out = tensor.Shape{1, g.cout}
+	}
+	return &convGradOp{geo: g, part: part, batch: op.batch, pool: op.pool,
+		Base: opkit.New("Conv2DGrad"+[3]string{"X", "W", "b"}[part], fmt.Sprintf("Conv2DGrad{%v,%d,%v,%d}", g, part, dt, op.batch), dt, 2, out)}
 }
 
 // convGradOp computes a gradient of the convolution from s = g ⊙ φ':
@@ -331,58 +310,29 @@ func (op *conv2dOp) grad(part int) *convGradOp {
 // Σ s·im2col(x)ᵀ from children (x, s); part 2, ∂b = Σ_pixels s from
 // children (s, b) (b only gives the shape).
 type convGradOp struct {
+	opkit.Base
 	geo   convGeom
 	part  int
-	dt    tensor.Dtype
 	batch int
-	buf   *outBuf
 	pool  *colPool
 }
 
-func (op *convGradOp) outShape() tensor.Shape {
-	switch op.part {
-	case 1:
-		return tensor.Shape{op.geo.cout, op.geo.patch()}
-	case 2:
-		return tensor.Shape{1, op.geo.cout}
-	}
-	return tensor.Shape{op.batch, op.geo.inSize()}
-}
-func (op *convGradOp) Arity() int { return 2 }
-func (op *convGradOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t, t)
-}
-func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
-func (op *convGradOp) ReturnsPtr() bool                               { return false }
-func (op *convGradOp) CallsExtern() bool                              { return false }
-func (op *convGradOp) OverwritesInput() int                           { return -1 }
-func (op *convGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "Conv2DGrad{%v,%d,%v,%d}", op.geo, op.part, op.dt, op.batch)
-}
-func (op *convGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op *convGradOp) String() string   { return "Conv2DGrad" + [3]string{"X", "W", "b"}[op.part] }
-
 func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 2 {
-		return nil, fmt.Errorf("layers: %v takes 2 inputs, got %d", op, len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("conv: %w", err)
 	}
-	out := op.buf.get(op.dt, op.outShape())
-	var err error
-	if op.dt == tensor.Float32 {
-		err = convGradDo[float32](op, out, vals)
-	} else {
-		err = convGradDo[float64](op, out, vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return convGradDo[float32](op, out, vals) },
+		func() error { return convGradDo[float64](op, out, vals) })
 }
 
 func convGradDo[T deq.Float](op *convGradOp, out *tensor.Dense, vals []G.Value) error {
-	a, err := data[T](vals[0])
+	a, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	b, err := data[T](vals[1])
+	b, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
@@ -400,5 +350,5 @@ func convGradDo[T deq.Float](op *convGradOp, out *tensor.Dense, vals []G.Value) 
 
 func (op *convGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("layers: the convolution's gradient is not differentiated again")
+	return nil, fmt.Errorf("conv: the convolution's gradient is not differentiated again")
 }

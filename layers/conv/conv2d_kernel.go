@@ -1,10 +1,13 @@
-package layers
+package conv
 
 import (
 	"sync"
 
+	"github.com/implicit-ml/implicit/layers"
+
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // convGeom is the static shape of a 2-D convolution: H×W images, Cin →
@@ -85,7 +88,7 @@ func putCol[T deq.Float](p *colPool, c []T) {
 // convForward writes φ(conv(x, W) + bias + add) into out for n images
 // (bias (Cout) and add (n·Cout·H·W) may be nil) and, when deriv is not
 // nil, φ' there.
-func convForward[T deq.Float](g convGeom, pool *colPool, out, x, w, bias, add []T, n int, act Activation, deriv []T) {
+func convForward[T deq.Float](g convGeom, pool *colPool, out, x, w, bias, add []T, n int, act layers.Activation, deriv []T) {
 	in, os, px := g.inSize(), g.outSize(), g.px()
 	linalg.Parallel(n, 1, func(lo, hi int) {
 		col := getCol[T](pool, g.colLen())
@@ -127,7 +130,7 @@ func convBackData[T deq.Float](g convGeom, pool *colPool, dx, s, w []T, n int) {
 			}
 		}
 	}
-	convForward(t, pool, dx, s, wt, nil, nil, n, Identity, nil)
+	convForward(t, pool, dx, s, wt, nil, nil, n, layers.Identity, nil)
 }
 
 // convBackWeight writes the gradient with respect to the weights,
@@ -173,9 +176,9 @@ func convBiasGrad[T deq.Float](g convGeom, db, s []T, n int) {
 // convEpilogue adds the bias to each output channel of one image and
 // applies φ, writing φ' into d when d is not nil; ReLU, the denoisers'
 // activation, is one branch-free pass.
-func convEpilogue[T deq.Float](g convGeom, o, bias []T, act Activation, d []T) {
+func convEpilogue[T deq.Float](g convGeom, o, bias []T, act layers.Activation, d []T) {
 	px := g.px()
-	if act == ReLU {
+	if act == layers.ReLU {
 		for co := range g.cout {
 			var bc T
 			if bias != nil {
@@ -191,7 +194,7 @@ func convEpilogue[T deq.Float](g convGeom, o, bias []T, act Activation, d []T) {
 			}
 			if dc != nil {
 				for j, v := range oc {
-					dc[j] = T(btoi(v > 0))
+					dc[j] = T(opkit.Btoi(v > 0))
 				}
 			}
 		}
@@ -206,5 +209,5 @@ func convEpilogue[T deq.Float](g convGeom, o, bias []T, act Activation, d []T) {
 			}
 		}
 	}
-	applyAct(act, o, d)
+	layers.Activate(act, o, d)
 }

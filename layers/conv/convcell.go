@@ -1,15 +1,16 @@
-package layers
+package conv
 
 import (
 	"fmt"
-	"hash"
 
-	"github.com/chewxy/hm"
+	"github.com/implicit-ml/implicit/layers"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // ConvCell is a weight-tied 1-D convolutional cell over sequences of N
@@ -37,9 +38,9 @@ type ConvCell struct {
 	W2, B2  *G.Node // nil without a hidden layer
 	C, H    int     // H is 0 without a hidden layer
 	Offsets []int
-	Act     Activation
+	Act     layers.Activation
 	err     error
-	cache   *kernelCache
+	cache   *opkit.Cache
 	// lastHidden is the hidden layer of the last Apply, for JacobianVJP.
 	lastHidden *G.Node
 }
@@ -52,45 +53,45 @@ func (c *ConvCell) injChannels() int {
 	return c.C
 }
 
-var _ Cell = (*ConvCell)(nil)
+var _ layers.Cell = (*ConvCell)(nil)
 
 // ConvCell creates a 1-D convolutional cell with parameters name.W and
 // name.b. The activation must be one whose derivative is a function of
 // its output (tanh, ReLU, sigmoid, softplus or identity).
-func (s *Scope) ConvCell(name string, channels int, offsets []int, act Activation) *ConvCell {
-	c := &ConvCell{C: channels, Offsets: append([]int(nil), offsets...), Act: act, cache: &kernelCache{}}
+func NewConvCell(s *layers.Scope, name string, channels int, offsets []int, act layers.Activation) *ConvCell {
+	c := &ConvCell{C: channels, Offsets: append([]int(nil), offsets...), Act: act, cache: &opkit.Cache{}}
 	switch {
 	case channels <= 0 || len(offsets) == 0:
-		c.err = s.fail(fmt.Errorf("layers: ConvCell %q needs channels > 0 and at least one offset, got %d and %v", name, channels, offsets))
+		c.err = s.Fail(fmt.Errorf("conv: ConvCell %q needs channels > 0 and at least one offset, got %d and %v", name, channels, offsets))
 		return c
-	case !act.derivFromOutput():
-		c.err = s.fail(fmt.Errorf("layers: ConvCell %q: activation %v is not supported (use tanh, relu, sigmoid, softplus or identity)", name, act))
+	case !act.DerivFromOutput():
+		c.err = s.Fail(fmt.Errorf("conv: ConvCell %q: activation %v is not supported (use tanh, relu, sigmoid, softplus or identity)", name, act))
 		return c
 	}
-	c.W = s.Param(name+".W", tensor.Shape{len(offsets) * channels, channels}, GlorotUniform(1))
-	c.B = s.Param(name+".b", tensor.Shape{1, channels}, Zeros)
-	c.err = s.err
+	c.W = s.Param(name+".W", tensor.Shape{len(offsets) * channels, channels}, layers.GlorotUniform(1))
+	c.B = s.Param(name+".b", tensor.Shape{1, channels}, layers.Zeros)
+	c.err = s.Err()
 	return c
 }
 
 // ConvCellHidden creates a 1-D convolutional cell with a hidden layer of
 // hidden channels per position (parameters name.W, name.b, name.W2,
 // name.b2); its injection has hidden channels per position.
-func (s *Scope) ConvCellHidden(name string, channels, hidden int, offsets []int, act Activation) *ConvCell {
-	c := &ConvCell{C: channels, H: hidden, Offsets: append([]int(nil), offsets...), Act: act, cache: &kernelCache{}}
+func NewConvCellHidden(s *layers.Scope, name string, channels, hidden int, offsets []int, act layers.Activation) *ConvCell {
+	c := &ConvCell{C: channels, H: hidden, Offsets: append([]int(nil), offsets...), Act: act, cache: &opkit.Cache{}}
 	switch {
 	case channels <= 0 || hidden <= 0 || len(offsets) == 0:
-		c.err = s.fail(fmt.Errorf("layers: ConvCellHidden %q needs channels, hidden > 0 and an offset, got %d, %d and %v", name, channels, hidden, offsets))
+		c.err = s.Fail(fmt.Errorf("conv: ConvCellHidden %q needs channels, hidden > 0 and an offset, got %d, %d and %v", name, channels, hidden, offsets))
 		return c
-	case !act.derivFromOutput():
-		c.err = s.fail(fmt.Errorf("layers: ConvCellHidden %q: activation %v is not supported", name, act))
+	case !act.DerivFromOutput():
+		c.err = s.Fail(fmt.Errorf("conv: ConvCellHidden %q: activation %v is not supported", name, act))
 		return c
 	}
-	c.W = s.Param(name+".W", tensor.Shape{len(offsets) * channels, hidden}, GlorotUniform(1))
-	c.B = s.Param(name+".b", tensor.Shape{1, hidden}, Zeros)
-	c.W2 = s.Param(name+".W2", tensor.Shape{hidden, channels}, GlorotUniform(1))
-	c.B2 = s.Param(name+".b2", tensor.Shape{1, channels}, Zeros)
-	c.err = s.err
+	c.W = s.Param(name+".W", tensor.Shape{len(offsets) * channels, hidden}, layers.GlorotUniform(1))
+	c.B = s.Param(name+".b", tensor.Shape{1, hidden}, layers.Zeros)
+	c.W2 = s.Param(name+".W2", tensor.Shape{hidden, channels}, layers.GlorotUniform(1))
+	c.B2 = s.Param(name+".b2", tensor.Shape{1, channels}, layers.Zeros)
+	c.err = s.Err()
 	return c
 }
 
@@ -109,7 +110,7 @@ func (c *ConvCell) StateShape(inj []tensor.Shape) (tensor.Shape, error) {
 	}
 	ic := c.injChannels()
 	if len(inj) != 1 || len(inj[0]) != 2 || inj[0][1]%ic != 0 {
-		return nil, fmt.Errorf("layers: ConvCell(%d channels) needs one injection of shape (B, N·%d), got %v", c.C, ic, inj)
+		return nil, fmt.Errorf("conv: ConvCell(%d channels) needs one injection of shape (B, N·%d), got %v", c.C, ic, inj)
 	}
 	return tensor.Shape{inj[0][0], inj[0][1] / ic * c.C}, nil
 }
@@ -121,7 +122,7 @@ func (c *ConvCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 	}
 	s := z.Shape()
 	b, n := s[0], s[1]/c.C
-	win, err := G.ApplyOp(&windowOp{dt: z.Dtype(), b: b, n: n, c: c.C, offsets: c.Offsets, buf: &outBuf{}}, z)
+	win, err := G.ApplyOp(newWindowOp(z.Dtype(), b, n, c.C, c.Offsets, false), z)
 	if err != nil {
 		return nil, err
 	}
@@ -129,13 +130,13 @@ func (c *ConvCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, err := affine(win, c.W, add, c.B, c.Act)
+	y, err := layers.Affine(win, c.W, add, c.B, c.Act)
 	if err != nil {
 		return nil, err
 	}
 	if c.H > 0 {
 		c.lastHidden = y
-		if y, err = affine(y, c.W2, nil, c.B2, c.Act); err != nil {
+		if y, err = layers.Affine(y, c.W2, nil, c.B2, c.Act); err != nil {
 			return nil, err
 		}
 	}
@@ -143,21 +144,21 @@ func (c *ConvCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 }
 
 // Kernel64 implements Cell.
-func (c *ConvCell) Kernel64(inj []tensor.Shape) (Kernel[float64], error) {
+func (c *ConvCell) Kernel64(inj []tensor.Shape) (layers.Kernel[float64], error) {
 	return convKernelFor[float64](c, inj, "float64")
 }
 
 // Kernel32 implements Cell.
-func (c *ConvCell) Kernel32(inj []tensor.Shape) (Kernel[float32], error) {
+func (c *ConvCell) Kernel32(inj []tensor.Shape) (layers.Kernel[float32], error) {
 	return convKernelFor[float32](c, inj, "float32")
 }
 
-func convKernelFor[T deq.Float](c *ConvCell, inj []tensor.Shape, dt string) (Kernel[T], error) {
+func convKernelFor[T deq.Float](c *ConvCell, inj []tensor.Shape, dt string) (layers.Kernel[T], error) {
 	s, err := c.StateShape(inj)
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.cache.get(shapesKey(dt, inj), func() (any, error) {
+	k, err := c.cache.Get(opkit.ShapesKey(dt, inj), func() (any, error) {
 		rows := s[0] * (s[1] / c.C)
 		k := &convKernel[T]{
 			b: s[0], n: s[1] / c.C, c: c.C, h: c.H, offsets: c.Offsets, act: c.Act,
@@ -179,7 +180,7 @@ func convKernelFor[T deq.Float](c *ConvCell, inj []tensor.Shape, dt string) (Ker
 type convKernel[T deq.Float] struct {
 	b, n, c, h int
 	offsets    []int
-	act        Activation
+	act        layers.Activation
 	w, bias    []T
 	w2, bias2  []T
 	inj        []T
@@ -195,25 +196,25 @@ func (k *convKernel[T]) Bind(inj, params []G.Value) error {
 		want = 4
 	}
 	if len(inj) != 1 || len(params) != want {
-		return fmt.Errorf("layers: ConvCell kernel bound to %d injections and %d parameters, want 1 and %d", len(inj), len(params), want)
+		return fmt.Errorf("conv: ConvCell kernel bound to %d injections and %d parameters, want 1 and %d", len(inj), len(params), want)
 	}
 	if k.h > 0 {
 		var err error
-		if k.w2, err = data[T](params[2]); err != nil {
+		if k.w2, err = opkit.Data[T](params[2]); err != nil {
 			return err
 		}
-		if k.bias2, err = data[T](params[3]); err != nil {
+		if k.bias2, err = opkit.Data[T](params[3]); err != nil {
 			return err
 		}
 	}
 	var err error
-	if k.inj, err = data[T](inj[0]); err != nil {
+	if k.inj, err = opkit.Data[T](inj[0]); err != nil {
 		return err
 	}
-	if k.w, err = data[T](params[0]); err != nil {
+	if k.w, err = opkit.Data[T](params[0]); err != nil {
 		return err
 	}
-	if k.bias, err = data[T](params[1]); err != nil {
+	if k.bias, err = opkit.Data[T](params[1]); err != nil {
 		return err
 	}
 	return nil
@@ -244,7 +245,7 @@ func (k *convKernel[T]) pre(out, z []T, d []T) {
 		case d != nil:
 			dd = d[lo*fw : hi*fw]
 		}
-		applyAct(k.act, o, dd)
+		layers.Activate(k.act, o, dd)
 		if k.h == 0 {
 			return
 		}
@@ -260,7 +261,7 @@ func (k *convKernel[T]) pre(out, z []T, d []T) {
 		if d != nil {
 			d2 = d[lo*k.c : hi*k.c]
 		}
-		applyAct(k.act, o2, d2)
+		layers.Activate(k.act, o2, d2)
 	})
 }
 
@@ -272,7 +273,7 @@ func (k *convKernel[T]) VJP(out, v []T) error {
 	for i := range k.tmp {
 		k.tmp[i] = v[i] * k.deriv[i]
 	}
-	flushSubnormal(k.tmp)
+	opkit.FlushSubnormal(k.tmp)
 	rows, kw := k.b*k.n, len(k.offsets)*k.c
 	s1 := k.tmp
 	if k.h > 0 {
@@ -280,7 +281,7 @@ func (k *convKernel[T]) VJP(out, v []T) error {
 		for i := range k.htmp {
 			k.htmp[i] *= k.hderiv[i]
 		}
-		flushSubnormal(k.htmp)
+		opkit.FlushSubnormal(k.htmp)
 		s1 = k.htmp
 	}
 	linalg.MatMulBT(k.win, s1, k.w, rows, k.injChannelsK(), kw)
@@ -337,52 +338,35 @@ func scatter[T deq.Float](out, win []T, b, n, c int, offsets []int) {
 
 // windowOp gathers windows: (B, N·C) → (B·N, |O|·C). Child: z.
 type windowOp struct {
-	dt      tensor.Dtype
+	opkit.Base
 	b, n, c int
 	offsets []int
-	buf     *outBuf
 	scatter bool // the adjoint, (B·N, |O|·C) → (B, N·C)
 }
 
-func (op *windowOp) outShape() tensor.Shape {
-	if op.scatter {
-		return tensor.Shape{op.b, op.n * op.c}
+func newWindowOp(dt tensor.Dtype, b, n, c int, offsets []int, scatter bool) *windowOp {
+	name, out := fmt.Sprintf("Window%v", offsets), tensor.Shape{b * n, len(offsets) * c}
+	if scatter {
+		name, out = fmt.Sprintf("Scatter%v", offsets), tensor.Shape{b, n * c}
 	}
-	return tensor.Shape{op.b * op.n, len(op.offsets) * op.c}
+	return &windowOp{b: b, n: n, c: c, offsets: offsets, scatter: scatter,
+		Base: opkit.New(name, fmt.Sprintf("Window{%v,%d,%d,%d,%v,%v}", dt, b, n, c, offsets, scatter), dt, 1, out)}
 }
-func (op *windowOp) Arity() int { return 1 }
-func (op *windowOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t)
-}
-func (op *windowOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
-func (op *windowOp) ReturnsPtr() bool                               { return false }
-func (op *windowOp) CallsExtern() bool                              { return false }
-func (op *windowOp) OverwritesInput() int                           { return -1 }
-func (op *windowOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "Window{%v,%d,%d,%d,%v,%v}", op.dt, op.b, op.n, op.c, op.offsets, op.scatter)
-}
-func (op *windowOp) Hashcode() uint32 { return hashOf(op) }
-func (op *windowOp) String() string {
-	if op.scatter {
-		return fmt.Sprintf("Scatter%v", op.offsets)
-	}
-	return fmt.Sprintf("Window%v", op.offsets)
+
+// adjoint is the op that undoes this one's gather (or scatter).
+func (op *windowOp) adjoint() *windowOp {
+	return newWindowOp(op.Dtype(), op.b, op.n, op.c, op.offsets, !op.scatter)
 }
 
 func (op *windowOp) Do(vals ...G.Value) (G.Value, error) {
-	out := op.buf.get(op.dt, op.outShape())
-	var err error
-	if op.dt == tensor.Float32 {
-		err = windowDo[float32](op, out, vals[0])
-	} else {
-		err = windowDo[float64](op, out, vals[0])
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return windowDo[float32](op, out, vals[0]) },
+		func() error { return windowDo[float64](op, out, vals[0]) })
 }
 
 func windowDo[T deq.Float](op *windowOp, out *tensor.Dense, v G.Value) error {
-	in, err := data[T](v)
+	in, err := opkit.Data[T](v)
 	if err != nil {
 		return err
 	}
@@ -398,10 +382,7 @@ func (op *windowOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff: gather and scatter are each other's adjoints.
 func (op *windowOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	adj := *op
-	adj.scatter = !op.scatter
-	adj.buf = &outBuf{}
-	d, err := G.ApplyOp(&adj, grad)
+	d, err := G.ApplyOp(op.adjoint(), grad)
 	return G.Nodes{d}, err
 }
 
@@ -410,14 +391,11 @@ func (op *windowOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 	if err != nil {
 		return err
 	}
-	adj := *op
-	adj.scatter = !op.scatter
-	adj.buf = &outBuf{}
-	d, err := adj.Do(g)
+	d, err := op.adjoint().Do(g)
 	if err != nil {
 		return err
 	}
-	return accumulateGrad(inputs[0], d)
+	return opkit.AccumulateGrad(inputs[0], d)
 }
 
 // JacobianVJP implements JacobianVJPer for the output fz of the cell's
@@ -426,7 +404,7 @@ func (op *windowOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 func (c *ConvCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
 	s := fz.Shape()
 	b, n := s[0], s[1]/c.C
-	g, err := timesActDeriv(c.Act, fz, v)
+	g, err := layers.TimesActDeriv(c.Act, fz, v)
 	if err != nil {
 		return nil, err
 	}
@@ -435,18 +413,18 @@ func (c *ConvCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
 	}
 	if c.H > 0 {
 		if c.lastHidden == nil {
-			return nil, fmt.Errorf("layers: ConvCell.JacobianVJP needs the hidden layer of an Apply")
+			return nil, fmt.Errorf("conv: ConvCell.JacobianVJP needs the hidden layer of an Apply")
 		}
-		if g, err = matMul(g, c.W2, false, true); err != nil {
+		if g, err = layers.MatMul(g, c.W2, false, true); err != nil {
 			return nil, err
 		}
-		if g, err = timesActDeriv(c.Act, c.lastHidden, g); err != nil {
+		if g, err = layers.TimesActDeriv(c.Act, c.lastHidden, g); err != nil {
 			return nil, err
 		}
 	}
-	win, err := matMul(g, c.W, false, true)
+	win, err := layers.MatMul(g, c.W, false, true)
 	if err != nil {
 		return nil, err
 	}
-	return G.ApplyOp(&windowOp{dt: fz.Dtype(), b: b, n: n, c: c.C, offsets: c.Offsets, buf: &outBuf{}, scatter: true}, win)
+	return G.ApplyOp(newWindowOp(fz.Dtype(), b, n, c.C, c.Offsets, true), win)
 }

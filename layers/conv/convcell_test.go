@@ -1,8 +1,11 @@
-package layers
+package conv
 
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/implicit-ml/implicit/internal/layertest"
+	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -14,14 +17,14 @@ import (
 // ConvCell → per-position readout → MSE.
 func convModel(g *G.ExprGraph, offsets []int, mode deq.Backward, hidden int) (*G.Node, G.Nodes, error) {
 	rng := rand.New(rand.NewPCG(21, 21))
-	s := NewScope(g, tensor.Float64, rng)
+	s := layers.NewScope(g, tensor.Float64, rng)
 	const b, n, c = 2, 5, 3
-	x := input(g, tensor.Float64, rng, "x", b*n, 1)
+	x := layertest.Input(g, tensor.Float64, rng, "x", b*n, 1)
 	ic := c
 	if hidden > 0 {
 		ic = hidden
 	}
-	e, err := s.Dense("embed", 1, ic, Identity).Fwd(x)
+	e, err := s.Dense("embed", 1, ic, layers.Identity).Fwd(x)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -31,14 +34,14 @@ func convModel(g *G.ExprGraph, offsets []int, mode deq.Backward, hidden int) (*G
 	}
 	var cell *ConvCell
 	if hidden > 0 {
-		cell = s.ConvCellHidden("conv", c, hidden, offsets, Tanh)
-		scaleToSpectralNorm(cell.W2, 0.8, rng)
+		cell = NewConvCellHidden(s, "conv", c, hidden, offsets, layers.Tanh)
+		layertest.ScaleToSpectralNorm(cell.W2, 0.8, rng)
 	} else {
-		cell = s.ConvCell("conv", c, offsets, Tanh)
+		cell = NewConvCell(s, "conv", c, offsets, layers.Tanh)
 	}
-	scaleToSpectralNorm(cell.W, 0.6, rng)
+	layertest.ScaleToSpectralNorm(cell.W, 0.6, rng)
 	stop := deq.Stop{Tol: 1e-14, Mode: deq.Absolute, MaxIter: 300}
-	z, err := s.Implicit("deq", cell, ImplicitConfig{Stop: stop, Backward: mode}).Fwd(inj)
+	z, err := s.Implicit("deq", cell, layers.ImplicitConfig{Stop: stop, Backward: mode}).Fwd(inj)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,11 +49,11 @@ func convModel(g *G.ExprGraph, offsets []int, mode deq.Backward, hidden int) (*G
 	if err != nil {
 		return nil, nil, err
 	}
-	y, err := s.Dense("read", c, 1, Identity).Fwd(zr)
+	y, err := s.Dense("read", c, 1, layers.Identity).Fwd(zr)
 	if err != nil {
 		return nil, nil, err
 	}
-	loss, err := MSE(y, input(g, tensor.Float64, rng, "t", b*n, 1))
+	loss, err := layers.MSE(y, layertest.Input(g, tensor.Float64, rng, "t", b*n, 1))
 	return loss, append(G.Nodes{x}, s.Params()...), err
 }
 
@@ -68,7 +71,7 @@ func TestConvCellGradients(t *testing.T) {
 		"hidden-causal/unroll": {[]int{-1}, deq.Unrolled{Steps: 6}, 4},
 	} {
 		t.Run(name, func(t *testing.T) {
-			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return convModel(g, c.offsets, c.mode, c.hidden) })
+			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return convModel(g, c.offsets, c.mode, c.hidden) })
 		})
 	}
 }

@@ -1,11 +1,14 @@
-package layers
+package conv
 
 import (
 	"fmt"
 
+	"github.com/implicit-ml/implicit/layers"
+
 	G "gorgonia.org/gorgonia"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // ResCNN is a residual convolutional network on H×W single-channel
@@ -22,13 +25,13 @@ import (
 type ResCNN struct {
 	Convs                          []*Conv2D
 	Height, Width, Channels, Depth int
-	Act                            Activation
+	Act                            layers.Activation
 	// Skip is r, the weight of the identity path.
 	Skip float64
 	err  error
 }
 
-var _ Layer = (*ResCNN)(nil)
+var _ layers.Layer = (*ResCNN)(nil)
 
 // ResOpt configures a ResCNN.
 type ResOpt func(*resConfig)
@@ -44,7 +47,7 @@ func ResLipschitz(l float64) ResOpt { return func(c *resConfig) { c.lip = l } }
 
 // ResCNN creates the denoiser with parameters name.conv1.W, name.conv1.b …
 // name.convL.b.
-func (s *Scope) ResCNN(name string, height, width, channels, depth int, act Activation, opts ...ResOpt) *ResCNN {
+func NewResCNN(s *layers.Scope, name string, height, width, channels, depth int, act layers.Activation, opts ...ResOpt) *ResCNN {
 	cfg := resConfig{skip: 1}
 	for _, o := range opts {
 		o(&cfg)
@@ -52,10 +55,10 @@ func (s *Scope) ResCNN(name string, height, width, channels, depth int, act Acti
 	d := &ResCNN{Height: height, Width: width, Channels: channels, Depth: depth, Act: act, Skip: cfg.skip}
 	switch {
 	case depth < 2 || channels < 1:
-		d.err = s.fail(fmt.Errorf("layers: ResCNN %q needs depth ≥ 2 and channels ≥ 1, got %d and %d", name, depth, channels))
+		d.err = s.Fail(fmt.Errorf("conv: ResCNN %q needs depth ≥ 2 and channels ≥ 1, got %d and %d", name, depth, channels))
 		return d
 	case cfg.skip < 0 || cfg.lip < 0:
-		d.err = s.fail(fmt.Errorf("layers: ResCNN %q needs a skip weight and a Lipschitz bound ≥ 0, got %v and %v", name, cfg.skip, cfg.lip))
+		d.err = s.Fail(fmt.Errorf("conv: ResCNN %q needs a skip weight and a Lipschitz bound ≥ 0, got %v and %v", name, cfg.skip, cfg.lip))
 		return d
 	}
 	for l := range depth {
@@ -68,24 +71,27 @@ func (s *Scope) ResCNN(name string, height, width, channels, depth int, act Acti
 			in = 1
 		}
 		if l == depth-1 {
-			out, a = 1, Identity
-			copts = []ConvOpt{ConvInit(GlorotUniform(0.1))}
+			out, a = 1, layers.Identity
+			copts = []ConvOpt{ConvInit(layers.GlorotUniform(0.1))}
 			if cfg.lip > 0 {
 				copts = append(copts, ConvBound(cfg.lip))
 			}
 		}
-		c := s.Conv2D(fmt.Sprintf("%s.conv%d", name, l+1), height, width, in, out, 3, a, copts...)
+		c := NewConv2D(s, fmt.Sprintf("%s.conv%d", name, l+1), height, width, in, out, 3, a, copts...)
 		if c.err != nil {
 			d.err = c.err
 			return d
 		}
 		d.Convs = append(d.Convs, c)
 	}
-	d.err = s.err
+	d.err = s.Err()
 	return d
 }
 
-// Fwd implements Layer.
+// Err is the error met while building the denoiser, if any.
+func (d *ResCNN) Err() error { return d.err }
+
+// Fwd implements layers.Layer.
 func (d *ResCNN) Fwd(u *G.Node) (*G.Node, error) {
 	if d.err != nil {
 		return nil, d.err
@@ -98,7 +104,7 @@ func (d *ResCNN) Fwd(u *G.Node) (*G.Node, error) {
 	case 1:
 	default:
 		var err error
-		if skip, err = G.Mul(u, constOf(u.Dtype(), d.Skip)); err != nil {
+		if skip, err = G.Mul(u, layers.Const(u.Dtype(), d.Skip)); err != nil {
 			return nil, err
 		}
 	}
@@ -128,11 +134,12 @@ func (d *ResCNN) Params() G.Nodes {
 	return ps
 }
 
-// resCNNEval evaluates a ResCNN and its input VJP on flat buffers for a
-// batch of n images, without graphs (the kernels of cells built on it).
-type resCNNEval[T deq.Float] struct {
+// ResCNNKernel evaluates a ResCNN and its input VJP on flat buffers for a
+// batch of n images, without graphs: the numeric kernel of cells built on
+// the denoiser (imaging.PGDCell). It is used by one solve at a time.
+type ResCNNKernel[T deq.Float] struct {
 	geos   []convGeom
-	act    Activation
+	act    layers.Activation
 	skip   T
 	n      int
 	w, b   [][]T
@@ -142,8 +149,9 @@ type resCNNEval[T deq.Float] struct {
 	ga, gb []T // gradients flowing back through the hidden layers
 }
 
-func newResCNNEval[T deq.Float](d *ResCNN, n int) *resCNNEval[T] {
-	e := &resCNNEval[T]{act: d.Act, skip: T(d.Skip), n: n, pool: &colPool{}}
+// NewResCNNKernel returns the kernel of d for batches of n images.
+func NewResCNNKernel[T deq.Float](d *ResCNN, n int) *ResCNNKernel[T] {
+	e := &ResCNNKernel[T]{act: d.Act, skip: T(d.Skip), n: n, pool: &colPool{}}
 	for l, c := range d.Convs {
 		g := c.geom()
 		e.geos = append(e.geos, g)
@@ -157,34 +165,38 @@ func newResCNNEval[T deq.Float](d *ResCNN, n int) *resCNNEval[T] {
 	return e
 }
 
-// bind takes the weights and biases, in Params order.
-func (e *resCNNEval[T]) bind(params [][]T) error {
+// Layers is the number of convolutions; Bind takes two parameters per
+// layer.
+func (e *ResCNNKernel[T]) Layers() int { return len(e.geos) }
+
+// Bind takes the weights and biases, in Params order.
+func (e *ResCNNKernel[T]) Bind(params [][]T) error {
 	if len(params) != 2*len(e.geos) {
-		return fmt.Errorf("layers: ResCNN kernel bound to %d parameters, want %d", len(params), 2*len(e.geos))
+		return fmt.Errorf("conv: ResCNN kernel bound to %d parameters, want %d", len(params), 2*len(e.geos))
 	}
 	e.w, e.b = e.w[:0], e.b[:0]
 	for l, g := range e.geos {
 		w, b := params[2*l], params[2*l+1]
 		if len(w) != g.weights() || len(b) != g.cout {
-			return fmt.Errorf("layers: ResCNN layer %d got %d weights and %d biases, want %d and %d", l+1, len(w), len(b), g.weights(), g.cout)
+			return fmt.Errorf("conv: ResCNN layer %d got %d weights and %d biases, want %d and %d", l+1, len(w), len(b), g.weights(), g.cout)
 		}
 		e.w, e.b = append(e.w, w), append(e.b, b)
 	}
 	return nil
 }
 
-// forward writes D(u) into out; with keep, it records φ' of every hidden
-// layer for vjp.
-func (e *resCNNEval[T]) forward(out, u []T, keep bool) {
+// Forward writes D(u) into out; with keep, it records φ' of every hidden
+// layer for VJP.
+func (e *ResCNNKernel[T]) Forward(out, u []T, keep bool) {
 	h := u
 	last := len(e.geos) - 1
 	for l, g := range e.geos {
 		if l == last {
 			if e.skip == 1 {
-				convForward(g, e.pool, out, h, e.w[l], e.b[l], u, e.n, Identity, nil)
+				convForward(g, e.pool, out, h, e.w[l], e.b[l], u, e.n, layers.Identity, nil)
 				return
 			}
-			convForward(g, e.pool, out, h, e.w[l], e.b[l], nil, e.n, Identity, nil)
+			convForward(g, e.pool, out, h, e.w[l], e.b[l], nil, e.n, layers.Identity, nil)
 			for i, v := range u {
 				out[i] += e.skip * v
 			}
@@ -199,8 +211,8 @@ func (e *resCNNEval[T]) forward(out, u []T, keep bool) {
 	}
 }
 
-// vjp writes J_D(u)ᵀ v into out, at the u of the last forward with keep.
-func (e *resCNNEval[T]) vjp(out, v []T) {
+// VJP writes J_D(u)ᵀ v into out, at the u of the last Forward with keep.
+func (e *ResCNNKernel[T]) VJP(out, v []T) {
 	last := len(e.geos) - 1
 	g := v // gradient with respect to the current layer's output
 	for l := last; l >= 0; l-- {
@@ -211,8 +223,8 @@ func (e *resCNNEval[T]) vjp(out, v []T) {
 			for i, d := range e.deriv[l] {
 				s[i] = g[i] * d
 			}
-			if e.act != ReLU { // φ' ∈ {0, 1} creates no subnormals
-				flushSubnormal(s)
+			if e.act != layers.ReLU { // φ' ∈ {0, 1} creates no subnormals
+				opkit.FlushSubnormal(s)
 			}
 		}
 		if l == 0 {

@@ -1,12 +1,15 @@
-package layers
+package fourier
 
 import (
 	"fmt"
+
+	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // FourierBlock is one layer of a Fourier neural operator on S×S grids of
@@ -22,32 +25,32 @@ import (
 type FourierBlock struct {
 	K                  *SpectralConv
 	W, B               *G.Node
-	Act                Activation
+	Act                layers.Activation
 	Size, Width, Modes int
 	err                error
 }
 
-var _ Layer = (*FourierBlock)(nil)
+var _ layers.Layer = (*FourierBlock)(nil)
 
 // FourierBlock creates an explicit Fourier layer with parameters
 // name.K.W, name.W (GlorotUniform(1)) and name.b.
-func (s *Scope) FourierBlock(name string, size, width, modes int, act Activation) *FourierBlock {
-	return s.fourierBlock(name, size, width, modes, act, GlorotUniform(1))
+func NewFourierBlock(s *layers.Scope, name string, size, width, modes int, act layers.Activation) *FourierBlock {
+	return newFourierBlock(s, name, size, width, modes, act, layers.GlorotUniform(1))
 }
 
-func (s *Scope) fourierBlock(name string, size, width, modes int, act Activation, winit Init) *FourierBlock {
+func newFourierBlock(s *layers.Scope, name string, size, width, modes int, act layers.Activation, winit layers.Init) *FourierBlock {
 	f := &FourierBlock{Act: act, Size: size, Width: width, Modes: modes}
-	if !act.derivFromOutput() {
-		f.err = s.fail(fmt.Errorf("layers: Fourier layer %q: activation %v is not supported (use tanh, relu, sigmoid, softplus or identity)", name, act))
+	if !act.DerivFromOutput() {
+		f.err = s.Fail(fmt.Errorf("fourier: Fourier layer %q: activation %v is not supported (use tanh, relu, sigmoid, softplus or identity)", name, act))
 		return f
 	}
-	f.K = s.SpectralConv(name+".K", size, modes, width, width)
+	f.K = NewSpectralConv(s, name+".K", size, modes, width, width)
 	if f.err = f.K.err; f.err != nil {
 		return f
 	}
 	f.W = s.Param(name+".W", tensor.Shape{width, width}, winit)
-	f.B = s.Param(name+".b", tensor.Shape{1, width}, Zeros)
-	f.err = s.err
+	f.B = s.Param(name+".b", tensor.Shape{1, width}, layers.Zeros)
+	f.err = s.Err()
 	return f
 }
 
@@ -71,7 +74,7 @@ func (f *FourierBlock) apply(x, add *G.Node) (*G.Node, error) {
 	}
 	xs := x.Shape()
 	if len(xs) != 2 || xs[1] != f.Size*f.Size*f.Width {
-		return nil, fmt.Errorf("layers: Fourier layer on %d×%d grids of %d channels needs input (B, %d), got %v", f.Size, f.Size, f.Width, f.Size*f.Size*f.Width, xs)
+		return nil, fmt.Errorf("fourier: Fourier layer on %d×%d grids of %d channels needs input (B, %d), got %v", f.Size, f.Size, f.Width, f.Size*f.Size*f.Width, xs)
 	}
 	spec, err := f.K.Apply(x, add)
 	if err != nil {
@@ -86,7 +89,7 @@ func (f *FourierBlock) apply(x, add *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, err := affine(x2, f.W, s2, f.B, f.Act)
+	y, err := layers.Affine(x2, f.W, s2, f.B, f.Act)
 	if err != nil {
 		return nil, err
 	}
@@ -104,17 +107,17 @@ func (f *FourierBlock) apply(x, add *G.Node) (*G.Node, error) {
 // pointwise product each.
 type FNOCell struct {
 	Block *FourierBlock
-	cache *kernelCache
+	cache *opkit.Cache
 }
 
-var _ Cell = (*FNOCell)(nil)
+var _ layers.Cell = (*FNOCell)(nil)
 
 // FNOCell creates the cell on S×S grids (size) with width channels and
 // modes Fourier modes per direction; parameters name.K.W, name.W
 // (CellInit, ‖W‖₂ ≈ 0.5) and name.b. With SpectralInit's scale a fresh
 // cell is a contraction.
-func (s *Scope) FNOCell(name string, size, width, modes int, act Activation) *FNOCell {
-	return &FNOCell{Block: s.fourierBlock(name, size, width, modes, act, CellInit()), cache: &kernelCache{}}
+func NewFNOCell(s *layers.Scope, name string, size, width, modes int, act layers.Activation) *FNOCell {
+	return &FNOCell{Block: newFourierBlock(s, name, size, width, modes, act, layers.CellInit()), cache: &opkit.Cache{}}
 }
 
 // Params implements Cell: K's weights, W and b.
@@ -127,7 +130,7 @@ func (c *FNOCell) StateShape(inj []tensor.Shape) (tensor.Shape, error) {
 	}
 	n := c.Block.Size * c.Block.Size * c.Block.Width
 	if len(inj) != 1 || len(inj[0]) != 2 || inj[0][1] != n {
-		return nil, fmt.Errorf("layers: FNOCell(%d×%d, width %d) needs one injection of shape (B, %d), got %v", c.Block.Size, c.Block.Size, c.Block.Width, n, inj)
+		return nil, fmt.Errorf("fourier: FNOCell(%d×%d, width %d) needs one injection of shape (B, %d), got %v", c.Block.Size, c.Block.Size, c.Block.Width, n, inj)
 	}
 	return inj[0].Clone(), nil
 }
@@ -135,27 +138,27 @@ func (c *FNOCell) StateShape(inj []tensor.Shape) (tensor.Shape, error) {
 // Apply implements Cell.
 func (c *FNOCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 	if len(inj) != 1 {
-		return nil, fmt.Errorf("layers: FNOCell takes one injection, got %d", len(inj))
+		return nil, fmt.Errorf("fourier: FNOCell takes one injection, got %d", len(inj))
 	}
 	return c.Block.apply(z, inj[0])
 }
 
 // Kernel64 implements Cell.
-func (c *FNOCell) Kernel64(inj []tensor.Shape) (Kernel[float64], error) {
+func (c *FNOCell) Kernel64(inj []tensor.Shape) (layers.Kernel[float64], error) {
 	return fnoKernelFor[float64](c, inj, "float64")
 }
 
 // Kernel32 implements Cell.
-func (c *FNOCell) Kernel32(inj []tensor.Shape) (Kernel[float32], error) {
+func (c *FNOCell) Kernel32(inj []tensor.Shape) (layers.Kernel[float32], error) {
 	return fnoKernelFor[float32](c, inj, "float32")
 }
 
-func fnoKernelFor[T deq.Float](c *FNOCell, inj []tensor.Shape, dt string) (Kernel[T], error) {
+func fnoKernelFor[T deq.Float](c *FNOCell, inj []tensor.Shape, dt string) (layers.Kernel[T], error) {
 	st, err := c.StateShape(inj)
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.cache.get(shapesKey(dt, inj), func() (any, error) {
+	k, err := c.cache.Get(opkit.ShapesKey(dt, inj), func() (any, error) {
 		f := c.Block
 		n := st.TotalSize()
 		return &fnoKernel[T]{
@@ -179,12 +182,12 @@ func (c *FNOCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	s, err := timesActDeriv(f.Act, fz, v)
+	s, err := layers.TimesActDeriv(f.Act, fz, v)
 	if err != nil {
 		return nil, err
 	}
 	geo := f.K.geom()
-	kt, err := G.ApplyOp(&spectralOp{geo: geo, transposed: true, dt: fz.Dtype(), batch: fz.Shape()[0], buf: &outBuf{}, plan: &planSlot{}}, s, f.K.W)
+	kt, err := G.ApplyOp(newSpectralOp(geo, true, false, fz.Dtype(), fz.Shape()[0], &planSlot{}), s, f.K.W)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +196,7 @@ func (c *FNOCell) JacobianVJP(fz, v *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	sw, err := matMul(s2, f.W, false, true)
+	sw, err := layers.MatMul(s2, f.W, false, true)
 	if err != nil {
 		return nil, err
 	}

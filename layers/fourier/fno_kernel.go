@@ -1,19 +1,22 @@
-package layers
+package fourier
 
 import (
 	"fmt"
+
+	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // fnoKernel evaluates φ(K z + z·W + inj + b) and its VJP
 // J_fᵀv = Kᵀ(v ⊙ φ') + (v ⊙ φ')·Wᵀ on flat channel-last buffers.
 type fnoKernel[T deq.Float] struct {
 	b, s, c    int
-	act        Activation
+	act        layers.Activation
 	plan       *spectralPlan[T]
 	blk        []T // K's weights in block form (blockWeights)
 	w, bias    []T
@@ -23,25 +26,25 @@ type fnoKernel[T deq.Float] struct {
 
 func (k *fnoKernel[T]) Bind(inj, params []G.Value) error {
 	if len(inj) != 1 || len(params) != 3 {
-		return fmt.Errorf("layers: FNOCell kernel bound to %d injections and %d parameters, want 1 and 3", len(inj), len(params))
+		return fmt.Errorf("fourier: FNOCell kernel bound to %d injections and %d parameters, want 1 and 3", len(inj), len(params))
 	}
 	var err error
-	if k.inj, err = data[T](inj[0]); err != nil {
+	if k.inj, err = opkit.Data[T](inj[0]); err != nil {
 		return err
 	}
-	kw, err := data[T](params[0])
+	kw, err := opkit.Data[T](params[0])
 	if err != nil {
 		return err
 	}
-	if k.w, err = data[T](params[1]); err != nil {
+	if k.w, err = opkit.Data[T](params[1]); err != nil {
 		return err
 	}
-	if k.bias, err = data[T](params[2]); err != nil {
+	if k.bias, err = opkit.Data[T](params[2]); err != nil {
 		return err
 	}
 	n, c := k.b*k.s*k.s*k.c, k.c
 	if len(k.inj) != n || len(kw) != 2*spectralModes(k.plan.m)*c*c || len(k.w) != c*c || len(k.bias) != c {
-		return fmt.Errorf("layers: FNOCell kernel got values of the wrong size")
+		return fmt.Errorf("fourier: FNOCell kernel got values of the wrong size")
 	}
 	k.blk = blockBuf(k.plan, kw)
 	return nil
@@ -65,7 +68,7 @@ func (k *fnoKernel[T]) pre(out, z, d []T) {
 		if d != nil {
 			dd = d[lo*c : hi*c]
 		}
-		applyAct(k.act, o, dd)
+		layers.Activate(k.act, o, dd)
 	})
 }
 
@@ -78,7 +81,7 @@ func (k *fnoKernel[T]) VJP(out, v []T) error {
 	for i := range k.tmp {
 		k.tmp[i] = v[i] * k.deriv[i]
 	}
-	flushSubnormal(k.tmp)
+	opkit.FlushSubnormal(k.tmp)
 	k.plan.applyT(out, k.tmp, k.blk, k.b)
 	linalg.Gemm(false, true, rows, c, c, 1, k.tmp, c, k.w, c, 1, out, c)
 	return nil

@@ -1,8 +1,11 @@
-package layers
+package fourier
 
 import (
 	"fmt"
 
+	"github.com/implicit-ml/implicit/layers"
+
+	"github.com/implicit-ml/implicit/internal/opkit"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -20,28 +23,28 @@ import (
 // Node (i, j) has coordinates (i/(S−1), j/(S−1)): the grid of the Darcy
 // data, boundary included.
 type FNO struct {
-	Lift      *Dense // 3 → Width
-	Body      Layer
-	Proj, Out *Dense // Width → Hidden (φ), Hidden → 1
+	Lift      *layers.Dense // 3 → Width
+	Body      layers.Layer
+	Proj, Out *layers.Dense // Width → Hidden (φ), Hidden → 1
 	Size      int
 	Width     int
 	err       error
 }
 
-var _ Layer = (*FNO)(nil)
+var _ layers.Layer = (*FNO)(nil)
 
 // FNO creates the lift (name.lift) and projection (name.proj, name.out)
 // around body, which must map (B, S²·width) to itself.
-func (s *Scope) FNO(name string, size, width, hidden int, act Activation, body Layer) *FNO {
+func NewFNO(s *layers.Scope, name string, size, width, hidden int, act layers.Activation, body layers.Layer) *FNO {
 	f := &FNO{Body: body, Size: size, Width: width}
 	if size < 2 || width <= 0 || hidden <= 0 || body == nil {
-		f.err = s.fail(fmt.Errorf("layers: FNO %q needs size ≥ 2, positive width and hidden sizes and a body; got %d, %d, %d", name, size, width, hidden))
+		f.err = s.Fail(fmt.Errorf("fourier: FNO %q needs size ≥ 2, positive width and hidden sizes and a body; got %d, %d, %d", name, size, width, hidden))
 		return f
 	}
-	f.Lift = s.Dense(name+".lift", 3, width, Identity)
+	f.Lift = s.Dense(name+".lift", 3, width, layers.Identity)
 	f.Proj = s.Dense(name+".proj", width, hidden, act)
-	f.Out = s.Dense(name+".out", hidden, 1, Identity)
-	f.err = s.err
+	f.Out = s.Dense(name+".out", hidden, 1, layers.Identity)
+	f.err = s.Err()
 	return f
 }
 
@@ -77,7 +80,7 @@ func (f *FNO) Lifted(x *G.Node) (*G.Node, error) {
 	s := x.Shape()
 	n := f.Size * f.Size
 	if len(s) < 2 || s.TotalSize() != s[0]*n {
-		return nil, fmt.Errorf("layers: FNO on %d×%d grids needs input (B, 1, %d, %d) or (B, %d), got %v", f.Size, f.Size, f.Size, f.Size, n, s)
+		return nil, fmt.Errorf("fourier: FNO on %d×%d grids needs input (B, 1, %d, %d) or (B, %d), got %v", f.Size, f.Size, f.Size, f.Size, n, s)
 	}
 	b := s[0]
 	a, err := G.Reshape(x, tensor.Shape{b * n, 1})
@@ -125,6 +128,6 @@ func gridNode(g *G.ExprGraph, dt tensor.Dtype, b, size int) *G.Node {
 			}
 		}
 	}
-	t := newTensor(dt, tensor.Shape{b * size * size, 2}, vals)
+	t := opkit.NewTensor(dt, tensor.Shape{b * size * size, 2}, vals)
 	return g.AddNode(G.NewConstant(t, G.WithName(fmt.Sprintf("grid%dx%d_b%d", size, size, b))))
 }

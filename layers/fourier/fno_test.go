@@ -1,8 +1,11 @@
-package layers
+package fourier
 
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/implicit-ml/implicit/internal/layertest"
+	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -16,36 +19,36 @@ const fnoB, fnoS, fnoC, fnoM, fnoH = 2, 6, 3, 2, 4
 
 // fnoModel is x (B, 1, S, S) → FNO with the given body → MSE against a
 // random target; it returns the loss and every parameter plus x.
-func fnoModel(g *G.ExprGraph, body func(s *Scope) Layer) (*G.Node, G.Nodes, error) {
+func fnoModel(g *G.ExprGraph, body func(s *layers.Scope) layers.Layer) (*G.Node, G.Nodes, error) {
 	rng := rand.New(rand.NewPCG(41, 42))
-	s := NewScope(g, tensor.Float64, rng)
-	x := input(g, tensor.Float64, rng, "x", fnoB, 1, fnoS, fnoS)
-	f := s.FNO("fno", fnoS, fnoC, fnoH, Tanh, body(s))
+	s := layers.NewScope(g, tensor.Float64, rng)
+	x := layertest.Input(g, tensor.Float64, rng, "x", fnoB, 1, fnoS, fnoS)
+	f := NewFNO(s, "fno", fnoS, fnoC, fnoH, layers.Tanh, body(s))
 	y, err := f.Fwd(x)
 	if err != nil {
 		return nil, nil, err
 	}
-	loss, err := MSE(y, input(g, tensor.Float64, rng, "target", fnoB, 1, fnoS, fnoS))
+	loss, err := layers.MSE(y, layertest.Input(g, tensor.Float64, rng, "target", fnoB, 1, fnoS, fnoS))
 	return loss, append(G.Nodes{x}, f.Params()...), err
 }
 
 func TestFNOGradients(t *testing.T) {
 	stop := deq.Stop{Tol: 1e-14, Mode: deq.Absolute, MaxIter: 300}
-	implicit := func(b deq.Backward) func(s *Scope) Layer {
-		return func(s *Scope) Layer {
-			return s.Implicit("deq", s.FNOCell("cell", fnoS, fnoC, fnoM, Tanh), ImplicitConfig{Stop: stop, Backward: b})
+	implicit := func(b deq.Backward) func(s *layers.Scope) layers.Layer {
+		return func(s *layers.Scope) layers.Layer {
+			return s.Implicit("deq", NewFNOCell(s, "cell", fnoS, fnoC, fnoM, layers.Tanh), layers.ImplicitConfig{Stop: stop, Backward: b})
 		}
 	}
-	for name, body := range map[string]func(s *Scope) Layer{
+	for name, body := range map[string]func(s *layers.Scope) layers.Layer{
 		"implicit/ift":        implicit(deq.IFT{Stop: stop}),
 		"implicit/ift-gmres":  implicit(deq.IFT{Solver: deq.GMRES{}, Stop: stop}),
 		"implicit/unrolled-5": implicit(deq.Unrolled{Steps: 5}),
-		"explicit/2-blocks": func(s *Scope) Layer {
-			return Sequential{s.FourierBlock("b0", fnoS, fnoC, fnoM, ReLU), s.FourierBlock("b1", fnoS, fnoC, fnoM, Tanh)}
+		"explicit/2-blocks": func(s *layers.Scope) layers.Layer {
+			return layers.Sequential{NewFourierBlock(s, "b0", fnoS, fnoC, fnoM, layers.ReLU), NewFourierBlock(s, "b1", fnoS, fnoC, fnoM, layers.Tanh)}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return fnoModel(g, body) })
+			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return fnoModel(g, body) })
 		})
 	}
 }
@@ -55,8 +58,8 @@ func TestFNOGradients(t *testing.T) {
 func TestFNOCellKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(43, 44))
 	g := G.NewGraph()
-	s := NewScope(g, tensor.Float64, rng)
-	cell := s.FNOCell("cell", fnoS, fnoC, fnoM, Tanh)
+	s := layers.NewScope(g, tensor.Float64, rng)
+	cell := NewFNOCell(s, "cell", fnoS, fnoC, fnoM, layers.Tanh)
 	for _, p := range cell.Params() { // non-zero bias, larger weights
 		d := p.Value().Data().([]float64)
 		for i := range d {
@@ -64,21 +67,23 @@ func TestFNOCellKernel(t *testing.T) {
 		}
 	}
 	n := fnoS * fnoS * fnoC
-	z := input(g, tensor.Float64, rng, "z", fnoB, n)
-	inj := input(g, tensor.Float64, rng, "inj", fnoB, n)
-	checkCellKernel(t, cell, z, inj, rng)
+	z := layertest.Input(g, tensor.Float64, rng, "z", fnoB, n)
+	inj := layertest.Input(g, tensor.Float64, rng, "inj", fnoB, n)
+	if err := layers.CheckCellKernel(cell, z, inj, rng); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestFNOCellRejectsBadInjections(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	s := NewScope(G.NewGraph(), tensor.Float64, rng)
-	cell := s.FNOCell("cell", 8, 4, 2, Tanh)
+	s := layers.NewScope(G.NewGraph(), tensor.Float64, rng)
+	cell := NewFNOCell(s, "cell", 8, 4, 2, layers.Tanh)
 	if _, err := cell.StateShape([]tensor.Shape{{2, 8 * 8 * 3}}); err == nil {
 		t.Error("injection of the wrong width: no error")
 	}
-	s.FNOCell("gelu", 8, 4, 2, GELU)
+	NewFNOCell(s, "gelu", 8, 4, 2, layers.GELU)
 	if s.Err() == nil {
-		t.Error("GELU cell: no error (the fused ops need φ' from φ's output)")
+		t.Error("layers.GELU cell: no error (the fused ops need φ' from φ's output)")
 	}
 }
 
@@ -88,10 +93,10 @@ func BenchmarkFNOCell(b *testing.B) {
 	const batch, size, width, modes = 32, 32, 16, 8
 	rng := rand.New(rand.NewPCG(1, 2))
 	g := G.NewGraph()
-	s := NewScope(g, tensor.Float32, rng)
-	cell := s.FNOCell("cell", size, width, modes, Tanh)
+	s := layers.NewScope(g, tensor.Float32, rng)
+	cell := NewFNOCell(s, "cell", size, width, modes, layers.Tanh)
 	n := size * size * width
-	inj := input(g, tensor.Float32, rng, "inj", batch, n)
+	inj := layertest.Input(g, tensor.Float32, rng, "inj", batch, n)
 	k, err := cell.Kernel32([]tensor.Shape{inj.Shape()})
 	if err != nil {
 		b.Fatal(err)

@@ -1,21 +1,25 @@
-package layers
+package fourier
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/implicit-ml/implicit/layers"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/layertest"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // smoothingTask returns n random fields on S×S grids and their targets,
 // a nonlocal operator: the periodic 5×5 box average of a, squared — a map
 // an FNO represents with a few modes and a pointwise nonlinearity.
 func smoothingTask(rng *rand.Rand, n, s int) (x, y []float64) {
-	x = spectralRand(rng, n*s*s)
+	x = layertest.RandVec(rng, n*s*s)
 	y = make([]float64, len(x))
 	for k := range n {
 		a := x[k*s*s : (k+1)*s*s]
@@ -43,19 +47,19 @@ func TestImplicitFNOTrains(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
 	xs, ys := smoothingTask(rng, n, s)
 	g := G.NewGraph()
-	sc := NewScope(g, tensor.Float64, rng)
-	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(n, 1, s, s), G.WithName("x"), G.WithValue(newTensor(tensor.Float64, tensor.Shape{n, 1, s, s}, xs)))
-	y := G.NewTensor(g, tensor.Float64, 4, G.WithShape(n, 1, s, s), G.WithName("y"), G.WithValue(newTensor(tensor.Float64, tensor.Shape{n, 1, s, s}, ys)))
-	layer := sc.Implicit("deq", sc.FNOCell("cell", s, width, modes, Tanh), ImplicitConfig{
+	sc := layers.NewScope(g, tensor.Float64, rng)
+	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(n, 1, s, s), G.WithName("x"), G.WithValue(opkit.NewTensor(tensor.Float64, tensor.Shape{n, 1, s, s}, xs)))
+	y := G.NewTensor(g, tensor.Float64, 4, G.WithShape(n, 1, s, s), G.WithName("y"), G.WithValue(opkit.NewTensor(tensor.Float64, tensor.Shape{n, 1, s, s}, ys)))
+	layer := sc.Implicit("deq", NewFNOCell(sc, "cell", s, width, modes, layers.Tanh), layers.ImplicitConfig{
 		Stop:     deq.Stop{Tol: 1e-4, MaxIter: 40},
 		Backward: deq.Phantom{Steps: 3, Damping: 0.8},
 	})
-	model := sc.FNO("fno", s, width, hidden, Tanh, layer)
+	model := NewFNO(sc, "fno", s, width, hidden, layers.Tanh, layer)
 	out, err := model.Fwd(x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	loss, err := MSE(out, y)
+	loss, err := layers.MSE(out, y)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +79,7 @@ func TestImplicitFNOTrains(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		l, err := Scalar(loss)
+		l, err := layers.Scalar(loss)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,9 +1,11 @@
-package layers
+package fourier
 
 import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -32,7 +34,7 @@ type SpectralConv struct {
 // from U(−a, a) with a = gain/√(In·Out). With gain 0.5 each mode's
 // complex C×C matrix has a spectral norm of about 0.8/√C (random-matrix
 // estimate 2√C·σ), so a fresh Fourier cell stays contractive.
-func SpectralInit(gain float64) Init {
+func SpectralInit(gain float64) layers.Init {
 	return func(rng *rand.Rand, shape tensor.Shape, out []float64) {
 		a := gain
 		if len(shape) == 4 {
@@ -47,23 +49,23 @@ func SpectralInit(gain float64) Init {
 // SpectralConv creates the spectral convolution of S×S grids (size S),
 // keeping modes M per direction, from in to out channels, with parameter
 // name.W initialised by SpectralInit(0.5). It needs 1 ≤ M ≤ S/2.
-func (s *Scope) SpectralConv(name string, size, modes, in, out int) *SpectralConv {
+func NewSpectralConv(s *layers.Scope, name string, size, modes, in, out int) *SpectralConv {
 	c := &SpectralConv{Size: size, Modes: modes, In: in, Out: out}
 	if c.err = spectralCheck(name, size, modes, in, out); c.err != nil {
-		s.fail(c.err)
+		s.Fail(c.err)
 		return c
 	}
 	c.W = s.Param(name+".W", spectralGeom{size, modes, in, out}.wShape(), SpectralInit(0.5))
-	c.err = s.err
+	c.err = s.Err()
 	return c
 }
 
 func spectralCheck(name string, size, modes, in, out int) error {
 	switch {
 	case size < 2 || modes < 1 || 2*modes > size:
-		return fmt.Errorf("layers: spectral convolution %q on %d×%d grids cannot keep %d modes; want 1 ≤ modes ≤ size/2", name, size, size, modes)
+		return fmt.Errorf("fourier: spectral convolution %q on %d×%d grids cannot keep %d modes; want 1 ≤ modes ≤ size/2", name, size, size, modes)
 	case in <= 0 || out <= 0:
-		return fmt.Errorf("layers: spectral convolution %q needs positive channel counts, got %d and %d", name, in, out)
+		return fmt.Errorf("fourier: spectral convolution %q needs positive channel counts, got %d and %d", name, in, out)
 	}
 	return nil
 }

@@ -1,14 +1,14 @@
-package layers
+package fourier
 
 import (
 	"fmt"
-	"hash"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // spectralGeom is the static shape of a spectral convolution: an S×S grid,
@@ -36,93 +36,70 @@ func planOf[T deq.Float](slot *planSlot, g spectralGeom) *spectralPlan[T] {
 func spectralConv(geo spectralGeom, x, w, add *G.Node) (*G.Node, error) {
 	xs := x.Shape()
 	if len(xs) != 2 || xs[1] != geo.s*geo.s*geo.cin {
-		return nil, fmt.Errorf("layers: spectral convolution on %d×%d grids with %d channels needs input (B, %d), got %v", geo.s, geo.s, geo.cin, geo.s*geo.s*geo.cin, xs)
+		return nil, fmt.Errorf("fourier: spectral convolution on %d×%d grids with %d channels needs input (B, %d), got %v", geo.s, geo.s, geo.cin, geo.s*geo.s*geo.cin, xs)
 	}
 	if !w.Shape().Eq(geo.wShape()) {
-		return nil, fmt.Errorf("layers: spectral weights have shape %v, want %v", w.Shape(), geo.wShape())
+		return nil, fmt.Errorf("fourier: spectral weights have shape %v, want %v", w.Shape(), geo.wShape())
 	}
-	op := &spectralOp{geo: geo, dt: x.Dtype(), batch: xs[0], buf: &outBuf{}, plan: &planSlot{}}
 	children := G.Nodes{x, w}
 	if add != nil {
 		if want := (tensor.Shape{xs[0], geo.s * geo.s * geo.cout}); !add.Shape().Eq(want) {
-			return nil, fmt.Errorf("layers: spectral convolution addend has shape %v, want %v", add.Shape(), want)
+			return nil, fmt.Errorf("fourier: spectral convolution addend has shape %v, want %v", add.Shape(), want)
 		}
-		op.hasAdd = true
 		children = append(children, add)
 	}
-	return G.ApplyOp(op, children...)
+	return G.ApplyOp(newSpectralOp(geo, false, add != nil, x.Dtype(), xs[0], &planSlot{}), children...)
 }
 
 // spectralOp computes K x + add, or with transposed Kᵀ x (Cout → Cin
 // channels, no addend). Children: x, W, then add if hasAdd. Its output
 // buffer is reused across runs, like the fused ops'.
 type spectralOp struct {
+	opkit.Base
 	geo                spectralGeom
 	transposed, hasAdd bool
-	dt                 tensor.Dtype
 	batch              int
-	buf                *outBuf
 	plan               *planSlot
 }
 
-func (op *spectralOp) outShape() tensor.Shape {
-	c := op.geo.cout
-	if op.transposed {
-		c = op.geo.cin
+func newSpectralOp(geo spectralGeom, transposed, hasAdd bool, dt tensor.Dtype, batch int, plan *planSlot) *spectralOp {
+	c, name := geo.cout, fmt.Sprintf("Spectral{%d modes}", geo.m)
+	if transposed {
+		c, name = geo.cin, fmt.Sprintf("SpectralT{%d modes}", geo.m)
 	}
-	return tensor.Shape{op.batch, op.geo.s * op.geo.s * c}
-}
-
-func (op *spectralOp) Arity() int { return 2 + btoi(op.hasAdd) }
-func (op *spectralOp) Type() hm.Type {
-	m := G.TensorType{Dims: 2, Of: op.dt}
-	ts := []hm.Type{m, G.TensorType{Dims: 4, Of: op.dt}}
-	if op.hasAdd {
+	m := G.TensorType{Dims: 2, Of: dt}
+	ts := []hm.Type{m, G.TensorType{Dims: 4, Of: dt}}
+	if hasAdd {
 		ts = append(ts, m)
 	}
-	return hm.NewFnType(append(ts, m)...)
-}
-func (op *spectralOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
-func (op *spectralOp) ReturnsPtr() bool                               { return false }
-func (op *spectralOp) CallsExtern() bool                              { return false }
-func (op *spectralOp) OverwritesInput() int                           { return -1 }
-func (op *spectralOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "Spectral{%v,%v,%v,%v,%d}", op.geo, op.transposed, op.hasAdd, op.dt, op.batch)
-}
-func (op *spectralOp) Hashcode() uint32 { return hashOf(op) }
-func (op *spectralOp) String() string {
-	if op.transposed {
-		return fmt.Sprintf("SpectralT{%d modes}", op.geo.m)
-	}
-	return fmt.Sprintf("Spectral{%d modes}", op.geo.m)
+	op := &spectralOp{geo: geo, transposed: transposed, hasAdd: hasAdd, batch: batch, plan: plan}
+	op.Base = opkit.New(name, fmt.Sprintf("Spectral{%v,%v,%v,%v,%d}", geo, transposed, hasAdd, dt, batch), dt, len(ts),
+		tensor.Shape{batch, geo.s * geo.s * c}).WithTypes(append(ts, m)...)
+	return op
 }
 
 func (op *spectralOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != op.Arity() {
-		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("fourier: %w", err)
 	}
-	out := op.buf.get(op.dt, op.outShape())
-	var err error
-	if op.dt == tensor.Float32 {
-		err = spectralDo[float32](op, out, vals)
-	} else {
-		err = spectralDo[float64](op, out, vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return spectralDo[float32](op, out, vals) },
+		func() error { return spectralDo[float64](op, out, vals) })
 }
 
 func spectralDo[T deq.Float](op *spectralOp, out *tensor.Dense, vals []G.Value) error {
-	x, err := data[T](vals[0])
+	x, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	w, err := data[T](vals[1])
+	w, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
 	var add []T
 	if op.hasAdd {
-		if add, err = data[T](vals[2]); err != nil {
+		if add, err = opkit.Data[T](vals[2]); err != nil {
 			return err
 		}
 	}
@@ -146,13 +123,7 @@ func blockBuf[T deq.Float](p *spectralPlan[T], w []T) []T {
 	return p.blk
 }
 
-func (op *spectralOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
+func (op *spectralOp) DiffWRT(n int) []bool { return opkit.AllTrue(n) }
 
 // SymDiff: for K x + add, ∂x = Kᵀg, ∂W = spectralWGrad(x, g), ∂add = g;
 // for Kᵀs (the Jacobian penalty's vᵀJ differentiates it), ∂s = K g and
@@ -167,7 +138,7 @@ func (op *spectralOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) 
 	if op.transposed {
 		wx, wg = grad, x
 	}
-	dw, err := G.ApplyOp(&spectralWGradOp{geo: op.geo, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: &planSlot{}}, wx, wg)
+	dw, err := G.ApplyOp(newSpectralWGradOp(op.geo, op.Dtype(), op.batch, &planSlot{}), wx, wg)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +152,7 @@ func (op *spectralOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) 
 // adjoint is the op of the data gradient: Kᵀ for K, K (without addend)
 // for Kᵀ.
 func (op *spectralOp) adjoint(plan *planSlot) *spectralOp {
-	return &spectralOp{geo: op.geo, transposed: !op.transposed, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: plan}
+	return newSpectralOp(op.geo, !op.transposed, false, op.Dtype(), op.batch, plan)
 }
 
 func (op *spectralOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
@@ -193,22 +164,22 @@ func (op *spectralOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Nod
 	if err != nil {
 		return err
 	}
-	if err := accumulateGrad(inputs[0], dx); err != nil {
+	if err := opkit.AccumulateGrad(inputs[0], dx); err != nil {
 		return err
 	}
 	wx, wg := inputs[0].Value(), g
 	if op.transposed {
 		wx, wg = g, inputs[0].Value()
 	}
-	dw, err := (&spectralWGradOp{geo: op.geo, dt: op.dt, batch: op.batch, buf: &outBuf{}, plan: op.plan}).Do(wx, wg)
+	dw, err := newSpectralWGradOp(op.geo, op.Dtype(), op.batch, op.plan).Do(wx, wg)
 	if err != nil {
 		return err
 	}
-	if err := accumulateGrad(inputs[1], dw); err != nil {
+	if err := opkit.AccumulateGrad(inputs[1], dw); err != nil {
 		return err
 	}
 	if op.hasAdd {
-		return accumulateGrad(inputs[2], g)
+		return opkit.AccumulateGrad(inputs[2], g)
 	}
 	return nil
 }
@@ -216,49 +187,34 @@ func (op *spectralOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Nod
 // spectralWGradOp computes the gradient of ⟨g, K x⟩ with respect to the
 // weights, (2, 2M², Cin, Cout). Children: x (B, S²·Cin), g (B, S²·Cout).
 type spectralWGradOp struct {
+	opkit.Base
 	geo   spectralGeom
-	dt    tensor.Dtype
 	batch int
-	buf   *outBuf
 	plan  *planSlot
 }
 
-func (op *spectralWGradOp) Arity() int { return 2 }
-func (op *spectralWGradOp) Type() hm.Type {
-	m := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(m, m, G.TensorType{Dims: 4, Of: op.dt})
+func newSpectralWGradOp(geo spectralGeom, dt tensor.Dtype, batch int, plan *planSlot) *spectralWGradOp {
+	m := G.TensorType{Dims: 2, Of: dt}
+	return &spectralWGradOp{geo: geo, batch: batch, plan: plan, Base: opkit.New("SpectralWGrad",
+		fmt.Sprintf("SpectralWGrad{%v,%v,%d}", geo, dt, batch), dt, 2, geo.wShape()).WithTypes(m, m, G.TensorType{Dims: 4, Of: dt})}
 }
-func (op *spectralWGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.geo.wShape(), nil
-}
-func (op *spectralWGradOp) ReturnsPtr() bool     { return false }
-func (op *spectralWGradOp) CallsExtern() bool    { return false }
-func (op *spectralWGradOp) OverwritesInput() int { return -1 }
-func (op *spectralWGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "SpectralWGrad{%v,%v,%d}", op.geo, op.dt, op.batch)
-}
-func (op *spectralWGradOp) Hashcode() uint32 { return hashOf(op) }
-func (op *spectralWGradOp) String() string   { return "SpectralWGrad" }
+
 func (op *spectralWGradOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 2 {
-		return nil, fmt.Errorf("layers: %v takes 2 inputs, got %d", op, len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("fourier: %w", err)
 	}
-	out := op.buf.get(op.dt, op.geo.wShape())
-	var err error
-	if op.dt == tensor.Float32 {
-		err = spectralWGradDo[float32](op, out, vals)
-	} else {
-		err = spectralWGradDo[float64](op, out, vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return spectralWGradDo[float32](op, out, vals) },
+		func() error { return spectralWGradDo[float64](op, out, vals) })
 }
 
 func spectralWGradDo[T deq.Float](op *spectralWGradOp, out *tensor.Dense, vals []G.Value) error {
-	x, err := data[T](vals[0])
+	x, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	g, err := data[T](vals[1])
+	g, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
@@ -268,5 +224,5 @@ func spectralWGradDo[T deq.Float](op *spectralWGradOp, out *tensor.Dense, vals [
 
 func (op *spectralWGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *spectralWGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("layers: the spectral weight gradient is not differentiated again")
+	return nil, fmt.Errorf("fourier: the spectral weight gradient is not differentiated again")
 }

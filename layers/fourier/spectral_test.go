@@ -1,4 +1,4 @@
-package layers
+package fourier
 
 import (
 	"math"
@@ -6,25 +6,12 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/implicit-ml/implicit/internal/layertest"
+	"github.com/implicit-ml/implicit/layers"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
-
-func spectralRand(rng *rand.Rand, n int) []float64 {
-	v := make([]float64, n)
-	for i := range v {
-		v[i] = rng.NormFloat64()
-	}
-	return v
-}
-
-func spectralDot(a, b []float64) float64 {
-	s := 0.0
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
-}
 
 // naiveSpectral is K x written out with complex arithmetic, straight from
 // the definition in spectral.go: the truncated DFT, per-mode complex
@@ -77,9 +64,9 @@ func TestSpectralConvMatchesDFT(t *testing.T) {
 		{2, 8, 2, 3, 2}, {1, 8, 4, 1, 1}, {3, 6, 3, 2, 4}, {2, 7, 3, 2, 2},
 	} {
 		rng := rand.New(rand.NewPCG(uint64(c.s), uint64(c.m)))
-		x := spectralRand(rng, c.b*c.s*c.s*c.cin)
-		w := spectralRand(rng, 2*spectralModes(c.m)*c.cin*c.cout)
-		add := spectralRand(rng, c.b*c.s*c.s*c.cout)
+		x := layertest.RandVec(rng, c.b*c.s*c.s*c.cin)
+		w := layertest.RandVec(rng, 2*spectralModes(c.m)*c.cin*c.cout)
+		add := layertest.RandVec(rng, c.b*c.s*c.s*c.cout)
 		p := newSpectralPlan[float64](c.s, c.m, c.cin, c.cout)
 		blk := blockBuf(p, w)
 		got := make([]float64, len(add))
@@ -102,23 +89,23 @@ func TestSpectralConvMatchesDFT(t *testing.T) {
 func TestSpectralTransposeAndWeightGrad(t *testing.T) {
 	const b, s, m, cin, cout = 3, 8, 3, 2, 3
 	rng := rand.New(rand.NewPCG(7, 8))
-	x := spectralRand(rng, b*s*s*cin)
-	g := spectralRand(rng, b*s*s*cout)
-	w := spectralRand(rng, 2*spectralModes(m)*cin*cout)
-	dw := spectralRand(rng, len(w))
+	x := layertest.RandVec(rng, b*s*s*cin)
+	g := layertest.RandVec(rng, b*s*s*cout)
+	w := layertest.RandVec(rng, 2*spectralModes(m)*cin*cout)
+	dw := layertest.RandVec(rng, len(w))
 	p := newSpectralPlan[float64](s, m, cin, cout)
 	kx := make([]float64, len(g))
 	p.apply(kx, x, nil, blockBuf(p, w), b)
 	ktg := make([]float64, len(x))
 	p.applyT(ktg, g, blockBuf(p, w), b)
-	if l, r := spectralDot(g, kx), spectralDot(ktg, x); math.Abs(l-r) > 1e-12*math.Abs(l) {
+	if l, r := layertest.Dot(g, kx), layertest.Dot(ktg, x); math.Abs(l-r) > 1e-12*math.Abs(l) {
 		t.Errorf("⟨g, Kx⟩ = %v, ⟨Kᵀg, x⟩ = %v", l, r)
 	}
 	gw := make([]float64, len(w))
 	p.weightGrad(gw, x, g, b)
 	kdx := make([]float64, len(g))
 	p.apply(kdx, x, nil, blockBuf(p, dw), b)
-	if l, r := spectralDot(gw, dw), spectralDot(g, kdx); math.Abs(l-r) > 1e-12*math.Abs(l) {
+	if l, r := layertest.Dot(gw, dw), layertest.Dot(g, kdx); math.Abs(l-r) > 1e-12*math.Abs(l) {
 		t.Errorf("⟨∂W, δW⟩ = %v, ⟨g, K_δW x⟩ = %v", l, r)
 	}
 }
@@ -128,9 +115,9 @@ func TestSpectralTransposeAndWeightGrad(t *testing.T) {
 func spectralModel(g *G.ExprGraph, withAdd bool) (*G.Node, G.Nodes, error) {
 	const b, s, m, cin, cout = 2, 6, 2, 2, 3
 	rng := rand.New(rand.NewPCG(31, 32))
-	sc := NewScope(g, tensor.Float64, rng)
-	x := input(g, tensor.Float64, rng, "x", b, s*s*cin)
-	conv := sc.SpectralConv("K", s, m, cin, cout)
+	sc := layers.NewScope(g, tensor.Float64, rng)
+	x := layertest.Input(g, tensor.Float64, rng, "x", b, s*s*cin)
+	conv := NewSpectralConv(sc, "K", s, m, cin, cout)
 	// Larger weights than the init, so every entry's gradient is well
 	// above the differences' noise.
 	w := conv.W.Value().Data().([]float64)
@@ -140,7 +127,7 @@ func spectralModel(g *G.ExprGraph, withAdd bool) (*G.Node, G.Nodes, error) {
 	var add *G.Node
 	wrt := G.Nodes{x, conv.W}
 	if withAdd {
-		add = input(g, tensor.Float64, rng, "add", b, s*s*cout)
+		add = layertest.Input(g, tensor.Float64, rng, "add", b, s*s*cout)
 		wrt = append(wrt, add)
 	}
 	y, err := conv.Apply(x, add)
@@ -152,14 +139,14 @@ func spectralModel(g *G.ExprGraph, withAdd bool) (*G.Node, G.Nodes, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	loss, err := MSE(sq, input(g, tensor.Float64, rng, "target", b, s*s*cout))
+	loss, err := layers.MSE(sq, layertest.Input(g, tensor.Float64, rng, "target", b, s*s*cout))
 	return loss, wrt, err
 }
 
 func TestSpectralConvGradients(t *testing.T) {
 	for name, withAdd := range map[string]bool{"plain": false, "with-addend": true} {
 		t.Run(name, func(t *testing.T) {
-			checkGrads(t, 1e-7, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return spectralModel(g, withAdd) })
+			layertest.CheckGrads(t, 1e-7, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return spectralModel(g, withAdd) })
 		})
 	}
 }
@@ -167,15 +154,15 @@ func TestSpectralConvGradients(t *testing.T) {
 func TestSpectralConvRejectsBadSizes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, c := range []struct{ s, m, in, out int }{{8, 5, 1, 1}, {8, 0, 1, 1}, {1, 1, 1, 1}, {8, 2, 0, 1}} {
-		s := NewScope(G.NewGraph(), tensor.Float64, rng)
-		if s.SpectralConv("K", c.s, c.m, c.in, c.out); s.Err() == nil {
+		s := layers.NewScope(G.NewGraph(), tensor.Float64, rng)
+		if NewSpectralConv(s, "K", c.s, c.m, c.in, c.out); s.Err() == nil {
 			t.Errorf("%+v: no error", c)
 		}
 	}
 	g := G.NewGraph()
-	s := NewScope(g, tensor.Float64, rng)
-	conv := s.SpectralConv("K", 8, 2, 2, 2)
-	if _, err := conv.Fwd(input(g, tensor.Float64, rng, "x", 2, 8*8)); err == nil {
+	s := layers.NewScope(g, tensor.Float64, rng)
+	conv := NewSpectralConv(s, "K", 8, 2, 2, 2)
+	if _, err := conv.Fwd(layertest.Input(g, tensor.Float64, rng, "x", 2, 8*8)); err == nil {
 		t.Error("input with the wrong channel count: no error")
 	}
 }
@@ -208,11 +195,11 @@ func TestSpectralConvLispMachine(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", n.Name(), err)
 			}
-			out[i], _ = Floats64(gv)
+			out[i], _ = layers.Floats64(gv)
 		}
 		return out
 	}
-	if d := relDiff(grads(false), grads(true)); d > 1e-12 {
+	if d := layertest.RelDiff(grads(false), grads(true)); d > 1e-12 {
 		t.Errorf("LispMachine gradients differ from TapeMachine's by %.3g", d)
 	}
 }

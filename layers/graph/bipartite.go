@@ -1,15 +1,16 @@
-package layers
+package graph
 
 import (
 	"fmt"
-	"hash"
 
-	"github.com/chewxy/hm"
+	"github.com/implicit-ml/implicit/layers"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // BipartiteDir is the direction of a bipartite graph convolution between
@@ -55,66 +56,47 @@ func (d BipartiteDir) sizes(m, n int) (src, dst int) {
 func BipartiteAggregate(a, msg *G.Node, m, n int, dir BipartiteDir) (*G.Node, error) {
 	as, ms := a.Shape(), msg.Shape()
 	if m <= 0 || n <= 0 || len(as) != 2 || as[1] != m*n || len(ms) != 2 {
-		return nil, fmt.Errorf("layers: BipartiteAggregate of %d×%d graphs needs A (B, %d) and messages (B·S, W), got %v and %v", m, n, m*n, as, ms)
+		return nil, fmt.Errorf("graph: BipartiteAggregate of %d×%d graphs needs A (B, %d) and messages (B·S, W), got %v and %v", m, n, m*n, as, ms)
 	}
 	src, _ := dir.sizes(m, n)
 	if ms[0] != as[0]*src {
-		return nil, fmt.Errorf("layers: BipartiteAggregate %v: %d message rows for %d graphs of %d source nodes; want %d", dir, ms[0], as[0], src, as[0]*src)
+		return nil, fmt.Errorf("graph: BipartiteAggregate %v: %d message rows for %d graphs of %d source nodes; want %d", dir, ms[0], as[0], src, as[0]*src)
 	}
 	if a.Dtype() != msg.Dtype() {
-		return nil, fmt.Errorf("layers: BipartiteAggregate mixes dtypes %v and %v", a.Dtype(), msg.Dtype())
+		return nil, fmt.Errorf("graph: BipartiteAggregate mixes dtypes %v and %v", a.Dtype(), msg.Dtype())
 	}
-	op := &aggOp{dt: a.Dtype(), b: as[0], m: m, n: n, w: ms[1], dir: dir, buf: &outBuf{}}
-	return G.ApplyOp(op, a, msg)
+	return G.ApplyOp(newAggOp(a.Dtype(), as[0], m, n, ms[1], dir), a, msg)
 }
 
 // aggOp is BipartiteAggregate. Children: A (B, M·N), messages (B·S, W).
 type aggOp struct {
-	dt         tensor.Dtype
+	opkit.Base
 	b, m, n, w int
 	dir        BipartiteDir
-	buf        *outBuf
 }
 
-func (op *aggOp) outShape() tensor.Shape {
-	_, dst := op.dir.sizes(op.m, op.n)
-	return tensor.Shape{op.b * dst, op.w}
+func newAggOp(dt tensor.Dtype, b, m, n, w int, dir BipartiteDir) *aggOp {
+	_, dst := dir.sizes(m, n)
+	return &aggOp{b: b, m: m, n: n, w: w, dir: dir, Base: opkit.New(fmt.Sprintf("BipartiteAgg{%v}", dir),
+		fmt.Sprintf("BipartiteAgg{%v,%d,%d,%d,%d,%d}", dt, b, m, n, w, dir), dt, 2, tensor.Shape{b * dst, w})}
 }
-func (op *aggOp) Arity() int { return 2 }
-func (op *aggOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t, t)
-}
-func (op *aggOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
-func (op *aggOp) ReturnsPtr() bool                               { return false }
-func (op *aggOp) CallsExtern() bool                              { return false }
-func (op *aggOp) OverwritesInput() int                           { return -1 }
-func (op *aggOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "BipartiteAgg{%v,%d,%d,%d,%d,%d}", op.dt, op.b, op.m, op.n, op.w, op.dir)
-}
-func (op *aggOp) Hashcode() uint32 { return hashOf(op) }
-func (op *aggOp) String() string   { return fmt.Sprintf("BipartiteAgg{%v}", op.dir) }
 
 func (op *aggOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 2 {
-		return nil, fmt.Errorf("layers: %v takes 2 inputs, got %d", op, len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
 	}
-	out := op.buf.get(op.dt, op.outShape())
-	var err error
-	if op.dt == tensor.Float32 {
-		err = aggDo[float32](op, out, vals)
-	} else {
-		err = aggDo[float64](op, out, vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return aggDo[float32](op, out, vals) },
+		func() error { return aggDo[float64](op, out, vals) })
 }
 
 func aggDo[T deq.Float](op *aggOp, out *tensor.Dense, vals []G.Value) error {
-	a, err := data[T](vals[0])
+	a, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	msg, err := data[T](vals[1])
+	msg, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
@@ -158,7 +140,7 @@ func (op *aggOp) DiffWRT(int) []bool { return []bool{true, true} }
 // direction; A's is the outer product of the two sides per instance.
 func (op *aggOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	a, msg := inputs[0], inputs[1]
-	back := &aggOp{dt: op.dt, b: op.b, m: op.m, n: op.n, w: op.w, dir: 1 - op.dir, buf: &outBuf{}}
+	back := newAggOp(op.Dtype(), op.b, op.m, op.n, op.w, 1-op.dir)
 	dmsg, err := G.ApplyOp(back, a, grad)
 	if err != nil {
 		return nil, err
@@ -167,7 +149,7 @@ func (op *aggOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if op.dir == ConsToVar {
 		cons, vars = msg, grad
 	}
-	da, err := G.ApplyOp(&edgeGradOp{dt: op.dt, b: op.b, m: op.m, n: op.n, w: op.w, buf: &outBuf{}}, cons, vars)
+	da, err := G.ApplyOp(newEdgeGradOp(op.Dtype(), op.b, op.m, op.n, op.w), cons, vars)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +162,7 @@ func (op *aggOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) er
 		return err
 	}
 	a, msg := inputs[0].Value(), inputs[1].Value()
-	back := &aggOp{dt: op.dt, b: op.b, m: op.m, n: op.n, w: op.w, dir: 1 - op.dir, buf: &outBuf{}}
+	back := newAggOp(op.Dtype(), op.b, op.m, op.n, op.w, 1-op.dir)
 	dmsg, err := back.Do(a, g)
 	if err != nil {
 		return err
@@ -189,63 +171,47 @@ func (op *aggOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) er
 	if op.dir == ConsToVar {
 		cons, vars = msg, g
 	}
-	da, err := (&edgeGradOp{dt: op.dt, b: op.b, m: op.m, n: op.n, w: op.w, buf: &outBuf{}}).Do(cons, vars)
+	da, err := newEdgeGradOp(op.Dtype(), op.b, op.m, op.n, op.w).Do(cons, vars)
 	if err != nil {
 		return err
 	}
-	if err := accumulateGrad(inputs[0], da); err != nil {
+	if err := opkit.AccumulateGrad(inputs[0], da); err != nil {
 		return err
 	}
-	return accumulateGrad(inputs[1], dmsg)
+	return opkit.AccumulateGrad(inputs[1], dmsg)
 }
 
 // edgeGradOp is the gradient of an aggregation with respect to A:
 // dA_ij = ⟨cons_i, vars_j⟩ per instance. Children: the constraint-side
 // rows (B·M, W) and the variable-side rows (B·N, W); output (B, M·N).
 type edgeGradOp struct {
-	dt         tensor.Dtype
+	opkit.Base
 	b, m, n, w int
-	buf        *outBuf
 }
 
-func (op *edgeGradOp) Arity() int { return 2 }
-func (op *edgeGradOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t, t)
+func newEdgeGradOp(dt tensor.Dtype, b, m, n, w int) *edgeGradOp {
+	return &edgeGradOp{b: b, m: m, n: n, w: w, Base: opkit.New("BipartiteEdgeGrad",
+		fmt.Sprintf("BipartiteEdgeGrad{%v,%d,%d,%d,%d}", dt, b, m, n, w), dt, 2, tensor.Shape{b, m * n})}
 }
-func (op *edgeGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{op.b, op.m * op.n}, nil
-}
-func (op *edgeGradOp) ReturnsPtr() bool     { return false }
-func (op *edgeGradOp) CallsExtern() bool    { return false }
-func (op *edgeGradOp) OverwritesInput() int { return -1 }
-func (op *edgeGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "BipartiteEdgeGrad{%v,%d,%d,%d,%d}", op.dt, op.b, op.m, op.n, op.w)
-}
-func (op *edgeGradOp) Hashcode() uint32     { return hashOf(op) }
-func (op *edgeGradOp) String() string       { return "BipartiteEdgeGrad" }
+
 func (op *edgeGradOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *edgeGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("layers: the edge gradient of a bipartite aggregation is not differentiated again")
+	return nil, fmt.Errorf("graph: the edge gradient of a bipartite aggregation is not differentiated again")
 }
 
 func (op *edgeGradOp) Do(vals ...G.Value) (G.Value, error) {
-	out := op.buf.get(op.dt, tensor.Shape{op.b, op.m * op.n})
-	var err error
-	if op.dt == tensor.Float32 {
-		err = edgeGradDo[float32](op, out, vals)
-	} else {
-		err = edgeGradDo[float64](op, out, vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return edgeGradDo[float32](op, out, vals) },
+		func() error { return edgeGradDo[float64](op, out, vals) })
 }
 
 func edgeGradDo[T deq.Float](op *edgeGradOp, out *tensor.Dense, vals []G.Value) error {
-	cons, err := data[T](vals[0])
+	cons, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	vars, err := data[T](vals[1])
+	vars, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
@@ -260,63 +226,44 @@ func edgeGradDo[T deq.Float](op *edgeGradOp, out *tensor.Dense, vals []G.Value) 
 }
 
 // addAct builds φ(x + y) as one op; φ must be computable from its output.
-func addAct(x, y *G.Node, act Activation) (*G.Node, error) {
+func addAct(x, y *G.Node, act layers.Activation) (*G.Node, error) {
 	if !x.Shape().Eq(y.Shape()) || len(x.Shape()) != 2 {
-		return nil, fmt.Errorf("layers: addAct needs two matrices of one shape, got %v and %v", x.Shape(), y.Shape())
+		return nil, fmt.Errorf("graph: addAct needs two matrices of one shape, got %v and %v", x.Shape(), y.Shape())
 	}
-	return G.ApplyOp(&addActOp{act: act, dt: x.Dtype(), shape: x.Shape().Clone(), buf: &outBuf{}}, x, y)
+	dt, shape := x.Dtype(), x.Shape()
+	return G.ApplyOp(&addActOp{act: act, Base: opkit.New(fmt.Sprintf("AddAct{%v}", act),
+		fmt.Sprintf("AddAct{%v,%v,%v}", act, dt, []int(shape)), dt, 2, shape)}, x, y)
 }
 
 // addActOp is φ(x + y). Children: x, y.
 type addActOp struct {
-	act   Activation
-	dt    tensor.Dtype
-	shape tensor.Shape
-	buf   *outBuf
+	opkit.Base
+	act layers.Activation
 }
-
-func (op *addActOp) Arity() int { return 2 }
-func (op *addActOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t, t)
-}
-func (op *addActOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op *addActOp) ReturnsPtr() bool                               { return false }
-func (op *addActOp) CallsExtern() bool                              { return false }
-func (op *addActOp) OverwritesInput() int                           { return -1 }
-func (op *addActOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "AddAct{%v,%v,%v}", op.act, op.dt, []int(op.shape))
-}
-func (op *addActOp) Hashcode() uint32 { return hashOf(op) }
-func (op *addActOp) String() string   { return fmt.Sprintf("AddAct{%v}", op.act) }
 
 func (op *addActOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 2 {
-		return nil, fmt.Errorf("layers: %v takes 2 inputs, got %d", op, len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
 	}
-	out := op.buf.get(op.dt, op.shape)
-	var err error
-	if op.dt == tensor.Float32 {
-		err = addActDo[float32](op.act, out.Data().([]float32), vals)
-	} else {
-		err = addActDo[float64](op.act, out.Data().([]float64), vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return addActDo[float32](op.act, out.Data().([]float32), vals) },
+		func() error { return addActDo[float64](op.act, out.Data().([]float64), vals) })
 }
 
-func addActDo[T deq.Float](act Activation, out []T, vals []G.Value) error {
-	x, err := data[T](vals[0])
+func addActDo[T deq.Float](act layers.Activation, out []T, vals []G.Value) error {
+	x, err := opkit.Data[T](vals[0])
 	if err != nil {
 		return err
 	}
-	y, err := data[T](vals[1])
+	y, err := opkit.Data[T](vals[1])
 	if err != nil {
 		return err
 	}
 	for i := range out {
 		out[i] = x[i] + y[i]
 	}
-	actForward(act, out)
+	layers.Activate(act, out, nil)
 	return nil
 }
 
@@ -325,9 +272,9 @@ func (op *addActOp) DiffWRT(int) []bool { return []bool{true, true} }
 // SymDiff: both inputs receive g ⊙ φ'.
 func (op *addActOp) SymDiff(_ G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	s := grad
-	if op.act != Identity {
+	if op.act != layers.Identity {
 		var err error
-		if s, err = G.ApplyOp(&actGradOp{act: op.act, dt: op.dt, shape: op.shape, buf: &outBuf{}}, output, grad); err != nil {
+		if s, err = layers.ActivationGrad(op.act, output, grad); err != nil {
 			return nil, err
 		}
 	}
@@ -340,13 +287,13 @@ func (op *addActOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 		return err
 	}
 	s := g
-	if op.act != Identity {
-		if s, err = (&actGradOp{act: op.act, dt: op.dt, shape: op.shape, buf: &outBuf{}}).Do(output.Value(), g); err != nil {
+	if op.act != layers.Identity {
+		if s, err = layers.ActivationGradValue(op.act, output.Value(), g); err != nil {
 			return err
 		}
 	}
-	if err := accumulateGrad(inputs[0], s); err != nil {
+	if err := opkit.AccumulateGrad(inputs[0], s); err != nil {
 		return err
 	}
-	return accumulateGrad(inputs[1], s)
+	return opkit.AccumulateGrad(inputs[1], s)
 }

@@ -1,8 +1,10 @@
-package layers
+package graph
 
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -21,7 +23,7 @@ import (
 type PartsDense struct {
 	W   []*G.Node
 	B   *G.Node
-	Act Activation
+	Act layers.Activation
 	In  []int
 	Out int
 	err error
@@ -31,7 +33,7 @@ type PartsDense struct {
 // … and name.b. The weights are initialised as one Glorot-uniform matrix
 // of the concatenated fan-in. act must have a derivative computable from
 // its output (identity, tanh, ReLU, sigmoid, softplus).
-func (s *Scope) PartsDense(name string, in []int, out int, act Activation) *PartsDense {
+func NewPartsDense(s *layers.Scope, name string, in []int, out int, act layers.Activation) *PartsDense {
 	d := &PartsDense{Act: act, In: append([]int(nil), in...), Out: out}
 	total := 0
 	for _, k := range in {
@@ -43,20 +45,20 @@ func (s *Scope) PartsDense(name string, in []int, out int, act Activation) *Part
 	}
 	switch {
 	case len(in) == 0 || total <= 0 || out <= 0:
-		d.err = s.fail(fmt.Errorf("layers: PartsDense %q needs positive part widths and output, got %v and %d", name, in, out))
+		d.err = s.Fail(fmt.Errorf("graph: PartsDense %q needs positive part widths and output, got %v and %d", name, in, out))
 		return d
-	case !act.derivFromOutput():
-		d.err = s.fail(fmt.Errorf("layers: PartsDense %q: activation %v is not supported (use identity, tanh, relu, sigmoid or softplus)", name, act))
+	case !act.DerivFromOutput():
+		d.err = s.Fail(fmt.Errorf("graph: PartsDense %q: activation %v is not supported (use identity, tanh, relu, sigmoid or softplus)", name, act))
 		return d
 	}
 	// One Glorot scale for the whole matrix: a part is a block of rows.
 	fan := tensor.Shape{total, out}
-	init := func(rng *rand.Rand, _ tensor.Shape, vals []float64) { GlorotUniform(1)(rng, fan, vals) }
+	init := func(rng *rand.Rand, _ tensor.Shape, vals []float64) { layers.GlorotUniform(1)(rng, fan, vals) }
 	for p, k := range in {
 		d.W = append(d.W, s.Param(fmt.Sprintf("%s.W%d", name, p), tensor.Shape{k, out}, init))
 	}
-	d.B = s.Param(name+".b", tensor.Shape{1, out}, Zeros)
-	d.err = s.err
+	d.B = s.Param(name+".b", tensor.Shape{1, out}, layers.Zeros)
+	d.err = s.Err()
 	return d
 }
 
@@ -76,17 +78,17 @@ func (d *PartsDense) Apply(xs ...*G.Node) (*G.Node, error) {
 
 // apply builds φ(Σ_p x_p·W_p + b + add) for the weight blocks ws (a
 // leading subset of d.W), an optional addend and the activation outAct.
-func (d *PartsDense) apply(xs, ws G.Nodes, add *G.Node, outAct Activation) (*G.Node, error) {
+func (d *PartsDense) apply(xs, ws G.Nodes, add *G.Node, outAct layers.Activation) (*G.Node, error) {
 	if len(xs) != len(ws) || len(xs) == 0 {
-		return nil, fmt.Errorf("layers: PartsDense takes %d parts, got %d inputs", len(ws), len(xs))
+		return nil, fmt.Errorf("graph: PartsDense takes %d parts, got %d inputs", len(ws), len(xs))
 	}
 	for p, x := range xs {
 		if s := x.Shape(); len(s) != 2 || s[1] != d.In[p] || s[0] != xs[0].Shape()[0] {
-			return nil, fmt.Errorf("layers: PartsDense part %d has shape %v, want (%d, %d)", p, s, xs[0].Shape()[0], d.In[p])
+			return nil, fmt.Errorf("graph: PartsDense part %d has shape %v, want (%d, %d)", p, s, xs[0].Shape()[0], d.In[p])
 		}
 	}
 	if add != nil && len(xs) > 1 {
-		acc, err := d.apply(xs, ws, nil, Identity)
+		acc, err := d.apply(xs, ws, nil, layers.Identity)
 		if err != nil {
 			return nil, err
 		}
@@ -103,12 +105,12 @@ func (d *PartsDense) apply(xs, ws G.Nodes, add *G.Node, outAct Activation) (*G.N
 		if p == 0 {
 			b = d.B
 		}
-		act := Identity
+		act := layers.Identity
 		if p == len(xs)-1 {
 			act = outAct
 		}
 		var err error
-		if acc, err = affine(xs[p], ws[p], acc, b, act); err != nil {
+		if acc, err = layers.Affine(xs[p], ws[p], acc, b, act); err != nil {
 			return nil, err
 		}
 	}
@@ -142,17 +144,17 @@ type BipartiteConv struct {
 // variable nodes, with source and destination feature parts of the given
 // widths and width hidden and output channels. Parameters are
 // name.msg1.*, name.msg2.*, name.upd1.* and name.upd2.*.
-func (s *Scope) BipartiteConv(name string, m, n int, dir BipartiteDir, src, dst []int, width int) *BipartiteConv {
+func NewBipartiteConv(s *layers.Scope, name string, m, n int, dir BipartiteDir, src, dst []int, width int) *BipartiteConv {
 	c := &BipartiteConv{Dir: dir, M: m, N: n, Src: append([]int(nil), src...), Dst: append([]int(nil), dst...), Width: width}
 	if m <= 0 || n <= 0 || width <= 0 || len(src) == 0 || len(dst) == 0 || (dir != VarToCons && dir != ConsToVar) {
-		c.err = s.fail(fmt.Errorf("layers: BipartiteConv %q needs m, n, width > 0, source and destination parts and a direction, got %d, %d, %d, %v, %v, %v", name, m, n, width, src, dst, dir))
+		c.err = s.Fail(fmt.Errorf("graph: BipartiteConv %q needs m, n, width > 0, source and destination parts and a direction, got %d, %d, %d, %v, %v, %v", name, m, n, width, src, dst, dir))
 		return c
 	}
-	c.Msg1 = s.PartsDense(name+".msg1", src, width, ReLU)
-	c.Msg2 = s.PartsDense(name+".msg2", []int{width}, width, Identity)
-	c.Upd1 = s.PartsDense(name+".upd1", append(append([]int(nil), dst...), width), width, ReLU)
-	c.Upd2 = s.PartsDense(name+".upd2", []int{width}, width, ReLU)
-	c.err = s.err
+	c.Msg1 = NewPartsDense(s, name+".msg1", src, width, layers.ReLU)
+	c.Msg2 = NewPartsDense(s, name+".msg2", []int{width}, width, layers.Identity)
+	c.Upd1 = NewPartsDense(s, name+".upd1", append(append([]int(nil), dst...), width), width, layers.ReLU)
+	c.Upd2 = NewPartsDense(s, name+".upd2", []int{width}, width, layers.ReLU)
+	c.err = s.Err()
 	return c
 }
 
@@ -196,11 +198,11 @@ func (c *BipartiteConv) Apply(src, dst G.Nodes, a *G.Node) (*G.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		db, err := affine(deg, c.Msg2.B, nil, nil, Identity)
+		db, err := layers.Affine(deg, c.Msg2.B, nil, nil, layers.Identity)
 		if err != nil {
 			return nil, err
 		}
-		agg, err := affine(ah, c.Msg2.W[0], db, nil, Identity)
+		agg, err := layers.Affine(ah, c.Msg2.W[0], db, nil, layers.Identity)
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +215,7 @@ func (c *BipartiteConv) Apply(src, dst G.Nodes, a *G.Node) (*G.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		mw, err := affine(msg, wa, nil, nil, Identity)
+		mw, err := layers.Affine(msg, wa, nil, nil, layers.Identity)
 		if err != nil {
 			return nil, err
 		}

@@ -1,14 +1,13 @@
-package layers
+package graph
 
 import (
 	"fmt"
-	"hash"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // BipartiteLayout says where a bipartite graph with M constraint nodes and
@@ -57,14 +56,14 @@ func (l BipartiteLayout) size() int {
 // validate checks that every block lies in a row of width w.
 func (l BipartiteLayout) validate(w int) error {
 	if l.M <= 0 || l.N <= 0 || len(l.Cons) == 0 || len(l.Vars) == 0 {
-		return fmt.Errorf("layers: bipartite layout needs M, N > 0 and at least one constraint and one variable feature, got M=%d N=%d, %d and %d features", l.M, l.N, len(l.Cons), len(l.Vars))
+		return fmt.Errorf("graph: bipartite layout needs M, N > 0 and at least one constraint and one variable feature, got M=%d N=%d, %d and %d features", l.M, l.N, len(l.Cons), len(l.Vars))
 	}
 	if l.A < 0 || l.size() > w {
-		return fmt.Errorf("layers: bipartite layout reaches %d values but rows have %d; check the offsets", l.size(), w)
+		return fmt.Errorf("graph: bipartite layout reaches %d values but rows have %d; check the offsets", l.size(), w)
 	}
 	for _, f := range append(append([]Feature{}, l.Cons...), l.Vars...) {
 		if f.Offset < 0 {
-			return fmt.Errorf("layers: bipartite feature offset %d is negative", f.Offset)
+			return fmt.Errorf("graph: bipartite feature offset %d is negative", f.Offset)
 		}
 	}
 	return nil
@@ -77,14 +76,14 @@ func (l BipartiteLayout) validate(w int) error {
 func SplitBipartite(x *G.Node, l BipartiteLayout) (a, cons, vars *G.Node, err error) {
 	xs := x.Shape()
 	if len(xs) != 2 {
-		return nil, nil, nil, fmt.Errorf("layers: SplitBipartite needs rows (B, width), got shape %v", xs)
+		return nil, nil, nil, fmt.Errorf("graph: SplitBipartite needs rows (B, width), got shape %v", xs)
 	}
 	if err := l.validate(xs[1]); err != nil {
 		return nil, nil, nil, err
 	}
 	var out [3]*G.Node
 	for part := range out {
-		op := &splitOp{l: l, part: part, dt: x.Dtype(), b: xs[0], w: xs[1], buf: &outBuf{}}
+		op := newSplitOp(l, part, x.Dtype(), xs[0], xs[1])
 		if out[part], err = G.ApplyOp(op, x); err != nil {
 			return nil, nil, nil, err
 		}
@@ -94,62 +93,46 @@ func SplitBipartite(x *G.Node, l BipartiteLayout) (a, cons, vars *G.Node, err er
 
 // splitOp extracts one part of a bipartite layout. Child: x.
 type splitOp struct {
+	opkit.Base
 	l    BipartiteLayout
 	part int // 0: A, 1: constraint features, 2: variable features
-	dt   tensor.Dtype
 	b, w int
-	buf  *outBuf
 }
 
-func (op *splitOp) outShape() tensor.Shape {
-	switch op.part {
+func newSplitOp(l BipartiteLayout, part int, dt tensor.Dtype, b, w int) *splitOp {
+	out := tensor.Shape{b, l.M * l.N}
+	switch part {
 	case 1:
-		return tensor.Shape{op.b * op.l.M, len(op.l.Cons)}
+		out = tensor.Shape{b * l.M, len(l.Cons)}
 	case 2:
-		return tensor.Shape{op.b * op.l.N, len(op.l.Vars)}
+		out = tensor.Shape{b * l.N, len(l.Vars)}
 	}
-	return tensor.Shape{op.b, op.l.M * op.l.N}
+	return &splitOp{l: l, part: part, b: b, w: w, Base: opkit.New(fmt.Sprintf("SplitBipartite{%d}", part),
+		fmt.Sprintf("SplitBipartite{%v,%d,%d,%d,%+v}", dt, part, b, w, l), dt, 1, out)}
 }
-func (op *splitOp) Arity() int { return 1 }
-func (op *splitOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t)
-}
-func (op *splitOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
-func (op *splitOp) ReturnsPtr() bool                               { return false }
-func (op *splitOp) CallsExtern() bool                              { return false }
-func (op *splitOp) OverwritesInput() int                           { return -1 }
-func (op *splitOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "SplitBipartite{%v,%d,%d,%d,%+v}", op.dt, op.part, op.b, op.w, op.l)
-}
-func (op *splitOp) Hashcode() uint32     { return hashOf(op) }
-func (op *splitOp) String() string       { return fmt.Sprintf("SplitBipartite{%d}", op.part) }
+
 func (op *splitOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *splitOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
-	return nil, fmt.Errorf("layers: SplitBipartite reads data; its input is not differentiated")
+	return nil, fmt.Errorf("graph: SplitBipartite reads data; its input is not differentiated")
 }
 
 func (op *splitOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 1 {
-		return nil, fmt.Errorf("layers: %v takes 1 input, got %d", op, len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("graph: %w", err)
 	}
-	out := op.buf.get(op.dt, op.outShape())
-	var err error
-	if op.dt == tensor.Float32 {
-		err = splitDo[float32](op, out.Data().([]float32), vals[0])
-	} else {
-		err = splitDo[float64](op, out.Data().([]float64), vals[0])
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return splitDo[float32](op, out.Data().([]float32), vals[0]) },
+		func() error { return splitDo[float64](op, out.Data().([]float64), vals[0]) })
 }
 
 func splitDo[T deq.Float](op *splitOp, out []T, v G.Value) error {
-	x, err := data[T](v)
+	x, err := opkit.Data[T](v)
 	if err != nil {
 		return err
 	}
 	if len(x) != op.b*op.w {
-		return fmt.Errorf("layers: %v got %d values, want %d", op, len(x), op.b*op.w)
+		return fmt.Errorf("graph: %v got %d values, want %d", op, len(x), op.b*op.w)
 	}
 	l := op.l
 	for s := 0; s < op.b; s++ {

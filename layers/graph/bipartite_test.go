@@ -1,10 +1,14 @@
-package layers
+package graph
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/implicit-ml/implicit/layers"
+
+	"github.com/implicit-ml/implicit/internal/layertest"
+	"github.com/implicit-ml/implicit/internal/opkit"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -18,7 +22,7 @@ func edges(g *G.ExprGraph, rng *rand.Rand, b, m, n int) *G.Node {
 			vals[i] = rng.NormFloat64()
 		}
 	}
-	return G.NewTensor(g, tensor.Float64, 2, G.WithShape(b, m*n), G.WithName("A"), G.WithValue(newTensor(tensor.Float64, tensor.Shape{b, m * n}, vals)))
+	return G.NewTensor(g, tensor.Float64, 2, G.WithShape(b, m*n), G.WithName("A"), G.WithValue(opkit.NewTensor(tensor.Float64, tensor.Shape{b, m * n}, vals)))
 }
 
 // TestBipartiteAggregateMatchesDense checks the edge-wise sum against a
@@ -31,7 +35,7 @@ func TestBipartiteAggregateMatchesDense(t *testing.T) {
 			g := G.NewGraph()
 			a := edges(g, rng, b, m, n)
 			src, dst := dir.sizes(m, n)
-			msg := input(g, tensor.Float64, rng, "msg", b*src, w)
+			msg := layertest.Input(g, tensor.Float64, rng, "msg", b*src, w)
 			out, err := BipartiteAggregate(a, msg, m, n, dir)
 			if err != nil {
 				t.Fatal(err)
@@ -67,16 +71,16 @@ func TestBipartiteAggregateGradients(t *testing.T) {
 	const b, m, n, w = 2, 3, 4, 2
 	for _, dir := range []BipartiteDir{VarToCons, ConsToVar} {
 		t.Run(dir.String(), func(t *testing.T) {
-			checkGrads(t, 1e-7, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+			layertest.CheckGrads(t, 1e-7, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 				rng := rand.New(rand.NewPCG(2, uint64(dir)))
 				a := edges(g, rng, b, m, n)
 				src, dst := dir.sizes(m, n)
-				msg := input(g, tensor.Float64, rng, "msg", b*src, w)
+				msg := layertest.Input(g, tensor.Float64, rng, "msg", b*src, w)
 				out, err := BipartiteAggregate(a, msg, m, n, dir)
 				if err != nil {
 					return nil, nil, err
 				}
-				loss, err := MSE(out, input(g, tensor.Float64, rng, "target", b*dst, w))
+				loss, err := layers.MSE(out, layertest.Input(g, tensor.Float64, rng, "target", b*dst, w))
 				return loss, G.Nodes{a, msg}, err
 			})
 		})
@@ -90,16 +94,16 @@ func TestBipartiteConvGradients(t *testing.T) {
 	const b, m, n, width = 2, 3, 4, 3
 	for _, dir := range []BipartiteDir{VarToCons, ConsToVar} {
 		t.Run(dir.String(), func(t *testing.T) {
-			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
+			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 				rng := rand.New(rand.NewPCG(3, uint64(dir)))
-				s := NewScope(g, tensor.Float64, rng)
+				s := layers.NewScope(g, tensor.Float64, rng)
 				src, dst := dir.sizes(m, n)
-				conv := s.BipartiteConv("conv", m, n, dir, []int{2, 1}, []int{3, 1}, width)
+				conv := NewBipartiteConv(s, "conv", m, n, dir, []int{2, 1}, []int{3, 1}, width)
 				a := edges(g, rng, b, m, n)
-				s1 := input(g, tensor.Float64, rng, "src1", b*src, 2)
-				s2 := input(g, tensor.Float64, rng, "src2", b*src, 1)
-				d1 := input(g, tensor.Float64, rng, "dst1", b*dst, 3)
-				d2 := input(g, tensor.Float64, rng, "dst2", b*dst, 1)
+				s1 := layertest.Input(g, tensor.Float64, rng, "src1", b*src, 2)
+				s2 := layertest.Input(g, tensor.Float64, rng, "src2", b*src, 1)
+				d1 := layertest.Input(g, tensor.Float64, rng, "dst1", b*dst, 3)
+				d2 := layertest.Input(g, tensor.Float64, rng, "dst2", b*dst, 1)
 				// Biases away from zero keep the ReLUs off their kinks.
 				for _, p := range conv.Params() {
 					if p.Shape()[0] == 1 {
@@ -115,7 +119,7 @@ func TestBipartiteConvGradients(t *testing.T) {
 				if got := out.Shape(); !got.Eq(tensor.Shape{b * dst, width}) {
 					t.Fatalf("output shape %v", got)
 				}
-				loss, err := MSE(out, input(g, tensor.Float64, rng, "target", b*dst, width))
+				loss, err := layers.MSE(out, layertest.Input(g, tensor.Float64, rng, "target", b*dst, width))
 				return loss, append(G.Nodes{a, s1, s2, d1, d2}, conv.Params()...), err
 			})
 		})

@@ -1,12 +1,15 @@
-package layers
+package graph
 
 import (
 	"fmt"
+
+	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // GNNCell is the operator G(y, x) of an implicit bipartite graph network
@@ -38,28 +41,28 @@ type GNNCell struct {
 	M, N  int
 	Emb   int
 	err   error
-	cache *kernelCache
+	cache *opkit.Cache
 }
 
-var _ Cell = (*GNNCell)(nil)
+var _ layers.Cell = (*GNNCell)(nil)
 
 // GNNCell creates the cell for graphs of m constraint and n variable
 // nodes with emb-channel embeddings; parameters are name.conv1.* …
 // name.conv4.* and name.out.*.
-func (s *Scope) GNNCell(name string, m, n, emb int) *GNNCell {
-	c := &GNNCell{M: m, N: n, Emb: emb, cache: &kernelCache{}}
+func NewGNNCell(s *layers.Scope, name string, m, n, emb int) *GNNCell {
+	c := &GNNCell{M: m, N: n, Emb: emb, cache: &opkit.Cache{}}
 	if m <= 0 || n <= 0 || emb <= 0 {
-		c.err = s.fail(fmt.Errorf("layers: GNNCell %q needs m, n, emb > 0, got %d, %d, %d", name, m, n, emb))
+		c.err = s.Fail(fmt.Errorf("graph: GNNCell %q needs m, n, emb > 0, got %d, %d, %d", name, m, n, emb))
 		return c
 	}
 	e := []int{emb}
 	ey := []int{emb, 1}
-	c.Convs[0] = s.BipartiteConv(name+".conv1", m, n, VarToCons, ey, e, emb)
-	c.Convs[1] = s.BipartiteConv(name+".conv2", m, n, ConsToVar, e, ey, emb)
-	c.Convs[2] = s.BipartiteConv(name+".conv3", m, n, VarToCons, e, e, emb)
-	c.Convs[3] = s.BipartiteConv(name+".conv4", m, n, ConsToVar, e, e, emb)
-	c.Out = s.PartsDense(name+".out", e, 1, Identity)
-	c.err = s.err
+	c.Convs[0] = NewBipartiteConv(s, name+".conv1", m, n, VarToCons, ey, e, emb)
+	c.Convs[1] = NewBipartiteConv(s, name+".conv2", m, n, ConsToVar, e, ey, emb)
+	c.Convs[2] = NewBipartiteConv(s, name+".conv3", m, n, VarToCons, e, e, emb)
+	c.Convs[3] = NewBipartiteConv(s, name+".conv4", m, n, ConsToVar, e, e, emb)
+	c.Out = NewPartsDense(s, name+".out", e, 1, layers.Identity)
+	c.err = s.Err()
 	return c
 }
 
@@ -82,11 +85,11 @@ func (c *GNNCell) StateShape(inj []tensor.Shape) (tensor.Shape, error) {
 		return nil, c.err
 	}
 	if len(inj) != 3 || len(inj[0]) != 2 || inj[0][1] != c.M*c.N {
-		return nil, fmt.Errorf("layers: GNNCell(%d×%d) takes injections A (B, %d), variable and constraint embeddings; got shapes %v", c.M, c.N, c.M*c.N, inj)
+		return nil, fmt.Errorf("graph: GNNCell(%d×%d) takes injections A (B, %d), variable and constraint embeddings; got shapes %v", c.M, c.N, c.M*c.N, inj)
 	}
 	b := inj[0][0]
 	if !inj[1].Eq(tensor.Shape{b * c.N, c.Emb}) || !inj[2].Eq(tensor.Shape{b * c.M, c.Emb}) {
-		return nil, fmt.Errorf("layers: GNNCell embeddings have shapes %v and %v, want (%d, %d) and (%d, %d)", inj[1], inj[2], b*c.N, c.Emb, b*c.M, c.Emb)
+		return nil, fmt.Errorf("graph: GNNCell embeddings have shapes %v and %v, want (%d, %d) and (%d, %d)", inj[1], inj[2], b*c.N, c.Emb, b*c.M, c.Emb)
 	}
 	return tensor.Shape{b, c.N}, nil
 }
@@ -96,7 +99,7 @@ func (c *GNNCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	if _, err := c.StateShape(shapesOf(inj)); err != nil {
+	if _, err := c.StateShape(layers.ShapesOf(inj)); err != nil {
 		return nil, err
 	}
 	a, v, cons := inj[0], inj[1], inj[2]
@@ -129,21 +132,21 @@ func (c *GNNCell) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 }
 
 // Kernel64 implements Cell.
-func (c *GNNCell) Kernel64(inj []tensor.Shape) (Kernel[float64], error) {
+func (c *GNNCell) Kernel64(inj []tensor.Shape) (layers.Kernel[float64], error) {
 	return gnnKernelFor[float64](c, inj, "float64")
 }
 
 // Kernel32 implements Cell.
-func (c *GNNCell) Kernel32(inj []tensor.Shape) (Kernel[float32], error) {
+func (c *GNNCell) Kernel32(inj []tensor.Shape) (layers.Kernel[float32], error) {
 	return gnnKernelFor[float32](c, inj, "float32")
 }
 
-func gnnKernelFor[T deq.Float](c *GNNCell, inj []tensor.Shape, dt string) (Kernel[T], error) {
+func gnnKernelFor[T deq.Float](c *GNNCell, inj []tensor.Shape, dt string) (layers.Kernel[T], error) {
 	s, err := c.StateShape(inj)
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.cache.get(shapesKey(dt, inj), func() (any, error) {
+	k, err := c.cache.Get(opkit.ShapesKey(dt, inj), func() (any, error) {
 		return newGNNKernel[T](c, s[0]), nil
 	})
 	if err != nil {

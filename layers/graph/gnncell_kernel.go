@@ -1,4 +1,4 @@
-package layers
+package graph
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // gnnConvW are one convolution's weights as kernel slices: the first
@@ -105,24 +106,24 @@ func newGNNKernel[T deq.Float](c *GNNCell, b int) *gnnKernel[T] {
 
 func (k *gnnKernel[T]) Bind(inj, params []G.Value) error {
 	if len(inj) != 3 {
-		return fmt.Errorf("layers: GNNCell kernel bound to %d injections, want 3", len(inj))
+		return fmt.Errorf("graph: GNNCell kernel bound to %d injections, want 3", len(inj))
 	}
 	var err error
-	if k.a, err = data[T](inj[0]); err != nil {
+	if k.a, err = opkit.Data[T](inj[0]); err != nil {
 		return err
 	}
-	if k.v, err = data[T](inj[1]); err != nil {
+	if k.v, err = opkit.Data[T](inj[1]); err != nil {
 		return err
 	}
-	if k.c, err = data[T](inj[2]); err != nil {
+	if k.c, err = opkit.Data[T](inj[2]); err != nil {
 		return err
 	}
 	if len(k.a) != k.b*k.m*k.n || len(k.v) != k.b*k.n*k.e || len(k.c) != k.b*k.m*k.e {
-		return fmt.Errorf("layers: GNNCell kernel got injections of the wrong size")
+		return fmt.Errorf("graph: GNNCell kernel got injections of the wrong size")
 	}
 	ps := make([][]T, len(params))
 	for i, p := range params {
-		if ps[i], err = data[T](p); err != nil {
+		if ps[i], err = opkit.Data[T](p); err != nil {
 			return err
 		}
 	}
@@ -149,7 +150,7 @@ func (k *gnnKernel[T]) Bind(inj, params []G.Value) error {
 	}
 	k.wo, k.bo = take(), take()
 	if next != len(ps) || k.bo == nil {
-		return fmt.Errorf("layers: GNNCell kernel bound to %d parameters, want %d", len(ps), next)
+		return fmt.Errorf("graph: GNNCell kernel bound to %d parameters, want %d", len(ps), next)
 	}
 	k.precompute()
 	return nil

@@ -1,9 +1,11 @@
-package layers
+package graph
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/implicit-ml/implicit/internal/layertest"
+	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -15,7 +17,7 @@ import (
 type gnnFixture struct {
 	cell     *GNNCell
 	a, v, c  *G.Node
-	s        *Scope
+	s        *layers.Scope
 	b, m, n  int
 	emb      int
 	injNodes G.Nodes
@@ -23,9 +25,9 @@ type gnnFixture struct {
 
 func newGNNFixture(g *G.ExprGraph, seed uint64, b, m, n, emb int, outScale float64) gnnFixture {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	s := NewScope(g, tensor.Float64, rng)
+	s := layers.NewScope(g, tensor.Float64, rng)
 	f := gnnFixture{s: s, b: b, m: m, n: n, emb: emb}
-	f.cell = s.GNNCell("cell", m, n, emb)
+	f.cell = NewGNNCell(s, "cell", m, n, emb)
 	for _, p := range f.cell.Params() {
 		if p.Shape()[0] == 1 { // biases off zero: ReLUs away from their kinks
 			d := p.Value().Data().([]float64)
@@ -39,8 +41,8 @@ func newGNNFixture(g *G.ExprGraph, seed uint64, b, m, n, emb int, outScale float
 		f.cell.Out.W[0].Value().Data().([]float64)[i] *= outScale
 	}
 	f.a = edges(g, rng, b, m, n)
-	f.v = input(g, tensor.Float64, rng, "vemb", b*n, emb)
-	f.c = input(g, tensor.Float64, rng, "cemb", b*m, emb)
+	f.v = layertest.Input(g, tensor.Float64, rng, "vemb", b*n, emb)
+	f.c = layertest.Input(g, tensor.Float64, rng, "cemb", b*m, emb)
 	f.injNodes = G.Nodes{f.a, f.v, f.c}
 	return f
 }
@@ -53,8 +55,8 @@ func TestGNNCellKernelMatchesGraph(t *testing.T) {
 		g := G.NewGraph()
 		f := newGNNFixture(g, 1, c.b, 4, 6, c.emb, 1)
 		rng := rand.New(rand.NewPCG(2, 2))
-		z := input(g, tensor.Float64, rng, "z", c.b, f.n)
-		w := input(g, tensor.Float64, rng, "w", c.b, f.n)
+		z := layertest.Input(g, tensor.Float64, rng, "z", c.b, f.n)
+		w := layertest.Input(g, tensor.Float64, rng, "w", c.b, f.n)
 		out, err := f.cell.Apply(z, f.injNodes)
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +77,7 @@ func TestGNNCellKernelMatchesGraph(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		k, err := f.cell.Kernel64(shapesOf(f.injNodes))
+		k, err := f.cell.Kernel64(layers.ShapesOf(f.injNodes))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,27 +93,15 @@ func TestGNNCellKernelMatchesGraph(t *testing.T) {
 		if err := k.Eval(got, zv); err != nil {
 			t.Fatal(err)
 		}
-		compare(t, "Eval", got, out.Value().Data().([]float64))
+		layertest.Compare(t, "Eval", got, out.Value().Data().([]float64))
 		if err := k.Linearize(zv); err != nil {
 			t.Fatal(err)
 		}
 		if err := k.VJP(got, w.Value().Data().([]float64)); err != nil {
 			t.Fatal(err)
 		}
-		compare(t, "VJP", got, grads[0].Value().Data().([]float64))
+		layertest.Compare(t, "VJP", got, grads[0].Value().Data().([]float64))
 		vm.Close()
-	}
-}
-
-func compare(t *testing.T, what string, got, want []float64) {
-	t.Helper()
-	var d, n float64
-	for i := range got {
-		d = math.Max(d, math.Abs(got[i]-want[i]))
-		n = math.Max(n, math.Abs(want[i]))
-	}
-	if !(d <= 1e-12*math.Max(n, 1)) {
-		t.Errorf("%s differs from the graph by %.3g (scale %.3g)", what, d, n)
 	}
 }
 
@@ -120,7 +110,7 @@ func gnnModel(g *G.ExprGraph, mode deq.Backward) (*G.Node, G.Nodes, error) {
 	const b, m, n, emb = 2, 3, 4, 3
 	f := newGNNFixture(g, 3, b, m, n, emb, 0.1)
 	stop := deq.Stop{Tol: 1e-13, Mode: deq.Absolute, MaxIter: 200}
-	y, err := f.s.Implicit("deq", f.cell, ImplicitConfig{Stop: stop, Backward: mode}).Apply(f.injNodes...)
+	y, err := f.s.Implicit("deq", f.cell, layers.ImplicitConfig{Stop: stop, Backward: mode}).Apply(f.injNodes...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -128,12 +118,12 @@ func gnnModel(g *G.ExprGraph, mode deq.Backward) (*G.Node, G.Nodes, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	read, err := f.s.PartsDense("read", []int{emb, 1}, 1, Identity).Apply(f.v, yc)
+	read, err := NewPartsDense(f.s, "read", []int{emb, 1}, 1, layers.Identity).Apply(f.v, yc)
 	if err != nil {
 		return nil, nil, err
 	}
 	rng := rand.New(rand.NewPCG(4, 4))
-	loss, err := MSE(read, input(g, tensor.Float64, rng, "target", b*n, 1))
+	loss, err := layers.MSE(read, layertest.Input(g, tensor.Float64, rng, "target", b*n, 1))
 	return loss, append(G.Nodes{f.v, f.c}, f.s.Params()...), err
 }
 
@@ -148,7 +138,7 @@ func TestGNNCellGradients(t *testing.T) {
 		"unrolled":  deq.Unrolled{Steps: 3},
 	} {
 		t.Run(name, func(t *testing.T) {
-			checkGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return gnnModel(g, mode) })
+			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return gnnModel(g, mode) })
 		})
 	}
 }
@@ -160,8 +150,8 @@ func TestGNNCellIteratesAreUnrolled(t *testing.T) {
 	run := func(mode deq.Backward, iters int) []float64 {
 		g := G.NewGraph()
 		f := newGNNFixture(g, 5, b, m, n, emb, 1)
-		l := f.s.Implicit("deq", f.cell, ImplicitConfig{Backward: mode})
-		l.SetControls(Controls{Iterations: iters})
+		l := f.s.Implicit("deq", f.cell, layers.ImplicitConfig{Backward: mode})
+		l.SetControls(layers.Controls{Iterations: iters})
 		y, err := l.Apply(f.injNodes...)
 		if err != nil {
 			t.Fatal(err)
@@ -173,5 +163,5 @@ func TestGNNCellIteratesAreUnrolled(t *testing.T) {
 		}
 		return append([]float64(nil), y.Value().Data().([]float64)...)
 	}
-	compare(t, "y_t", run(deq.IFT{}, steps), run(deq.Unrolled{Steps: steps}, 0))
+	layertest.Compare(t, "y_t", run(deq.IFT{}, steps), run(deq.Unrolled{Steps: steps}, 0))
 }

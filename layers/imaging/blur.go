@@ -1,15 +1,14 @@
-package layers
+package imaging
 
 import (
 	"fmt"
-	"hash"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/blur"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // Blur is the forward operator A of the deblurring workload as a
@@ -31,10 +30,10 @@ type Blur struct {
 func NewBlur(kernel string, h, w int) (*Blur, error) {
 	k, err := blur.Named(kernel)
 	if err != nil {
-		return nil, fmt.Errorf("layers: %w", err)
+		return nil, fmt.Errorf("imaging: %w", err)
 	}
 	if err := k.Check(h, w); err != nil {
-		return nil, fmt.Errorf("layers: %w", err)
+		return nil, fmt.Errorf("imaging: %w", err)
 	}
 	return &Blur{Kernel: k, H: h, W: w}, nil
 }
@@ -48,9 +47,9 @@ func (b *Blur) ApplyT(x *G.Node) (*G.Node, error) { return b.build(x, true) }
 func (b *Blur) build(x *G.Node, transpose bool) (*G.Node, error) {
 	xs := x.Shape()
 	if len(xs) != 2 || xs[1] != b.H*b.W {
-		return nil, fmt.Errorf("layers: blur of %d×%d images needs input (B, %d), got %v", b.H, b.W, b.H*b.W, xs)
+		return nil, fmt.Errorf("imaging: blur of %d×%d images needs input (B, %d), got %v", b.H, b.W, b.H*b.W, xs)
 	}
-	return G.ApplyOp(&blurOp{b: b, transpose: transpose, dt: x.Dtype(), shape: xs.Clone(), buf: &outBuf{}}, x)
+	return G.ApplyOp(newBlurOp(b, transpose, x.Dtype(), xs), x)
 }
 
 // Eval applies A (or Aᵀ) to a batch of images on flat buffers, for
@@ -61,49 +60,35 @@ func blurEval[T deq.Float](b *Blur, out, x []T, transpose bool) {
 
 // blurOp computes A·x or Aᵀ·x. Child: x (B, H·W).
 type blurOp struct {
+	opkit.Base
 	b         *Blur
 	transpose bool
-	dt        tensor.Dtype
-	shape     tensor.Shape
-	buf       *outBuf
 }
 
-func (op *blurOp) Arity() int { return 1 }
-func (op *blurOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	return hm.NewFnType(t, t)
-}
-func (op *blurOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op *blurOp) ReturnsPtr() bool                               { return false }
-func (op *blurOp) CallsExtern() bool                              { return false }
-func (op *blurOp) OverwritesInput() int                           { return -1 }
-func (op *blurOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "Blur{%s,%v,%d,%d,%v,%v,%v}", op.b.Kernel.Name, op.b.Kernel.W, op.b.H, op.b.W, op.transpose, op.dt, []int(op.shape))
-}
-func (op *blurOp) Hashcode() uint32 { return hashOf(op) }
-func (op *blurOp) String() string {
-	if op.transpose {
-		return "BlurT"
+func newBlurOp(b *Blur, transpose bool, dt tensor.Dtype, shape tensor.Shape) *blurOp {
+	name := "Blur"
+	if transpose {
+		name = "BlurT"
 	}
-	return "Blur"
+	return &blurOp{b: b, transpose: transpose, Base: opkit.New(name,
+		fmt.Sprintf("Blur{%s,%v,%d,%d,%v,%v,%v}", b.Kernel.Name, b.Kernel.W, b.H, b.W, transpose, dt, []int(shape)), dt, 1, shape)}
 }
+
+// adjoint is the op of Aᵀ for A's (and of A for Aᵀ's).
+func (op *blurOp) adjoint() *blurOp { return newBlurOp(op.b, !op.transpose, op.Dtype(), op.Shape()) }
 
 func (op *blurOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != 1 {
-		return nil, fmt.Errorf("layers: %v takes 1 input, got %d", op, len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("imaging: %w", err)
 	}
-	out := op.buf.get(op.dt, op.shape)
-	var err error
-	if op.dt == tensor.Float32 {
-		err = blurDo[float32](op, out, vals[0])
-	} else {
-		err = blurDo[float64](op, out, vals[0])
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return blurDo[float32](op, out, vals[0]) },
+		func() error { return blurDo[float64](op, out, vals[0]) })
 }
 
 func blurDo[T deq.Float](op *blurOp, out *tensor.Dense, v G.Value) error {
-	x, err := data[T](v)
+	x, err := opkit.Data[T](v)
 	if err != nil {
 		return err
 	}
@@ -115,7 +100,7 @@ func (op *blurOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff: the gradient of A·x is Aᵀg, of Aᵀ·x it is A·g.
 func (op *blurOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&blurOp{b: op.b, transpose: !op.transpose, dt: op.dt, shape: op.shape, buf: &outBuf{}}, grad)
+	dx, err := G.ApplyOp(op.adjoint(), grad)
 	if err != nil {
 		return nil, err
 	}
@@ -127,9 +112,9 @@ func (op *blurOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 	if err != nil {
 		return err
 	}
-	dx, err := (&blurOp{b: op.b, transpose: !op.transpose, dt: op.dt, shape: op.shape, buf: &outBuf{}}).Do(g)
+	dx, err := op.adjoint().Do(g)
 	if err != nil {
 		return err
 	}
-	return accumulateGrad(inputs[0], dx)
+	return opkit.AccumulateGrad(inputs[0], dx)
 }

@@ -1,15 +1,17 @@
-package layers
+package imaging
 
 import (
 	"fmt"
-	"hash"
 	"math"
 
-	"github.com/chewxy/hm"
+	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/conv"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/opkit"
 )
 
 // PGDCell is the plug-and-play proximal-gradient operator of the
@@ -18,7 +20,7 @@ import (
 //	G(y, x) = D_θ(y − γ·(Aᵀ(A y − x) + λy))
 //
 // one gradient step on ½‖Ay − x‖² + ½λ‖y‖² followed by a learned denoiser
-// D_θ (a ResCNN), with the step γ learned too. With λ = 0 (the paper's
+// D_θ (a conv.ResCNN), with the step γ learned too. With λ = 0 (the paper's
 // form) the step does not contract the modes that A nearly annihilates,
 // so only the denoiser makes G a contraction there; a small λ > 0 makes
 // the step itself contract every mode by at least 1 − γλ. The injection is Aᵀx (B, H·W),
@@ -27,7 +29,7 @@ import (
 // (I − γAᵀA)·J_D(u)ᵀv without graphs, so every backward mode works.
 type PGDCell struct {
 	Blur     *Blur
-	Denoiser *ResCNN
+	Denoiser *conv.ResCNN
 	// Gamma is the step γ, (1, 1), initialised to 1 (with a kernel that
 	// sums to 1, ‖A‖ = 1 and the step is non-expansive for γ ≤ 2).
 	Gamma *G.Node
@@ -35,10 +37,10 @@ type PGDCell struct {
 	// Set it before the cell is used.
 	Lambda float64
 	err    error
-	cache  *kernelCache
+	cache  *opkit.Cache
 }
 
-var _ Cell = (*PGDCell)(nil)
+var _ layers.Cell = (*PGDCell)(nil)
 
 // PGDCell creates the cell for the operator a and the denoiser d (built in
 // the same scope, on a's image size); its own parameter is name.gamma.
@@ -48,23 +50,23 @@ var _ Cell = (*PGDCell)(nil)
 // denoiser with Lip(D) ≤ 1 (ResSkip and ResLipschitz) makes G a
 // contraction with a unique fixed point that plain iteration reaches from
 // any start.
-func (s *Scope) PGDCell(name string, a *Blur, d *ResCNN) *PGDCell {
-	c := &PGDCell{Blur: a, Denoiser: d, cache: &kernelCache{}}
+func NewPGDCell(s *layers.Scope, name string, a *Blur, d *conv.ResCNN) *PGDCell {
+	c := &PGDCell{Blur: a, Denoiser: d, cache: &opkit.Cache{}}
 	switch {
 	case a == nil || d == nil:
-		c.err = s.fail(fmt.Errorf("layers: PGDCell %q needs a blur operator and a denoiser", name))
+		c.err = s.Fail(fmt.Errorf("imaging: PGDCell %q needs a blur operator and a denoiser", name))
 		return c
-	case d.err != nil:
-		c.err = d.err
+	case d.Err() != nil:
+		c.err = d.Err()
 		return c
 	case d.Height != a.H || d.Width != a.W:
-		c.err = s.fail(fmt.Errorf("layers: PGDCell %q: the denoiser works on %d×%d images, the blur on %d×%d", name, d.Height, d.Width, a.H, a.W))
+		c.err = s.Fail(fmt.Errorf("imaging: PGDCell %q: the denoiser works on %d×%d images, the blur on %d×%d", name, d.Height, d.Width, a.H, a.W))
 		return c
 	}
-	c.Gamma = s.Param(name+".gamma", tensor.Shape{1, 1}, Constant(1))
-	c.err = s.err
+	c.Gamma = s.Param(name+".gamma", tensor.Shape{1, 1}, layers.Constant(1))
+	c.err = s.Err()
 	if c.err == nil {
-		s.projectors = append(s.projectors, c)
+		s.AddProjector(c)
 	}
 	return c
 }
@@ -99,7 +101,7 @@ func (c *PGDCell) StateShape(inj []tensor.Shape) (tensor.Shape, error) {
 	}
 	n := c.Blur.H * c.Blur.W
 	if len(inj) != 1 || len(inj[0]) != 2 || inj[0][1] != n {
-		return nil, fmt.Errorf("layers: PGDCell on %d×%d images needs one injection Aᵀx of shape (B, %d), got %v", c.Blur.H, c.Blur.W, n, inj)
+		return nil, fmt.Errorf("imaging: PGDCell on %d×%d images needs one injection Aᵀx of shape (B, %d), got %v", c.Blur.H, c.Blur.W, n, inj)
 	}
 	return inj[0].Clone(), nil
 }
@@ -110,7 +112,7 @@ func (c *PGDCell) Apply(y *G.Node, inj G.Nodes) (*G.Node, error) {
 		return nil, c.err
 	}
 	if len(inj) != 1 {
-		return nil, fmt.Errorf("layers: PGDCell takes one injection, got %d", len(inj))
+		return nil, fmt.Errorf("imaging: PGDCell takes one injection, got %d", len(inj))
 	}
 	ay, err := c.Blur.Apply(y)
 	if err != nil {
@@ -120,7 +122,7 @@ func (c *PGDCell) Apply(y *G.Node, inj G.Nodes) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := G.ApplyOp(&gradStepOp{lambda: c.Lambda, dt: y.Dtype(), shape: y.Shape().Clone(), buf: &outBuf{}}, y, atay, inj[0], c.Gamma)
+	u, err := G.ApplyOp(newGradStepOp(c.Lambda, y.Dtype(), y.Shape(), 0), y, atay, inj[0], c.Gamma)
 	if err != nil {
 		return nil, err
 	}
@@ -128,23 +130,23 @@ func (c *PGDCell) Apply(y *G.Node, inj G.Nodes) (*G.Node, error) {
 }
 
 // Kernel64 implements Cell.
-func (c *PGDCell) Kernel64(inj []tensor.Shape) (Kernel[float64], error) {
+func (c *PGDCell) Kernel64(inj []tensor.Shape) (layers.Kernel[float64], error) {
 	return pgdKernelFor[float64](c, inj, "float64")
 }
 
 // Kernel32 implements Cell.
-func (c *PGDCell) Kernel32(inj []tensor.Shape) (Kernel[float32], error) {
+func (c *PGDCell) Kernel32(inj []tensor.Shape) (layers.Kernel[float32], error) {
 	return pgdKernelFor[float32](c, inj, "float32")
 }
 
-func pgdKernelFor[T deq.Float](c *PGDCell, inj []tensor.Shape, dt string) (Kernel[T], error) {
+func pgdKernelFor[T deq.Float](c *PGDCell, inj []tensor.Shape, dt string) (layers.Kernel[T], error) {
 	st, err := c.StateShape(inj)
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.cache.get(shapesKey(dt, inj), func() (any, error) {
+	k, err := c.cache.Get(opkit.ShapesKey(dt, inj), func() (any, error) {
 		n := st.TotalSize()
-		return &pgdKernel[T]{c: c, d: newResCNNEval[T](c.Denoiser, st[0]), u: make([]T, n), t1: make([]T, n), t2: make([]T, n)}, nil
+		return &pgdKernel[T]{c: c, d: conv.NewResCNNKernel[T](c.Denoiser, st[0]), u: make([]T, n), t1: make([]T, n), t2: make([]T, n)}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -155,7 +157,7 @@ func pgdKernelFor[T deq.Float](c *PGDCell, inj []tensor.Shape, dt string) (Kerne
 // pgdKernel evaluates the PGD operator on flat buffers.
 type pgdKernel[T deq.Float] struct {
 	c      *PGDCell
-	d      *resCNNEval[T]
+	d      *conv.ResCNNKernel[T]
 	inj    []T
 	gamma  T
 	u      []T // the gradient step's output
@@ -163,31 +165,31 @@ type pgdKernel[T deq.Float] struct {
 }
 
 func (k *pgdKernel[T]) Bind(inj, params []G.Value) error {
-	if len(inj) != 1 || len(params) != 1+2*len(k.d.geos) {
-		return fmt.Errorf("layers: PGDCell kernel bound to %d injections and %d parameters, want 1 and %d", len(inj), len(params), 1+2*len(k.d.geos))
+	if len(inj) != 1 || len(params) != 1+2*k.d.Layers() {
+		return fmt.Errorf("imaging: PGDCell kernel bound to %d injections and %d parameters, want 1 and %d", len(inj), len(params), 1+2*k.d.Layers())
 	}
 	var err error
-	if k.inj, err = data[T](inj[0]); err != nil {
+	if k.inj, err = opkit.Data[T](inj[0]); err != nil {
 		return err
 	}
 	if len(k.inj) != len(k.u) {
-		return fmt.Errorf("layers: PGDCell kernel got an injection of %d values, want %d", len(k.inj), len(k.u))
+		return fmt.Errorf("imaging: PGDCell kernel got an injection of %d values, want %d", len(k.inj), len(k.u))
 	}
-	g, err := data[T](params[0])
+	g, err := opkit.Data[T](params[0])
 	if err != nil {
 		return err
 	}
 	if len(g) != 1 {
-		return fmt.Errorf("layers: PGDCell kernel got %d step values, want 1", len(g))
+		return fmt.Errorf("imaging: PGDCell kernel got %d step values, want 1", len(g))
 	}
 	k.gamma = g[0]
 	ps := make([][]T, len(params)-1)
 	for i, p := range params[1:] {
-		if ps[i], err = data[T](p); err != nil {
+		if ps[i], err = opkit.Data[T](p); err != nil {
 			return err
 		}
 	}
-	return k.d.bind(ps)
+	return k.d.Bind(ps)
 }
 
 // normal writes AᵀA v into k.t2.
@@ -207,19 +209,19 @@ func (k *pgdKernel[T]) step(y []T) {
 
 func (k *pgdKernel[T]) Eval(out, y []T) error {
 	k.step(y)
-	k.d.forward(out, k.u, false)
+	k.d.Forward(out, k.u, false)
 	return nil
 }
 
 func (k *pgdKernel[T]) Linearize(y []T) error {
 	k.step(y)
-	k.d.forward(k.t1, k.u, true) // the output is not needed, φ' is
+	k.d.Forward(k.t1, k.u, true) // the output is not needed, φ' is
 	return nil
 }
 
 // VJP: J_Gᵀv = (I − γ(AᵀA + λI))·J_D(u)ᵀv (AᵀA is symmetric).
 func (k *pgdKernel[T]) VJP(out, v []T) error {
-	k.d.vjp(out, v)
+	k.d.VJP(out, v)
 	k.normal(out)
 	c := 1 - k.gamma*T(k.c.Lambda)
 	for i := range out {
@@ -233,56 +235,35 @@ func (k *pgdKernel[T]) VJP(out, v []T) error {
 // (part > 0) take (g, y, t, inj, γ) and compute part 1: (1 − γλ)·g (∂y),
 // 2: −γ·g (∂t), 3: γ·g (∂inj), 4: −Σ g ⊙ (t + λy − inj) (∂γ).
 type gradStepOp struct {
+	opkit.Base
 	lambda float64
-	dt     tensor.Dtype
 	shape  tensor.Shape
-	buf    *outBuf
 	part   int
 }
 
-func (op *gradStepOp) outShape() tensor.Shape {
-	if op.part == 4 {
-		return tensor.Shape{1, 1}
+func newGradStepOp(lambda float64, dt tensor.Dtype, shape tensor.Shape, part int) *gradStepOp {
+	out := shape
+	if part == 4 {
+		out = tensor.Shape{1, 1}
 	}
-	return op.shape.Clone()
+	return &gradStepOp{lambda: lambda, shape: shape.Clone(), part: part, Base: opkit.New(fmt.Sprintf("GradStep{%d}", part),
+		fmt.Sprintf("GradStep{%v,%v,%v,%d}", lambda, dt, []int(shape), part), dt, 4+opkit.Btoi(part > 0), out)}
 }
-func (op *gradStepOp) Arity() int { return 4 + btoi(op.part > 0) }
-func (op *gradStepOp) Type() hm.Type {
-	t := G.TensorType{Dims: 2, Of: op.dt}
-	ts := make([]hm.Type, op.Arity()+1)
-	for i := range ts {
-		ts[i] = t
-	}
-	return hm.NewFnType(ts...)
-}
-func (op *gradStepOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
-func (op *gradStepOp) ReturnsPtr() bool                               { return false }
-func (op *gradStepOp) CallsExtern() bool                              { return false }
-func (op *gradStepOp) OverwritesInput() int                           { return -1 }
-func (op *gradStepOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "GradStep{%v,%v,%v,%d}", op.lambda, op.dt, []int(op.shape), op.part)
-}
-func (op *gradStepOp) Hashcode() uint32 { return hashOf(op) }
-func (op *gradStepOp) String() string   { return fmt.Sprintf("GradStep{%d}", op.part) }
 
 func (op *gradStepOp) Do(vals ...G.Value) (G.Value, error) {
-	if len(vals) != op.Arity() {
-		return nil, fmt.Errorf("layers: %v takes %d inputs, got %d", op, op.Arity(), len(vals))
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("imaging: %w", err)
 	}
-	out := op.buf.get(op.dt, op.outShape())
-	var err error
-	if op.dt == tensor.Float32 {
-		err = gradStepDo[float32](op, out, vals)
-	} else {
-		err = gradStepDo[float64](op, out, vals)
-	}
-	return out, err
+	out := op.Output()
+	return out, op.Dispatch(
+		func() error { return gradStepDo[float32](op, out, vals) },
+		func() error { return gradStepDo[float64](op, out, vals) })
 }
 
 func gradStepDo[T deq.Float](op *gradStepOp, out *tensor.Dense, vals []G.Value) error {
 	in := make([][]T, len(vals))
 	for i, v := range vals {
-		d, err := data[T](v)
+		d, err := opkit.Data[T](v)
 		if err != nil {
 			return err
 		}
@@ -294,7 +275,7 @@ func gradStepDo[T deq.Float](op *gradStepOp, out *tensor.Dense, vals []G.Value) 
 	}
 	y, t, inj, gamma := in[0], in[1], in[2], in[3]
 	if len(gamma) != 1 || len(t) != len(y) || len(inj) != len(y) || (g != nil && len(g) != len(y)) {
-		return fmt.Errorf("layers: %v got values of the wrong size", op)
+		return fmt.Errorf("imaging: %v got values of the wrong size", op)
 	}
 	o, ga, lam := out.Data().([]T), gamma[0], T(op.lambda)
 	scale := map[int]T{1: 1 - ga*lam, 2: -ga, 3: ga}
@@ -331,11 +312,11 @@ var gradParts = [4]int{1, 2, 3, 4}
 
 func (op *gradStepOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if op.part != 0 {
-		return nil, fmt.Errorf("layers: the gradient step's gradients are not differentiated again")
+		return nil, fmt.Errorf("imaging: the gradient step's gradients are not differentiated again")
 	}
 	var grads G.Nodes
 	for _, part := range gradParts {
-		d, err := G.ApplyOp(&gradStepOp{lambda: op.lambda, dt: op.dt, shape: op.shape, buf: &outBuf{}, part: part}, append(G.Nodes{grad}, inputs...)...)
+		d, err := G.ApplyOp(newGradStepOp(op.lambda, op.Dtype(), op.shape, part), append(G.Nodes{grad}, inputs...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -354,11 +335,11 @@ func (op *gradStepOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Nod
 		vals = append(vals, n.Value())
 	}
 	for i, part := range gradParts {
-		d, err := (&gradStepOp{lambda: op.lambda, dt: op.dt, shape: op.shape, buf: &outBuf{}, part: part}).Do(vals...)
+		d, err := newGradStepOp(op.lambda, op.Dtype(), op.shape, part).Do(vals...)
 		if err != nil {
 			return err
 		}
-		if err := accumulateGrad(inputs[i], d); err != nil {
+		if err := opkit.AccumulateGrad(inputs[i], d); err != nil {
 			return err
 		}
 	}

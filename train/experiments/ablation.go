@@ -11,7 +11,11 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/conv"
+	"github.com/implicit-ml/implicit/layers/fourier"
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // Ablation answers "which solver and which gradient mode should I use, at
@@ -56,40 +60,67 @@ const (
 	ablationPdeJacobian = 0.01
 )
 
-// Run implements Experiment.
-func (Ablation) Run(ctx context.Context, o Options) (*train.Report, error) {
-	switch o.Problem {
-	case "", "classify":
-		return ablationClassify(ctx, o)
+// Problems implements Experiment: the workload the grid trains on
+// (pde and darcy are one).
+func (Ablation) Problems() []string { return []string{"classify", "pde", "darcy", "reason"} }
+
+// Defaults implements Experiment. The solvers and gradient modes are the
+// grid's, so -solver, -backward and -adjoint are not used.
+func (Ablation) Defaults(problem string, quick bool) Defaults {
+	switch problem {
 	case "pde", "darcy":
-		return ablationPde(ctx, o)
+		ps := ablationPdeSettings(quick)
+		return Defaults{Epochs: ps.epochs, Batch: ps.batch, Hidden: ps.width, HiddenMeans: "Fourier width", LR: ps.lr, Schedule: "cosine",
+			Clip: 1, Tol: ps.tol, MaxIter: ps.maxIter, Dtype: tensor.Float32}
 	case "reason":
-		return ablationReason(ctx, o)
+		d := Defaults{Epochs: 2, Batch: 64, Hidden: 16, HiddenMeans: "cell channels", LR: 1e-2, Schedule: "constant", Clip: 1,
+			Tol: 1e-5, MaxIter: 2*reasonTrainLen + 8, Dtype: tensor.Float32}
+		if quick {
+			d.Epochs = 1
+		}
+		return d
 	}
-	return nil, usagef("problem %q: the ablation runs on classify, pde or reason", o.Problem)
+	d := Defaults{Datasets: []string{"mnist", "fashion"}, Epochs: 2, Batch: 64, Hidden: 128, HiddenMeans: "hidden units", LR: 1e-3,
+		Schedule: "constant", Tol: 1e-4, MaxIter: 50, Dtype: tensor.Float32}
+	if quick {
+		d.Epochs = 1
+	}
+	return d
+}
+
+// Run implements Experiment.
+func (Ablation) Run(ctx context.Context, s Settings) (*report.Report, error) {
+	switch s.Problem {
+	case "pde", "darcy":
+		return ablationPde(ctx, s)
+	case "reason":
+		return ablationReason(ctx, s)
+	}
+	return ablationClassify(ctx, s)
 }
 
 // ablationGrid builds one model per (solver, mode, jacobian) plus the
 // unrolled twin, with mk turning an implicit configuration (nil: unrolled)
 // into a model.
-func ablationGrid(o Options, stop deq.Stop, unrolled int, jac float64, mk func(name, desc string, icfg *layers.ImplicitConfig) *netModel) []model {
+func ablationGrid(s Settings, unrolled int, jac float64, mk func(name, desc string, icfg *layers.ImplicitConfig) *network.Network) []model {
 	solvers := []deq.Solver{deq.Picard{}, deq.Anderson{}, deq.Broyden{}}
 	modes := ablationModes()
 	jacs := []float64{0, jac}
-	if o.Quick {
+	if s.Quick {
 		solvers, modes = solvers[1:3], []ablationMode{modes[0], modes[2], modes[3]}
 	}
+	stop := s.Stop
 	var models []model
-	for _, s := range solvers {
+	for _, solver := range solvers {
 		for _, m := range modes {
 			for _, j := range jacs {
-				name := s.Name() + "/" + m.name
-				desc := fmt.Sprintf("forward %s, backward %s", s.Name(), m.name)
+				name := solver.Name() + "/" + m.name
+				desc := fmt.Sprintf("forward %s, backward %s", solver.Name(), m.name)
 				if j > 0 {
 					name += "/jac"
 					desc += fmt.Sprintf(", Jacobian penalty %g", j)
 				}
-				icfg := layers.ImplicitConfig{Forward: s, Stop: stop, Backward: m.mode(stop), JacobianWeight: j, JacobianSeed: o.Seed}
+				icfg := layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: m.mode(stop), JacobianWeight: j, JacobianSeed: s.Seed}
 				models = append(models, mk(name, desc, &icfg))
 			}
 		}
@@ -97,12 +128,12 @@ func ablationGrid(o Options, stop deq.Stop, unrolled int, jac float64, mk func(n
 	return append(models, mk(fmt.Sprintf("unrolled-%d", unrolled), fmt.Sprintf("the same cell unrolled %d times, backpropagated through (no solver)", unrolled), nil))
 }
 
-func ablationClassify(ctx context.Context, o Options) (*train.Report, error) {
-	trainN, testN, epochs := 20000, 2000, 2
-	if o.Quick {
-		trainN, testN, epochs = 4000, 500, 1
+func ablationClassify(ctx context.Context, s Settings) (*report.Report, error) {
+	trainN, testN := 20000, 2000
+	if s.Quick {
+		trainN, testN = 4000, 500
 	}
-	all, test, err := datasets.Load(orString(o.Dataset, "mnist"), o.DataDir)
+	all, test, err := datasets.Load(s.Dataset, s.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -110,84 +141,77 @@ func ablationClassify(ctx context.Context, o Options) (*train.Report, error) {
 	all.Standardize(mean, std)
 	test.Standardize(mean, std)
 	trainSet, test := all.Head(trainN), test.Head(testN)
-	hidden, dt := orInt(o.Hidden, 128), o.dtype()
-	stop := deq.Stop{Tol: orFloat(o.Tol, 1e-4), MaxIter: orInt(o.MaxIter, 50)}
+	hidden := s.Hidden
 	in, classes := trainSet.InputShape()[0], trainSet.TargetShape()[0]
-	mk := func(name, desc string, icfg *layers.ImplicitConfig) *netModel {
-		kind := train.KindImplicit
-		if icfg == nil {
-			kind = train.KindUnrolled
-		}
-		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: o.Seed, in: trainSet.InputShape(), out: trainSet.TargetShape(), loss: crossEntropy,
-			body: func(s *layers.Scope, x *G.Node) (*G.Node, error) {
-				cell := s.DenseCell("cell", hidden, layers.Tanh)
+	mk := func(name, desc string, icfg *layers.ImplicitConfig) *network.Network {
+		return network.New(network.Spec{Name: name, Kind: ablationKind(icfg), Description: desc, Dtype: s.Dtype, Seed: s.Seed,
+			Input: trainSet.InputShape(), Target: trainSet.TargetShape(), Loss: network.CrossEntropy,
+			Body: func(sc *layers.Scope, x *G.Node) (*G.Node, error) {
+				cell := sc.DenseCell("cell", hidden, layers.Tanh)
 				var mid layers.Layer = &layers.Unrolled{Cell: cell, Steps: 10}
 				if icfg != nil {
-					mid = s.Implicit("deq", cell, *icfg)
+					mid = sc.Implicit("deq", cell, *icfg)
 				}
 				return layers.Sequential{
-					s.Dense("inject", in, hidden, layers.Identity, layers.NoBias()), mid,
-					s.Dense("head", hidden, classes, layers.Identity),
+					sc.Dense("inject", in, hidden, layers.Identity, layers.NoBias()), mid,
+					sc.Dense("head", hidden, classes, layers.Identity),
 				}.Fwd(x)
-			}}
+			}})
 	}
 	c := &comparison{
-		experiment: "ablation", dataset: fmt.Sprintf("classify, %s (%d training images, %d epochs)", orString(o.Dataset, "mnist"), trainN, orInt(o.Epochs, epochs)),
+		experiment: "ablation", dataset: fmt.Sprintf("classify, %s (%d training images, %d epochs)", s.Dataset, trainN, s.Epochs),
 		metric: train.Accuracy(), trainSet: trainSet, testSet: test,
-		models: ablationGrid(o, stop, 10, ablationJacobian, mk), tolerateFailures: true,
+		models: ablationGrid(s, 10, ablationJacobian, mk), tolerateFailures: true,
 		fit: train.Config{
-			Epochs: orInt(o.Epochs, epochs), BatchSize: orInt(o.Batch, 64), Seed: o.Seed,
-			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-3), ClipNorm: o.Clip},
-			Fingerprint: map[string]string{"hidden": strconv.Itoa(hidden), "dtype": dt.String(), "quick": strconv.FormatBool(o.Quick)},
+			Epochs: s.Epochs, BatchSize: s.Batch, Seed: s.Seed, Schedule: s.Schedule, Optimizer: s.Optimizer(s.LR),
+			Fingerprint: map[string]string{"hidden": strconv.Itoa(hidden), "dtype": s.Dtype.String(), "quick": strconv.FormatBool(s.Quick)},
 		},
 		evalBatch: 500,
 		ts:        []int{1, 2, 5, 10, 20},
-		probe:     train.RandomProbe(test, 50, 1, 1e-2, o.Seed),
-		config:    map[string]any{"train_samples": trainN, "test_samples": testN, "epochs": orInt(o.Epochs, epochs), "hidden": hidden, "tol": stop.Tol, "max_iter": stop.MaxIter, "jacobian_weight": ablationJacobian, "dtype": dt.String()},
+		probe:     train.RandomProbe(test, 50, 1, 1e-2, s.Seed),
+		config:    map[string]any{"train_samples": trainN, "test_samples": testN, "epochs": s.Epochs, "hidden": hidden, "tol": s.Stop.Tol, "max_iter": s.Stop.MaxIter, "jacobian_weight": ablationJacobian, "dtype": s.Dtype.String()},
 		notes:     ablationNotes(10, ablationJacobian),
 	}
-	return c.run(ctx, o)
+	return c.run(ctx, s.Options)
 }
 
-func ablationReason(ctx context.Context, o Options) (*train.Report, error) {
-	const n, ch, hid = 32, 16, 32
-	trainN, epochs, testN := 8000, 2, 100
-	if o.Quick {
-		trainN, epochs = 4000, 1
+// ablationKind is the kind of a grid model: implicit, or unrolled when it
+// has no implicit configuration.
+func ablationKind(icfg *layers.ImplicitConfig) string {
+	if icfg == nil {
+		return train.KindUnrolled
 	}
-	trainSet := datasets.ParitySequences(trainN, n, o.Seed)
-	test := datasets.ParitySequences(testN, 4*n, o.Seed+1000)
-	stop := deq.Stop{Tol: orFloat(o.Tol, 1e-5), MaxIter: orInt(o.MaxIter, 2*n+8)}
-	dt := o.dtype()
-	mk := func(name, desc string, icfg *layers.ImplicitConfig) *netModel {
-		kind := train.KindImplicit
-		if icfg == nil {
-			kind = train.KindUnrolled
-		}
-		return reasonModel(name, kind, desc, dt, o.Seed, n, ch, hid, func(s *layers.Scope, inj *G.Node) (*G.Node, error) {
-			cell := s.ConvCellHidden("cell", ch, hid, []int{-1}, layers.ReLU)
+	return train.KindImplicit
+}
+
+func ablationReason(ctx context.Context, s Settings) (*report.Report, error) {
+	const n, hid = reasonTrainLen, 32
+	ch := s.Hidden
+	trainN, testN := 8000, 100
+	if s.Quick {
+		trainN = 4000
+	}
+	trainSet := datasets.ParitySequences(trainN, n, s.Seed)
+	test := datasets.ParitySequences(testN, 4*n, s.Seed+1000)
+	mk := func(name, desc string, icfg *layers.ImplicitConfig) *network.Network {
+		return reasonModel(name, ablationKind(icfg), desc, s.Dtype, s.Seed, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
+			cell := conv.NewConvCellHidden(sc, "cell", ch, hid, []int{-1}, layers.ReLU)
 			if icfg == nil {
 				return (&layers.Unrolled{Cell: cell, Steps: n}).Fwd(inj)
 			}
-			return s.Implicit("loop", cell, *icfg).Fwd(inj)
+			return sc.Implicit("loop", cell, *icfg).Fwd(inj)
 		})
 	}
-	models := ablationGrid(o, stop, n, ablationJacobian, mk)
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("reason: prefix parity, trained at n=%d, tested at n=%d with t=%d", n, 4*n, 4*4*n),
-		metric: sequenceAccuracy(), trainSet: trainSet, testSet: test, models: models, tolerateFailures: true,
+		metric: sequenceAccuracy(), trainSet: trainSet, testSet: test, models: ablationGrid(s, n, ablationJacobian, mk), tolerateFailures: true,
 		fit: train.Config{
-			Epochs: orInt(o.Epochs, epochs), BatchSize: orInt(o.Batch, 64), Seed: o.Seed,
-			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-2), ClipNorm: orFloat(o.Clip, 1)},
-			Fingerprint: map[string]string{"problem": "reason", "quick": strconv.FormatBool(o.Quick)},
+			Epochs: s.Epochs, BatchSize: s.Batch, Seed: s.Seed, Schedule: s.Schedule, Optimizer: s.Optimizer(s.LR),
+			Fingerprint: map[string]string{"problem": "reason", "quick": strconv.FormatBool(s.Quick)},
 		},
 		evalBatch: 100,
-		evalView: func(m model) train.Model {
-			view := *m.(*netModel)
-			view.in, view.out = []int{4 * n}, []int{4 * n, 2}
-			return &view
-		},
-		after: func(m model, ev *train.Evaluator, mr *train.ModelReport) error {
+		evalView:  func(m model) train.Model { return reshaped(m, []int{4 * n}, []int{4 * n, 2}) },
+		after: func(m model, ev *train.Evaluator, mr *report.ModelReport) error {
 			if m.Kind() != train.KindImplicit {
 				return nil
 			}
@@ -199,10 +223,10 @@ func ablationReason(ctx context.Context, o Options) (*train.Report, error) {
 			mr.TestMetric = e.Mean
 			return nil
 		},
-		config: map[string]any{"train_strings": trainN, "epochs": epochs, "tol": stop.Tol, "max_iter": stop.MaxIter, "jacobian_weight": ablationJacobian},
+		config: map[string]any{"train_strings": trainN, "epochs": s.Epochs, "tol": s.Stop.Tol, "max_iter": s.Stop.MaxIter, "jacobian_weight": ablationJacobian},
 		notes:  ablationNotes(n, ablationJacobian),
 	}
-	return c.run(ctx, o)
+	return c.run(ctx, s.Options)
 }
 
 func ablationNotes(unrolled int, jac float64) []string {
@@ -213,63 +237,63 @@ func ablationNotes(unrolled int, jac float64) []string {
 	}
 }
 
-// ablationPde runs the grid on the paper's Darcy-flow workload: the
-// implicit FNO of the pde experiment at a reduced size (width 8, 6
-// modes, 500 training samples, 6 epochs), trained with each solver and gradient
-// mode, against the Fourier cell unrolled 10 times.
-func ablationPde(ctx context.Context, o Options) (*train.Report, error) {
-	ps := defaultPdeSettings().quick()
-	ps.trainN, ps.testN, ps.epochs, ps.probeN = 500, 100, 6, 5
-	if o.Quick {
-		ps.trainN, ps.testN, ps.epochs = 100, 20, 1
-	}
-	ps.epochs = orInt(o.Epochs, ps.epochs)
-	ps.width = orInt(o.Hidden, ps.width)
-	rawTrain, rawTest, err := datasets.DarcySplits(o.DataDir, datasets.DarcyConfig{}, o.Seed, ps.trainN, ps.testN)
+// ablationPde runs the grid on the Darcy-flow workload: the implicit FNO
+// of the pde experiment at a reduced size (ablationPdeSettings), trained
+// with each solver and gradient mode, against the Fourier cell unrolled
+// 10 times.
+func ablationPde(ctx context.Context, s Settings) (*report.Report, error) {
+	ps := ablationPdeSettings(s.Quick)
+	ps.epochs, ps.width, ps.lr, ps.batch = s.Epochs, s.Hidden, s.LR, s.Batch
+	rawTrain, rawTest, err := datasets.DarcySplits(s.DataDir, datasets.DarcyConfig{}, s.Seed, ps.trainN, ps.testN)
 	if err != nil {
 		return nil, err
 	}
 	norm := rawTrain.Norm()
 	trainSet, testSet := rawTrain.Normalized(norm), rawTest.Normalized(norm)
-	size, dt := trainSet.S, o.dtype(tensor.Float32)
-	stop := deq.Stop{Tol: orFloat(o.Tol, ps.tol), MaxIter: orInt(o.MaxIter, ps.maxIter)}
+	size := trainSet.S
 	const unrolled = 10
-	mk := func(name, desc string, icfg *layers.ImplicitConfig) *netModel {
-		kind := train.KindImplicit
-		if icfg == nil {
-			kind = train.KindUnrolled
-		}
-		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: o.Seed,
-			in: []int{1, size, size}, out: []int{1, size, size}, loss: layers.MaskedMSE, withMask: true,
-			body: func(s *layers.Scope, x *G.Node) (*G.Node, error) {
-				cell := s.FNOCell("cell", size, ps.width, ps.modes, ps.cellAct)
+	mk := func(name, desc string, icfg *layers.ImplicitConfig) *network.Network {
+		return network.New(network.Spec{Name: name, Kind: ablationKind(icfg), Description: desc, Dtype: s.Dtype, Seed: s.Seed,
+			Input: []int{1, size, size}, Target: []int{1, size, size}, Loss: network.MaskedMSE,
+			Body: func(sc *layers.Scope, x *G.Node) (*G.Node, error) {
+				cell := fourier.NewFNOCell(sc, "cell", size, ps.width, ps.modes, ps.cellAct)
 				var body layers.Layer = &layers.Unrolled{Cell: cell, Steps: unrolled}
 				if icfg != nil {
-					body = s.Implicit("deq", cell, *icfg)
+					body = sc.Implicit("deq", cell, *icfg)
 				}
-				return s.FNO("fno", size, ps.width, ps.hidden, ps.projAct, body).Fwd(x)
-			}}
+				return fourier.NewFNO(sc, "fno", size, ps.width, ps.hidden, ps.projAct, body).Fwd(x)
+			}})
 	}
-	lr, batch := orFloat(o.LR, ps.lr), orInt(o.Batch, ps.batch)
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("pde: Darcy flow %d×%d, %d training samples, %d epochs", size, size, ps.trainN, ps.epochs),
 		metric: pdeRelativeL2(norm), trainSet: trainSet, testSet: testSet,
-		models: ablationGrid(o, stop, unrolled, ablationPdeJacobian, mk), tolerateFailures: true,
+		models: ablationGrid(s, unrolled, ablationPdeJacobian, mk), tolerateFailures: true,
 		fit: train.Config{
-			Epochs: ps.epochs, BatchSize: batch, Seed: o.Seed, Schedule: train.Cosine{},
-			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: lr, ClipNorm: orFloat(o.Clip, 1)},
-			Fingerprint: map[string]string{"problem": "pde", "train": strconv.Itoa(ps.trainN), "width": strconv.Itoa(ps.width), "dtype": dt.String(), "quick": strconv.FormatBool(o.Quick)},
+			Epochs: ps.epochs, BatchSize: ps.batch, Seed: s.Seed, Schedule: s.Schedule, Optimizer: s.Optimizer(ps.lr),
+			Fingerprint: map[string]string{"problem": "pde", "train": strconv.Itoa(ps.trainN), "width": strconv.Itoa(ps.width), "dtype": s.Dtype.String(), "quick": strconv.FormatBool(s.Quick)},
 		},
 		evalBatch: ps.evalBatch,
 		ts:        []int{1, 2, 5, 10, 20, 30},
 		probe:     pdeSineProbe(testSet, ps.probeN, ps.perturbFreqs, ps.perturbNorm),
 		config: map[string]any{
 			"problem": "pde (darcy)", "grid": size, "train_samples": ps.trainN, "test_samples": ps.testN, "epochs": ps.epochs,
-			"batch": batch, "lr": lr, "width": ps.width, "modes": ps.modes, "projection_hidden": ps.hidden, "dtype": dt.String(),
-			"tol": stop.Tol, "max_iter": stop.MaxIter, "jacobian_weight": ablationPdeJacobian,
+			"batch": ps.batch, "lr": ps.lr, "width": ps.width, "modes": ps.modes, "projection_hidden": ps.hidden, "dtype": s.Dtype.String(),
+			"tol": s.Stop.Tol, "max_iter": s.Stop.MaxIter, "jacobian_weight": ablationPdeJacobian,
 		},
 		notes: append(ablationNotes(unrolled, ablationPdeJacobian),
 			"metric: relative L2 error of u in physical units (lower is better), as in the pde experiment; the Fourier cell is z = φ(Kz + zW + v + b) with the lifted input v."),
 	}
-	return c.run(ctx, o)
+	return c.run(ctx, s.Options)
+}
+
+// ablationPdeSettings are the sizes of the grid on Darcy flow: the pde
+// experiment's quick model (width 8, 6 modes) on 500 training samples
+// for 6 epochs.
+func ablationPdeSettings(quick bool) pdeSettings {
+	ps := defaultPdeSettings().quick()
+	ps.trainN, ps.testN, ps.epochs, ps.probeN = 500, 100, 6, 5
+	if quick {
+		ps.trainN, ps.testN, ps.epochs = 100, 20, 1
+	}
+	return ps
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // TestAblationPdeQuick runs the quick ablation on the Darcy workload: every
@@ -17,14 +17,18 @@ func TestAblationPdeQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains 13 Fourier models (about a minute)")
 	}
-	rep, err := Ablation{}.Run(context.Background(), Options{Problem: "pde", Quick: true, Seed: 1, Out: t.TempDir()})
+	s, err := Resolve(Ablation{}, Options{Problem: "pde", Quick: true, Seed: 1, Out: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Ablation{}.Run(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Models) != 13 {
 		t.Fatalf("%d models, want 13", len(rep.Models))
 	}
-	byName := map[string]train.ModelReport{}
+	byName := map[string]report.ModelReport{}
 	for _, m := range rep.Models {
 		byName[m.Name] = m
 		if m.Extra["failed"] == 1 || math.IsNaN(m.TestMetric) || m.TestMetric <= 0 || m.TestMetric >= 1 {

@@ -9,9 +9,10 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/datasets"
-	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // Classify is the main job: on MNIST (or Fashion-MNIST) an explicit MLP
@@ -30,55 +31,72 @@ func (Classify) Summary() string {
 	return "MNIST/Fashion-MNIST: explicit MLP vs implicit DEQ vs its unrolled twin; accuracy and L_t against test-time iterations"
 }
 
-// classifySet is the classify experiment's three models and their
-// solver settings.
-type classifySet struct {
-	mlp, deq, twin *netModel
-	solver         deq.Solver
-	backward       deq.Backward
-	stop           deq.Stop
-	dt             tensor.Dtype
+// Problems implements Experiment: classify has no variants.
+func (Classify) Problems() []string { return nil }
+
+// Defaults implements Experiment.
+func (Classify) Defaults(_ string, quick bool) Defaults {
+	d := Defaults{Datasets: []string{"mnist", "fashion"}, Epochs: 4, Batch: 64, Hidden: 128, HiddenMeans: "hidden units",
+		LR: 1e-3, Schedule: "cosine", Solver: "anderson", Backward: "ift", Adjoint: "anderson", Tol: 1e-4, MaxIter: 50, Dtype: tensor.Float32}
+	if quick {
+		d.Epochs = 1
+	}
+	return d
 }
+
+// classifySizes are the data and evaluation sizes of the default run (a
+// few minutes on two cores) and of -quick (well under two minutes).
+type classifySizes struct {
+	unroll, maxT                int
+	trainN, valN, testN, probeN int // trainN and testN 0: all
+}
+
+func classifySizesFor(quick bool) classifySizes {
+	if quick {
+		return classifySizes{unroll: 10, maxT: 15, trainN: 3000, valN: 500, testN: 1000, probeN: 100}
+	}
+	return classifySizes{unroll: 10, maxT: 40, valN: 5000, probeN: 200}
+}
+
+// classifySet is the classify experiment's three models.
+type classifySet struct{ mlp, deq, twin *network.Network }
 
 // classifyModels builds the three models for inputs and one-hot targets of
 // the given shapes.
-func classifyModels(o Options, hidden, unroll int, inShape, outShape []int) classifySet {
-	stop := deq.Stop{Tol: orFloat(o.Tol, 1e-4), MaxIter: orInt(o.MaxIter, 50)}
-	solver, _ := ParseSolver(o.Solver)
-	backward, _ := ParseBackward(o.Backward, o.AdjointSolver, stop)
-	in, classes := inShape[0], outShape[0]
-	dt := o.dtype()
-	mk := func(name, kind, desc string, body func(*layers.Scope, *G.Node) (*G.Node, error)) *netModel {
-		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: o.Seed, in: inShape, out: outShape, body: body, loss: crossEntropy, warm: o.WarmStart}
+func classifyModels(s Settings, unroll int, inShape, outShape []int) classifySet {
+	in, classes, hidden := inShape[0], outShape[0], s.Hidden
+	mk := func(name, kind, desc string, body func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network {
+		return network.New(network.Spec{Name: name, Kind: kind, Description: desc, Dtype: s.Dtype, Seed: s.Seed,
+			Input: inShape, Target: outShape, Body: body, Loss: network.CrossEntropy, WarmStart: s.WarmStart})
 	}
 	mlp := mk("explicit-mlp", train.KindExplicit, fmt.Sprintf("%d→%d→%d→%d MLP, tanh", in, hidden, hidden, classes),
-		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+		func(sc *layers.Scope, x *G.Node) (*G.Node, error) {
 			return layers.Sequential{
-				s.Dense("fc1", in, hidden, layers.Tanh),
-				s.Dense("fc2", hidden, hidden, layers.Tanh),
-				s.Dense("head", hidden, classes, layers.Identity),
+				sc.Dense("fc1", in, hidden, layers.Tanh),
+				sc.Dense("fc2", hidden, hidden, layers.Tanh),
+				sc.Dense("head", hidden, classes, layers.Identity),
 			}.Fwd(x)
 		})
-	icfg := layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: backward}
+	icfg := layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: s.Backward}
 	deqModel := mk("implicit-deq", train.KindImplicit,
-		fmt.Sprintf("%d→implicit %d (z = tanh(zW + xU + b), %s, %s)→%d", in, hidden, solver.Name(), backward.Name(), classes),
-		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+		fmt.Sprintf("%d→implicit %d (z = tanh(zW + xU + b), %s, %s)→%d", in, hidden, s.Solver.Name(), s.Backward.Name(), classes),
+		func(sc *layers.Scope, x *G.Node) (*G.Node, error) {
 			return layers.Sequential{
-				s.Dense("inject", in, hidden, layers.Identity, layers.NoBias()),
-				s.Implicit("deq", s.DenseCell("cell", hidden, layers.Tanh), icfg),
-				s.Dense("head", hidden, classes, layers.Identity),
+				sc.Dense("inject", in, hidden, layers.Identity, layers.NoBias()),
+				sc.Implicit("deq", sc.DenseCell("cell", hidden, layers.Tanh), icfg),
+				sc.Dense("head", hidden, classes, layers.Identity),
 			}.Fwd(x)
 		})
 	twin := mk(fmt.Sprintf("unrolled-%d", unroll), train.KindUnrolled,
 		fmt.Sprintf("the DEQ's cell unrolled %d times, weight-tied", unroll),
-		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+		func(sc *layers.Scope, x *G.Node) (*G.Node, error) {
 			return layers.Sequential{
-				s.Dense("inject", in, hidden, layers.Identity, layers.NoBias()),
-				&layers.Unrolled{Cell: s.DenseCell("cell", hidden, layers.Tanh), Steps: unroll},
-				s.Dense("head", hidden, classes, layers.Identity),
+				sc.Dense("inject", in, hidden, layers.Identity, layers.NoBias()),
+				&layers.Unrolled{Cell: sc.DenseCell("cell", hidden, layers.Tanh), Steps: unroll},
+				sc.Dense("head", hidden, classes, layers.Identity),
 			}.Fwd(x)
 		})
-	return classifySet{mlp: mlp, deq: deqModel, twin: twin, solver: solver, backward: backward, stop: stop, dt: dt}
+	return classifySet{mlp: mlp, deq: deqModel, twin: twin}
 }
 
 // ClassifyModel returns one of the classify experiment's models — "mlp",
@@ -86,10 +104,11 @@ func classifyModels(o Options, hidden, unroll int, inShape, outShape []int) clas
 // opts (Hidden, Dtype, Solver, Backward, AdjointSolver, Tol, MaxIter,
 // Seed). Benchmarks use it to train exactly what the experiment trains.
 func ClassifyModel(kind string, unroll int, opts Options) (train.Model, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, Usage(err)
+	s, err := Resolve(Classify{}, opts)
+	if err != nil {
+		return nil, err
 	}
-	ms := classifyModels(opts, orInt(opts.Hidden, 128), orInt(unroll, 10), []int{784}, []int{10})
+	ms := classifyModels(s, orInt(unroll, 10), []int{784}, []int{10})
 	switch kind {
 	case "mlp":
 		return ms.mlp, nil
@@ -101,81 +120,58 @@ func ClassifyModel(kind string, unroll int, opts Options) (train.Model, error) {
 	return nil, usagef("classify model %q: want mlp, deq or unrolled", kind)
 }
 
-// classifyDefaults are the settings of the default run (a few minutes on
-// two cores) and of -quick (well under two minutes).
-type classifyDefaults struct {
-	epochs, batch, hidden, unroll, maxT int
-	lr                                  float64
-	trainN, valN, testN, probeN         int
-}
-
-func (d classifyDefaults) quick() classifyDefaults {
-	d.epochs, d.trainN, d.valN, d.testN, d.probeN, d.maxT = 1, 3000, 500, 1000, 100, 15
-	return d
-}
-
-// Run implements Experiment.
-func (Classify) Run(ctx context.Context, o Options) (*train.Report, error) {
-	d := classifyDefaults{epochs: 4, batch: 64, hidden: 128, unroll: 10, maxT: 40, lr: 1e-3, valN: 5000, probeN: 200}
-	if o.Quick {
-		d = d.quick()
-	}
-	name := o.Dataset
-	if name == "" {
-		name = "mnist"
-	}
-	if name != "mnist" && name != "fashion" {
-		return nil, usagef("dataset %q: classify runs on mnist or fashion", name)
-	}
-	all, test, err := datasets.Load(name, o.DataDir)
+// classifyData loads the dataset, standardised with the training
+// statistics, and splits off the validation set.
+func classifyData(s Settings, z classifySizes) (trainSet, val, test *datasets.Labeled, err error) {
+	all, test, err := datasets.Load(s.Dataset, s.DataDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	// Standardise with the training statistics, then hold out validation.
 	mean, std := all.MeanStd()
 	all.Standardize(mean, std)
 	test.Standardize(mean, std)
-	trainSet, val := all.Split(d.valN, o.Seed)
-	if d.trainN > 0 {
-		trainSet = trainSet.Head(d.trainN)
+	trainSet, val = all.Split(z.valN, s.Seed)
+	if z.trainN > 0 {
+		trainSet = trainSet.Head(z.trainN)
 	}
-	if d.testN > 0 {
-		test = test.Head(d.testN)
+	if z.testN > 0 {
+		test = test.Head(z.testN)
 	}
+	return trainSet, val, test, nil
+}
 
-	epochs := orInt(o.Epochs, d.epochs)
-	batch := orInt(o.Batch, d.batch)
-	hidden := orInt(o.Hidden, d.hidden)
-	ms := classifyModels(o, hidden, d.unroll, trainSet.InputShape(), trainSet.TargetShape())
-	solver, backward, stop, dt := ms.solver, ms.backward, ms.stop, ms.dt
-	mlp, deqModel, twin := ms.mlp, ms.deq, ms.twin
-
-	sched, _ := train.ParseSchedule(orString(o.Schedule, "cosine"))
+// Run implements Experiment.
+func (Classify) Run(ctx context.Context, s Settings) (*report.Report, error) {
+	z := classifySizesFor(s.Quick)
+	trainSet, val, test, err := classifyData(s, z)
+	if err != nil {
+		return nil, err
+	}
+	ms := classifyModels(s, z.unroll, trainSet.InputShape(), trainSet.TargetShape())
 	c := &comparison{
-		experiment: "classify", dataset: name, metric: train.Accuracy(),
+		experiment: "classify", dataset: s.Dataset, metric: train.Accuracy(),
 		trainSet: trainSet, valSet: val, testSet: test,
-		models: []model{mlp, deqModel, twin},
+		models: []model{ms.mlp, ms.deq, ms.twin},
 		fit: train.Config{
-			Epochs: epochs, BatchSize: batch, Seed: o.Seed, Schedule: sched,
-			Optimizer: train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, d.lr), ClipNorm: o.Clip},
+			Epochs: s.Epochs, BatchSize: s.Batch, Seed: s.Seed, Schedule: s.Schedule, Optimizer: s.Optimizer(s.LR),
 			Fingerprint: map[string]string{
-				"dataset": name, "hidden": strconv.Itoa(hidden), "dtype": dt.String(),
-				"solver": solver.Name(), "backward": backward.Name(), "tol": fmt.Sprint(stop.Tol), "quick": strconv.FormatBool(o.Quick),
+				"dataset": s.Dataset, "hidden": strconv.Itoa(s.Hidden), "dtype": s.Dtype.String(),
+				"solver": s.Solver.Name(), "backward": s.Backward.Name(), "tol": fmt.Sprint(s.Stop.Tol), "quick": strconv.FormatBool(s.Quick),
 			},
 		},
-		ts:        train.IterationCounts(d.maxT),
-		probe:     train.RandomProbe(test, d.probeN, 2, 1e-2, o.Seed),
+		ts:        train.IterationCounts(z.maxT),
+		probe:     train.RandomProbe(test, z.probeN, 2, 1e-2, s.Seed),
 		evalBatch: 500,
 		config: map[string]any{
-			"epochs": epochs, "batch": batch, "hidden": hidden, "lr": orFloat(o.LR, d.lr), "dtype": dt.String(), "schedule": sched.String(),
-			"solver": solver.Name(), "backward": backward.Name(), "tol": stop.Tol, "max_iter": stop.MaxIter,
+			"epochs": s.Epochs, "batch": s.Batch, "hidden": s.Hidden, "lr": s.LR, "dtype": s.Dtype.String(), "schedule": s.Schedule.String(),
+			"solver": s.Solver.Name(), "backward": s.Backward.Name(), "tol": s.Stop.Tol, "max_iter": s.Stop.MaxIter,
 			"train_samples": trainSet.Len(), "validation_samples": val.Len(), "test_samples": test.Len(),
-			"unroll": d.unroll, "lipschitz_probe": fmt.Sprintf("%d test images × 2 random directions of norm 1e-2", d.probeN),
+			"unroll": z.unroll, "lipschitz_probe": fmt.Sprintf("%d test images × 2 random directions of norm 1e-2", z.probeN),
 		},
 		notes: []string{
 			"L is the empirical Lipschitz constant of x ↦ logits: the largest ‖y(x+δ) − y(x)‖/‖δ‖ over the probe.",
 			"The implicit model's curve evaluates y_t, t iterations of the cell from z₀ = 0; its test accuracy is at convergence.",
 		},
 	}
-	return c.run(ctx, o)
+	return c.run(ctx, s.Options)
 }

@@ -20,7 +20,11 @@ import (
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/blur"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/conv"
+	"github.com/implicit-ml/implicit/layers/imaging"
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // Deblur is the image-reconstruction workload (the paper's case study 1)
@@ -91,159 +95,167 @@ func (d deblurSettings) quick() deblurSettings {
 }
 
 // deblurHandle records the PGD cell a build created, for the curves.
-type deblurHandle struct{ cell *layers.PGDCell }
+type deblurHandle struct{ cell *imaging.PGDCell }
 
-// Run implements Experiment.
-func (Deblur) Run(ctx context.Context, o Options) (*train.Report, error) {
-	kernel := orString(o.Problem, "gaussian")
-	if _, err := blur.Named(kernel); err != nil {
-		return nil, usagef("problem %q: deblur blurs with gaussian or motion", o.Problem)
-	}
-	source := orString(o.Dataset, "mnist")
-	if source != "mnist" && source != "fashion" {
-		return nil, usagef("dataset %q: deblur runs on mnist or fashion", o.Dataset)
-	}
-	if err := o.Validate(); err != nil {
-		return nil, Usage(err)
-	}
+// Problems implements Experiment: the blur kernels.
+func (Deblur) Problems() []string { return []string{"gaussian", "motion"} }
+
+// Defaults implements Experiment. -hidden sets the denoiser's channels;
+// the implicit model trains with the Jacobian-free gradient.
+func (Deblur) Defaults(_ string, quick bool) Defaults {
 	st := defaultDeblurSettings()
-	if o.Quick {
+	if quick {
 		st = st.quick()
 	}
-	st.data.Kernel = kernel
-	st.epochs = orInt(o.Epochs, st.epochs)
-	st.channels = orInt(o.Hidden, st.channels)
-	st.tol = orFloat(o.Tol, st.tol)
-	st.maxIter = orInt(o.MaxIter, st.maxIter)
-	dt := o.dtype(tensor.Float32)
+	return Defaults{Datasets: []string{"mnist", "fashion"}, Epochs: st.epochs, Batch: st.batch, Hidden: st.channels, HiddenMeans: "denoiser channels",
+		LR: st.lr, Schedule: "cosine", Clip: 1, Solver: "anderson", Backward: "jfb", Adjoint: "anderson", Tol: st.tol, MaxIter: st.maxIter, Dtype: tensor.Float32}
+}
 
-	trainSet, valSet, testSet, err := datasets.LoadDeblur(source, o.DataDir, "", st.data, o.Seed)
+// Run implements Experiment.
+func (Deblur) Run(ctx context.Context, s Settings) (*report.Report, error) {
+	st := defaultDeblurSettings()
+	if s.Quick {
+		st = st.quick()
+	}
+	st.data.Kernel = s.Problem
+	st.epochs, st.channels, st.tol, st.maxIter, st.lr, st.batch = s.Epochs, s.Hidden, s.Stop.Tol, s.Stop.MaxIter, s.LR, s.Batch
+	trainSet, valSet, testSet, err := datasets.LoadDeblur(s.Dataset, s.DataDir, "", st.data, s.Seed)
 	if err != nil {
 		return nil, err
 	}
-	a, err := layers.NewBlur(kernel, trainSet.H, trainSet.W)
+	a, err := imaging.NewBlur(s.Problem, trainSet.H, trainSet.W)
 	if err != nil {
 		return nil, err
 	}
-	stop := deq.Stop{Tol: st.tol, MaxIter: st.maxIter}
 	evalStop := deq.Stop{Tol: 1e-4, MaxIter: st.evalMaxIter}
-	solver, _ := ParseSolver(o.Solver)
-	backward := deq.Backward(deq.JFB{})
-	if o.Backward != "" && o.Backward != "jfb" {
-		backward, _ = ParseBackward(o.Backward, o.AdjointSolver, stop)
-	}
-	trainCfg := layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: backward}
-	evalCfg := layers.ImplicitConfig{Forward: solver, Stop: evalStop, Backward: backward}
-
-	net := deblurNets{a: a, st: st, seed: o.Seed, copies: map[string]int{}}
+	trainCfg := layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: s.Backward}
+	evalCfg := layers.ImplicitConfig{Forward: s.Solver, Stop: evalStop, Backward: s.Backward}
+	net := deblurNets{a: a, st: st, seed: s.Seed, copies: map[string]int{}}
 	var models []model
 	for _, k := range st.stacks {
-		models = append(models, net.explicit(k, dt))
+		models = append(models, net.explicit(k, s.Dtype))
 	}
-	implicit, handle := net.implicit(dt, trainCfg, nil)
+	implicit, handle := net.implicit(s.Dtype, trainCfg, nil)
 	models = append(models, implicit)
-
-	probe := deblurProbe(testSet, a, st)
-	show := map[string][][]float32{} // model → reconstructions for the grid
-	var curves *deblurCurves
-	sched, _ := train.ParseSchedule(orString(o.Schedule, "cosine"))
-	lr, batch := orFloat(o.LR, st.lr), orInt(o.Batch, st.batch)
+	ev := &deblurEval{net: net, st: st, dt: s.Dtype, evalCfg: evalCfg, handle: handle, implicit: implicit.Name(),
+		test: testSet, probe: deblurProbe(testSet, a, st), show: map[string][][]float32{}}
 	c := &comparison{
-		experiment: "deblur", dataset: fmt.Sprintf("%s 28×28, %s blur, noise σ = %g (%d train, %d validation, %d test)", source, kernel, 0.03, trainSet.N, valSet.N, testSet.N),
+		experiment: "deblur", dataset: fmt.Sprintf("%s 28×28, %s blur, noise σ = %g (%d train, %d validation, %d test)", s.Dataset, s.Problem, 0.03, trainSet.N, valSet.N, testSet.N),
 		metric: deblurPSNR(), trainSet: trainSet, valSet: valSet, testSet: testSet, models: models,
 		fit: train.Config{
-			Epochs: st.epochs, BatchSize: batch, Seed: o.Seed, Schedule: sched, LogEvery: 50,
-			Optimizer: train.OptimizerConfig{Kind: o.Optimizer, LR: lr, ClipNorm: orFloat(o.Clip, 1)},
+			Epochs: st.epochs, BatchSize: st.batch, Seed: s.Seed, Schedule: s.Schedule, LogEvery: 50, Optimizer: s.Optimizer(st.lr),
 			Fingerprint: map[string]string{
-				"source": source, "kernel": kernel, "train": strconv.Itoa(trainSet.N), "channels": strconv.Itoa(st.channels),
-				"depth": strconv.Itoa(st.depth), "dtype": dt.String(), "backward": backward.Name(), "quick": strconv.FormatBool(o.Quick),
+				"source": s.Dataset, "kernel": s.Problem, "train": strconv.Itoa(trainSet.N), "channels": strconv.Itoa(st.channels),
+				"depth": strconv.Itoa(st.depth), "dtype": s.Dtype.String(), "backward": s.Backward.Name(), "quick": strconv.FormatBool(s.Quick),
 			},
 		},
-		evalBatch: st.evalBatch,
-		evalView: func(m model) train.Model {
-			nm := m.(*netModel)
-			if nm.kind != train.KindImplicit {
-				return nm
-			}
-			v, _ := net.implicit(dt, evalCfg, nm.shared)
-			return v
-		},
-		after: func(m model, ev *train.Evaluator, mr *train.ModelReport) error {
-			nm := m.(*netModel)
-			lip, err := net.lipschitz(nm, probe, evalCfg)
-			if err != nil {
-				return err
-			}
-			mr.Lipschitz = lip
-			if nm.kind != train.KindImplicit {
-				y, err := ev.Predict32(testSet.X[:st.show*784], st.show)
-				if err != nil {
-					return err
-				}
-				show[nm.name] = [][]float32{y}
-				return nil
-			}
-			if curves, err = net.curves(nm, handle, testSet, probe, evalCfg); err != nil {
-				return err
-			}
-			curves.report(mr, st)
-			show[nm.name] = curves.grid
-			return nil
-		},
-		finish: func(dir string, rep *train.Report) error {
-			if curves == nil {
-				return nil
-			}
-			rep.Notes = append(rep.Notes, curves.summary(st)...)
-			if err := curves.write(dir, st); err != nil {
-				return err
-			}
-			return writeFile(filepath.Join(dir, "deblur_reconstructions.png"), func(w io.Writer) error {
-				return deblurGrid(w, testSet, show, deblurModelName(1), implicit.name, st)
-			})
-		},
+		evalBatch: st.evalBatch, evalView: ev.view, after: ev.after, finish: ev.finish,
 		config: map[string]any{
-			"source": source, "kernel": kernel, "noise": 0.03, "train_images": trainSet.N, "val_images": valSet.N, "test_images": testSet.N,
-			"epochs": st.epochs, "batch": batch, "lr": lr, "schedule": sched.String(), "clip": orFloat(o.Clip, 1), "dtype": dt.String(),
+			"source": s.Dataset, "kernel": s.Problem, "noise": 0.03, "train_images": trainSet.N, "val_images": valSet.N, "test_images": testSet.N,
+			"epochs": st.epochs, "batch": st.batch, "lr": st.lr, "schedule": s.Schedule.String(), "clip": s.Clip, "dtype": s.Dtype.String(),
 			"denoiser": fmt.Sprintf("residual CNN, %d 3×3 convolutions, 1→%d→…→%d→1, ReLU", st.depth, st.channels, st.channels),
-			"lambda":   st.lambda, "solver": solver.Name(), "backward": backward.Name(),
-			"train_stop":      fmt.Sprintf("tol %g, max %d iterations", stop.Tol, stop.MaxIter),
+			"lambda":   st.lambda, "solver": s.Solver.Name(), "backward": s.Backward.Name(),
+			"train_stop":      fmt.Sprintf("tol %g, max %d iterations", s.Stop.Tol, s.Stop.MaxIter),
 			"eval_stop":       fmt.Sprintf("tol %g, max %d iterations", evalStop.Tol, evalStop.MaxIter),
 			"curves":          fmt.Sprintf("t = 1 … %d on all %d test images, from y₀ = 0 and from y₀ = Aᵀx", st.maxT, testSet.N),
-			"lipschitz_probe": fmt.Sprintf("%d test images × Fourier singular vectors of A at ranks %v, δimg norm %g, δx = A·δimg, float64", probe.n, st.ranks, st.probeNorm),
+			"lipschitz_probe": fmt.Sprintf("%d test images × Fourier singular vectors of A at ranks %v, δimg norm %g, δx = A·δimg, float64", ev.probe.n, st.ranks, st.probeNorm),
 		},
-		notes: []string{
-			"metric: PSNR = 10·log10(1/MSE) per test image (pixels in [0, 1]), mean ± std over the test set; the implicit model's test PSNR is at its fixed point (Anderson, tol 1e-4, at most " + strconv.Itoa(st.evalMaxIter) + " iterations).",
-			"L: the largest ‖y(x+δx) − y(x)‖/‖δx‖ over the probe images and frequencies (the paper's probe), computed on a float64 copy of each trained model; for the implicit model at its fixed point, and L_t at each iterate.",
-			fmt.Sprintf("explicit-cnn-x1 has the implicit model's denoiser architecture and parameter count less one (the step γ); explicit-cnn-xk stacks k untied copies on Aᵀx, unconstrained. In the implicit model every convolution of N is kept at operator norm ≤ 1 (power iteration after each step) and γ in [0, 2/(1+λ)], so Lip(N) ≤ 1; its step adds λy with λ = %g, which contracts the modes A nearly annihilates. Trained without the bounds, the operator had a spectral radius of 1.2 at its fixed point and its iterates drifted away from good reconstructions past the training iteration count; with Lip(D) ≤ 1 (N bounded by ½ and a skip weight of ½) it converged but could not deblur (PSNR below 15 dB): inverting a blur needs a gain near 1 in the modes A damps.", st.lambda),
-		},
+		notes: deblurNotes(st),
 	}
-	return c.run(ctx, o)
+	return c.run(ctx, s.Options)
+}
+
+// deblurNotes are the report's notes.
+func deblurNotes(st deblurSettings) []string {
+	return []string{
+		"metric: PSNR = 10·log10(1/MSE) per test image (pixels in [0, 1]), mean ± std over the test set; the implicit model's test PSNR is at its fixed point (Anderson, tol 1e-4, at most " + strconv.Itoa(st.evalMaxIter) + " iterations).",
+		"L: the largest ‖y(x+δx) − y(x)‖/‖δx‖ over the probe images and frequencies (the paper's probe), computed on a float64 copy of each trained model; for the implicit model at its fixed point, and L_t at each iterate.",
+		fmt.Sprintf("explicit-cnn-x1 has the implicit model's denoiser architecture and parameter count less one (the step γ); explicit-cnn-xk stacks k untied copies on Aᵀx, unconstrained. In the implicit model every convolution of N is kept at operator norm ≤ 1 (power iteration after each step) and γ in [0, 2/(1+λ)], so Lip(N) ≤ 1; its step adds λy with λ = %g, which contracts the modes A nearly annihilates. Trained without the bounds, the operator had a spectral radius of 1.2 at its fixed point and its iterates drifted away from good reconstructions past the training iteration count; with Lip(D) ≤ 1 (N bounded by ½ and a skip weight of ½) it converged but could not deblur (PSNR below 15 dB): inverting a blur needs a gain near 1 in the modes A damps.", st.lambda),
+	}
+}
+
+// deblurEval evaluates the trained models: L on their float64 copies,
+// the implicit model's curves, and the reconstruction grid.
+type deblurEval struct {
+	net      deblurNets
+	st       deblurSettings
+	dt       tensor.Dtype
+	evalCfg  layers.ImplicitConfig
+	handle   *deblurHandle
+	implicit string
+	test     *datasets.DeblurSet
+	probe    deblurProbeSet
+	show     map[string][][]float32 // model → reconstructions for the grid
+	curves   *deblurCurves
+}
+
+// view is the model the test set is evaluated on: the implicit one with
+// the evaluation's stopping rule.
+func (e *deblurEval) view(m model) train.Model {
+	if m.Kind() != train.KindImplicit {
+		return m
+	}
+	v, _ := e.net.implicit(e.dt, e.evalCfg, m.(*network.Network))
+	return v
+}
+
+func (e *deblurEval) after(m model, ev *train.Evaluator, mr *report.ModelReport) error {
+	nm := m.(*network.Network)
+	lip, err := e.net.lipschitz(nm, e.probe, e.evalCfg)
+	if err != nil {
+		return err
+	}
+	mr.Lipschitz = lip
+	if nm.Kind() != train.KindImplicit {
+		y, err := ev.Predict32(e.test.X[:e.st.show*784], e.st.show)
+		if err != nil {
+			return err
+		}
+		e.show[nm.Name()] = [][]float32{y}
+		return nil
+	}
+	if e.curves, err = e.net.curves(nm, e.handle, e.test, e.probe, e.evalCfg); err != nil {
+		return err
+	}
+	e.curves.report(mr, e.st)
+	e.show[nm.Name()] = e.curves.grid
+	return nil
+}
+
+func (e *deblurEval) finish(dir string, rep *report.Report) error {
+	if e.curves == nil {
+		return nil
+	}
+	rep.Notes = append(rep.Notes, e.curves.summary(e.st)...)
+	if err := e.curves.write(dir, e.st); err != nil {
+		return err
+	}
+	return report.WriteFile(filepath.Join(dir, "deblur_reconstructions.png"), func(w io.Writer) error {
+		return deblurGrid(w, e.test, e.show, deblurModelName(1), e.implicit, e.st)
+	})
 }
 
 func deblurModelName(copies int) string { return fmt.Sprintf("explicit-cnn-x%d", copies) }
 
 // deblurNets builds the experiment's models.
 type deblurNets struct {
-	a    *layers.Blur
+	a    *imaging.Blur
 	st   deblurSettings
 	seed uint64
 	// copies is the number of denoisers of each explicit model, by name.
 	copies map[string]int
 }
 
-func (n deblurNets) base(name, kind, desc string, dt tensor.Dtype, body func(s *layers.Scope, x *G.Node) (*G.Node, error)) *netModel {
-	// The shared scope exists from the start: views built before training
-	// (the evaluation graph) must share the parameters training creates.
-	return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: n.seed, in: []int{784}, out: []int{784},
-		loss: layers.MaskedMSE, withMask: true, body: body, shared: &sharedScope{}}
+func (n deblurNets) base(name, kind, desc string, dt tensor.Dtype, body func(s *layers.Scope, x *G.Node) (*G.Node, error)) network.Spec {
+	return network.Spec{Name: name, Kind: kind, Description: desc, Dtype: dt, Seed: n.seed, Input: []int{784}, Target: []int{784},
+		Loss: network.MaskedMSE, Body: body}
 }
 
 // explicit is copies untied denoisers applied to Aᵀx.
-func (n deblurNets) explicit(copies int, dt tensor.Dtype) *netModel {
+func (n deblurNets) explicit(copies int, dt tensor.Dtype) *network.Network {
 	st := n.st
 	n.copies[deblurModelName(copies)] = copies
-	return n.base(deblurModelName(copies), train.KindExplicit,
+	return network.New(n.base(deblurModelName(copies), train.KindExplicit,
 		fmt.Sprintf("%d untied residual CNN(s) (%d convolutions, %d channels) applied to Aᵀx", copies, st.depth, st.channels), dt,
 		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
 			h, err := n.a.ApplyT(x)
@@ -251,20 +263,20 @@ func (n deblurNets) explicit(copies int, dt tensor.Dtype) *netModel {
 				return nil, err
 			}
 			for k := range copies {
-				if h, err = s.ResCNN(fmt.Sprintf("D%d", k+1), n.a.H, n.a.W, st.channels, st.depth, layers.ReLU).Fwd(h); err != nil {
+				if h, err = conv.NewResCNN(s, fmt.Sprintf("D%d", k+1), n.a.H, n.a.W, st.channels, st.depth, layers.ReLU).Fwd(h); err != nil {
 					return nil, err
 				}
 			}
 			return h, nil
-		})
+		}))
 }
 
-// implicit is the PGD fixed point on Aᵀx, sharing shared's parameters
-// when it is not nil; the handle records the cell of the last build.
-func (n deblurNets) implicit(dt tensor.Dtype, icfg layers.ImplicitConfig, shared *sharedScope) (*netModel, *deblurHandle) {
+// implicit is the PGD fixed point on Aᵀx, sharing the parameters of
+// share when it is not nil; the handle records the cell of the last build.
+func (n deblurNets) implicit(dt tensor.Dtype, icfg layers.ImplicitConfig, share *network.Network) (*network.Network, *deblurHandle) {
 	st, h := n.st, &deblurHandle{}
 	icfg = layers.NewImplicit("", nil, icfg).Config() // the defaults, named in the description
-	m := n.base("implicit-pgd", train.KindImplicit,
+	spec := n.base("implicit-pgd", train.KindImplicit,
 		fmt.Sprintf("fixed point of y = D(y − γ(Aᵀ(Ay − x) + %gy)), D(u) = u + N(u) a residual CNN (%d convolutions, %d channels) with every convolution's operator norm ≤ 1, γ learned in [0, 2/(1+λ)]; %s forward, %s backward",
 			st.lambda, st.depth, st.channels, icfg.Forward.Name(), icfg.Backward.Name()), dt,
 		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
@@ -272,38 +284,38 @@ func (n deblurNets) implicit(dt tensor.Dtype, icfg layers.ImplicitConfig, shared
 			if err != nil {
 				return nil, err
 			}
-			d := s.ResCNN("pgd.D", n.a.H, n.a.W, st.channels, st.depth, layers.ReLU, layers.ResLipschitz(1))
-			cell := s.PGDCell("pgd", n.a, d)
+			d := conv.NewResCNN(s, "pgd.D", n.a.H, n.a.W, st.channels, st.depth, layers.ReLU, conv.ResLipschitz(1))
+			cell := imaging.NewPGDCell(s, "pgd", n.a, d)
 			cell.Lambda = st.lambda
 			h.cell = cell
 			return s.Implicit("deq", cell, icfg).Fwd(atx)
 		})
-	if shared != nil {
-		m.shared = shared
+	if share != nil {
+		return share.Sharing(spec), h
 	}
-	return m, h
+	return network.New(spec), h
 }
 
 // twin64 returns a float64 copy of a trained model (its own parameters,
 // holding the trained values) and the PGD cell of its build, if any: the
 // Lipschitz probes perturb measurements by as little as 1e-6 in norm,
 // below float32's resolution of the images.
-func (n deblurNets) twin64(m *netModel, icfg layers.ImplicitConfig, batch int) (*train.Evaluator, *deblurHandle, error) {
-	var twin *netModel
+func (n deblurNets) twin64(m *network.Network, icfg layers.ImplicitConfig, batch int) (*train.Evaluator, *deblurHandle, error) {
+	var twin *network.Network
 	h := &deblurHandle{}
-	if m.kind == train.KindImplicit {
+	if m.Kind() == train.KindImplicit {
 		twin, h = n.implicit(tensor.Float64, icfg, nil)
 	} else {
-		twin = n.explicit(n.copies[m.name], tensor.Float64)
+		twin = n.explicit(n.copies[m.Name()], tensor.Float64)
 	}
 	ev, err := train.NewEvaluator(twin, batch)
 	if err != nil {
 		return nil, nil, err
 	}
-	src, dst := m.shared.root.Params(), twin.shared.root.Params()
+	src, dst := m.Scope().Params(), twin.Scope().Params()
 	if len(src) != len(dst) {
 		ev.Close()
-		return nil, nil, fmt.Errorf("experiments: %s: float64 copy has %d parameters, the model %d", m.name, len(dst), len(src))
+		return nil, nil, fmt.Errorf("experiments: %s: float64 copy has %d parameters, the model %d", m.Name(), len(dst), len(src))
 	}
 	for i := range src {
 		from, err := layers.Floats64(src[i].Value())
@@ -325,7 +337,7 @@ type deblurProbeSet struct {
 	modes  []blur.Mode
 }
 
-func deblurProbe(test *datasets.DeblurSet, a *layers.Blur, st deblurSettings) deblurProbeSet {
+func deblurProbe(test *datasets.DeblurSet, a *imaging.Blur, st deblurSettings) deblurProbeSet {
 	n := min(st.probeN, test.N)
 	p := deblurProbeSet{n: n, x: make([]float64, n*784), modes: blur.AtRanks(a.Kernel, a.H, a.W, st.ranks)}
 	for i, v := range test.X[:n*784] {
@@ -350,7 +362,7 @@ func deblurProbe(test *datasets.DeblurSet, a *layers.Blur, st deblurSettings) de
 // lipschitz is L of the trained model as evaluated, on its float64 copy;
 // the implicit model's fixed point is solved to a relative residual of
 // 1e-11, far below the output changes the probe makes.
-func (n deblurNets) lipschitz(m *netModel, p deblurProbeSet, icfg layers.ImplicitConfig) (float64, error) {
+func (n deblurNets) lipschitz(m *network.Network, p deblurProbeSet, icfg layers.ImplicitConfig) (float64, error) {
 	icfg.Stop = deq.Stop{Tol: 1e-11, MaxIter: 500}
 	ev, _, err := n.twin64(m, icfg, p.n)
 	if err != nil {
@@ -379,7 +391,7 @@ type deblurCurves struct {
 
 // curves iterates the trained PGD cell on every test image (float32, the
 // trained values) and on the probe (its float64 copy), recording each t.
-func (n deblurNets) curves(m *netModel, h *deblurHandle, test *datasets.DeblurSet, p deblurProbeSet, icfg layers.ImplicitConfig) (*deblurCurves, error) {
+func (n deblurNets) curves(m *network.Network, h *deblurHandle, test *datasets.DeblurSet, p deblurProbeSet, icfg layers.ImplicitConfig) (*deblurCurves, error) {
 	st := n.st
 	T := st.maxT
 	c := &deblurCurves{modes: p.modes, grid: make([][]float32, len(st.gridTs))}
@@ -391,7 +403,7 @@ func (n deblurNets) curves(m *netModel, h *deblurHandle, test *datasets.DeblurSe
 		c.lipByRank[t] = make([]float64, len(p.modes))
 	}
 	if h.cell == nil {
-		return nil, fmt.Errorf("experiments: %s has no PGD cell to iterate", m.name)
+		return nil, fmt.Errorf("experiments: %s has no PGD cell to iterate", m.Name())
 	}
 	// PSNR(t): sums of per-image PSNR and its square, batch by batch.
 	var sum, sum2 [2][]float64
@@ -430,11 +442,20 @@ func (n deblurNets) curves(m *netModel, h *deblurHandle, test *datasets.DeblurSe
 			c.std[s][t] = math.Sqrt(math.Max(sum2[s][t]/float64(test.N)-mean*mean, 0))
 		}
 	}
+	if err := n.lipschitzCurves(c, m, p, icfg); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
-	// L_t: one trajectory of the stacked rows [x; x+δ₁; …; x+δ_R].
+// lipschitzCurves records L_t from y₀ = 0 and y₀ = Aᵀx (and per rank
+// from y₀ = 0) on m's float64 copy: one trajectory of the stacked rows
+// [x; x+δ₁; …; x+δ_R].
+func (n deblurNets) lipschitzCurves(c *deblurCurves, m *network.Network, p deblurProbeSet, icfg layers.ImplicitConfig) error {
+	T := n.st.maxT
 	ev, h64, err := n.twin64(m, icfg, p.n)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ev.Close() // only its parameters are needed
 	rows := p.n * (1 + len(p.deltas))
@@ -473,10 +494,10 @@ func (n deblurNets) curves(m *netModel, h *deblurHandle, test *datasets.DeblurSe
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // psnr is 10·log10(1/MSE) of an image against its clean version.
@@ -498,7 +519,7 @@ func deblurPSNR() train.Metric {
 
 // report puts the curve from y₀ = 0 into the model's row and the rest
 // into its extra figures.
-func (c *deblurCurves) report(mr *train.ModelReport, st deblurSettings) {
+func (c *deblurCurves) report(mr *report.ModelReport, st deblurSettings) {
 	mr.Curve = nil
 	for _, t := range train.IterationCounts(st.maxT) {
 		mr.Curve = append(mr.Curve, train.CurvePoint{T: t, Metric: c.psnr[0][t-1], MetricStd: c.std[0][t-1], Lipschitz: c.lip[0][t-1]})
@@ -548,7 +569,7 @@ func (c *deblurCurves) summary(st deblurSettings) []string {
 
 // write saves the curves as CSV and two figures.
 func (c *deblurCurves) write(dir string, st deblurSettings) error {
-	err := writeFile(filepath.Join(dir, "deblur_curves.csv"), func(w io.Writer) error {
+	err := report.WriteFile(filepath.Join(dir, "deblur_curves.csv"), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		head := []string{"t", "psnr_y0_zero", "psnr_std_y0_zero", "psnr_y0_atx", "psnr_std_y0_atx", "lipschitz_y0_zero", "lipschitz_y0_atx"}
 		for _, m := range c.modes {
@@ -556,9 +577,9 @@ func (c *deblurCurves) write(dir string, st deblurSettings) error {
 		}
 		cw.Write(head)
 		for t := range st.maxT {
-			rec := []string{strconv.Itoa(t + 1), fmtF(c.psnr[0][t]), fmtF(c.std[0][t]), fmtF(c.psnr[1][t]), fmtF(c.std[1][t]), fmtF(c.lip[0][t]), fmtF(c.lip[1][t])}
+			rec := []string{strconv.Itoa(t + 1), report.CSVFloat(c.psnr[0][t]), report.CSVFloat(c.std[0][t]), report.CSVFloat(c.psnr[1][t]), report.CSVFloat(c.std[1][t]), report.CSVFloat(c.lip[0][t]), report.CSVFloat(c.lip[1][t])}
 			for _, v := range c.lipByRank[t] {
-				rec = append(rec, fmtF(v))
+				rec = append(rec, report.CSVFloat(v))
 			}
 			cw.Write(rec)
 		}
@@ -572,19 +593,19 @@ func (c *deblurCurves) write(dir string, st deblurSettings) error {
 	for t := range ts {
 		ts[t] = float64(t + 1)
 	}
-	starts := []train.Series{{Name: "from y₀ = 0", X: ts, Y: c.psnr[0]}, {Name: "from y₀ = Aᵀx", X: ts, Y: c.psnr[1]}}
-	if err := train.LinePlot(filepath.Join(dir, "deblur_psnr_starts.png"), "deblur: implicit-pgd PSNR against t", "test-time iterations t", "PSNR (dB)", true, false, starts); err != nil {
+	starts := []report.Series{{Name: "from y₀ = 0", X: ts, Y: c.psnr[0]}, {Name: "from y₀ = Aᵀx", X: ts, Y: c.psnr[1]}}
+	if err := report.LinePlot(filepath.Join(dir, "deblur_psnr_starts.png"), "deblur: implicit-pgd PSNR against t", "test-time iterations t", "PSNR (dB)", true, false, starts); err != nil {
 		return err
 	}
-	var byRank []train.Series
+	var byRank []report.Series
 	for r, m := range c.modes {
-		s := train.Series{Name: fmt.Sprintf("rank %g (σ = %.2g)", st.ranks[r], m.Sigma), X: ts}
+		s := report.Series{Name: fmt.Sprintf("rank %g (σ = %.2g)", st.ranks[r], m.Sigma), X: ts}
 		for t := range st.maxT {
 			s.Y = append(s.Y, c.lipByRank[t][r])
 		}
 		byRank = append(byRank, s)
 	}
-	return train.LinePlot(filepath.Join(dir, "deblur_lipschitz_by_rank.png"), "deblur: implicit-pgd L_t per probe frequency (y₀ = 0)", "test-time iterations t", "L_t", true, true, byRank)
+	return report.LinePlot(filepath.Join(dir, "deblur_lipschitz_by_rank.png"), "deblur: implicit-pgd L_t per probe frequency (y₀ = 0)", "test-time iterations t", "L_t", true, true, byRank)
 }
 
 // deblurGrid draws, for the first st.show test images, the measurement,

@@ -9,17 +9,9 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/imaging"
 	"github.com/implicit-ml/implicit/train"
 )
-
-func TestDeblurRejectsBadChoices(t *testing.T) {
-	for _, o := range []Options{{Problem: "box"}, {Dataset: "cifar"}} {
-		o.Out = t.TempDir()
-		if _, err := (Deblur{}).Run(context.Background(), o); err == nil || !UsageError(err) {
-			t.Errorf("%+v: got %v, want a usage error", o, err)
-		}
-	}
-}
 
 // TestDeblurImplicitTrains trains a small implicit PGD model on 300 MNIST
 // pairs for two epochs and checks that its test PSNR at the fixed point
@@ -30,7 +22,7 @@ func TestDeblurImplicitTrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := layers.NewBlur("gaussian", 28, 28)
+	a, err := imaging.NewBlur("gaussian", 28, 28)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,25 +2,37 @@ package experiments
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sort"
+	"strings"
+	"text/tabwriter"
 
-	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // Experiment is a workload: models, data and metrics wired together.
-// Run trains and evaluates it under opts and writes its report.
 type Experiment interface {
 	Name() string
 	// Summary says in one line what the experiment shows.
 	Summary() string
-	Run(ctx context.Context, opts Options) (*train.Report, error)
+	// Problems lists the variants the experiment takes (-problem), the
+	// default first; nil when it has none.
+	Problems() []string
+	// Defaults are the experiment's own settings for a problem (one of
+	// Problems, or "" when there are none), in the full or the quick
+	// configuration.
+	Defaults(problem string, quick bool) Defaults
+	// Run trains and evaluates it under s (from Resolve) and writes its
+	// report.
+	Run(ctx context.Context, s Settings) (*report.Report, error)
 }
 
 // All returns every experiment, by name. It builds fresh values each time:
 // there is no global registry.
 func All() map[string]Experiment {
 	out := map[string]Experiment{}
-	for _, e := range []Experiment{Classify{}, Toy{}, Reason{}, LP{}, Pde{}, Deblur{}, Ablation{}} {
+	for _, e := range []Experiment{Classify{}, Toy{}, Reason{}, LP{}, PDE{}, Deblur{}, Ablation{}} {
 		out[e.Name()] = e
 	}
 	return out
@@ -36,14 +48,54 @@ func Names() []string {
 	return ns
 }
 
-// Run runs the named experiment; an unknown name is a usage error.
-func Run(ctx context.Context, opts Options) (*train.Report, error) {
+// Run resolves opts for the named experiment and runs it; an unknown
+// name or a bad option is a usage error.
+func Run(ctx context.Context, opts Options) (*report.Report, error) {
 	e, ok := All()[opts.Experiment]
 	if !ok {
 		return nil, usagef("unknown experiment %q (want one of %v)", opts.Experiment, Names())
 	}
-	if err := opts.Validate(); err != nil {
-		return nil, usagef("%v", err)
+	s, err := Resolve(e, opts)
+	if err != nil {
+		return nil, err
 	}
-	return e.Run(ctx, opts)
+	return e.Run(ctx, s)
+}
+
+// WriteDefaults writes a table of every experiment's own defaults (its
+// default problem, full configuration): what -h and -list show.
+func WriteDefaults(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "experiment\tepochs\tbatch\thidden\tlr\tschedule\tsolver\tbackward\tadjoint\ttol\tmax-iter\tdtype\tproblems\tdatasets")
+	all := All()
+	for _, n := range Names() {
+		e := all[n]
+		d := e.Defaults(first(e.Problems()), false)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d (%s)\t%g\t%s\t%s\t%s\t%s\t%g\t%d\t%v\t%s\t%s\n", n, d.Epochs, d.Batch, d.Hidden, d.HiddenMeans, d.LR,
+			d.Schedule, orString(d.Solver, "-"), backwardLabel(d), orString(d.Adjoint, "-"), d.Tol, d.MaxIter, d.Dtype, list(e.Problems()), list(d.Datasets))
+	}
+	return tw.Flush()
+}
+
+// backwardLabel names the default gradient mode with its settings when
+// they are not the name's deq defaults.
+func backwardLabel(d Defaults) string {
+	if d.BackwardMode == nil {
+		return orString(d.Backward, "-")
+	}
+	return fmt.Sprintf("%s %+v", d.Backward, d.BackwardMode)
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ",")
 }

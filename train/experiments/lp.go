@@ -19,7 +19,10 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/graph"
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // LP is the operations-research workload of Liu et al. (2025), case
@@ -56,14 +59,31 @@ type lpSettings struct {
 	maxT             int // curves at t = 0 … maxT
 }
 
-// lpDefaults is the default run; quick the reduced CI configuration.
-func lpDefaults(quick bool) lpSettings {
-	s := lpSettings{embs: []int{4, 8, 16, 32}, nTrain: 2500, nTest: 1000, batch: 25,
-		epochs1: 100, epochs2: 10, lr1: 3e-3, lr2: 3e-4, k1: 3, k2: 6, testT: 8, maxT: 10}
+// lpSizes is the default run; quick the reduced CI configuration. The
+// first phase's epochs and rate are Settings' (-epochs, -lr).
+func lpSizes(quick bool) lpSettings {
+	st := lpSettings{embs: []int{4, 8, 16, 32}, nTrain: 2500, nTest: 1000,
+		epochs2: 10, lr2: 3e-4, k1: 3, k2: 6, testT: 8, maxT: 10}
 	if quick {
-		s.embs, s.nTrain, s.nTest, s.epochs1, s.epochs2 = []int{4, 8}, 400, 200, 4, 1
+		st.embs, st.nTrain, st.nTest, st.epochs2 = []int{4, 8}, 400, 200, 1
 	}
-	return s
+	return st
+}
+
+// Problems implements Experiment: lp has no variants.
+func (LP) Problems() []string { return nil }
+
+// Defaults implements Experiment. The paper's protocol trains the
+// implicit networks unrolled (-backward unrolled: 3, then 6 iterations);
+// another mode trains them as implicit layers, their adjoint solved by
+// GMRES. LP works in float64: labels of order 10, probes of norm 1e-3.
+func (LP) Defaults(_ string, quick bool) Defaults {
+	d := Defaults{Epochs: 100, Batch: 25, Hidden: 0, HiddenMeans: "embedding size; 0: 4, 8, 16 and 32", LR: 3e-3, Schedule: "constant",
+		Clip: 1, Solver: "anderson", Backward: "unrolled", Adjoint: "gmres", Tol: 1e-4, MaxIter: 30, Dtype: tensor.Float64}
+	if quick {
+		d.Epochs = 4
+	}
+	return d
 }
 
 // lpTypes are the parts of an LP whose perturbations give the L_t curves.
@@ -73,21 +93,17 @@ var lpTypes = []string{"A", "b", "c", "l", "u"}
 const lpProbeNorm = 1e-3
 
 // Run implements Experiment.
-func (LP) Run(ctx context.Context, o Options) (*train.Report, error) {
+func (LP) Run(ctx context.Context, s Settings) (*report.Report, error) {
 	start := time.Now()
-	st := lpDefaults(o.Quick)
-	if o.Hidden > 0 {
-		st.embs = []int{o.Hidden}
+	st := lpSizes(s.Quick)
+	st.epochs1, st.lr1, st.batch = s.Epochs, s.LR, s.Batch
+	if s.Hidden > 0 {
+		st.embs = []int{s.Hidden}
 	}
-	if o.Epochs > 0 {
-		st.epochs1 = o.Epochs
+	if s.Options.LR > 0 {
+		st.lr2 = s.LR / 10
 	}
-	st.batch = orInt(o.Batch, st.batch)
-	st.lr1 = orFloat(o.LR, st.lr1)
-	if o.LR > 0 {
-		st.lr2 = o.LR / 10
-	}
-	dt := o.dtype(tensor.Float64) // labels of order 10, probes of norm 1e-3
+	o := s.Options
 	o.Experiment = "lp"
 	o.Out = outDir(o) // one folder for both phases
 	trainSet, testSet, stats, err := datasets.LPSplits(o.DataDir, o.Seed, st.nTrain, st.nTest)
@@ -95,100 +111,127 @@ func (LP) Run(ctx context.Context, o Options) (*train.Report, error) {
 		return nil, err
 	}
 	lay := testSet.Layout()
-	stop := deq.Stop{Tol: orFloat(o.Tol, 1e-4), MaxIter: orInt(o.MaxIter, 30)}
-	solver, _ := ParseSolver(o.Solver)
-	training := deq.Backward(nil) // nil: the paper's unrolled protocol
-	if o.Backward != "" && o.Backward != "unrolled" {
-		training, _ = ParseBackward(o.Backward, orString(o.AdjointSolver, "gmres"), stop)
+	training := s.Backward
+	if _, unrolled := training.(deq.Unrolled); unrolled {
+		training = nil // nil: the paper's unrolled protocol
 	}
-	// The evaluation graphs solve (or iterate, Controls.Iterations) with
-	// the kernels, whatever the training graph was.
-	evalCfg := layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: deq.IFT{Solver: deq.GMRES{}, Stop: stop}}
+	ms := lpModels(s, st, lay, training)
+	first, err := lpPhase1(ctx, o, ms.phase1, trainSet, lpFit(s, st, training, st.epochs1, st.lr1))
+	if err != nil {
+		return nil, err
+	}
+	ev := &lpEval{s: s, st: st, lay: lay, embOf: ms.embOf, first: first, probe: lpProbe(testSet, s.Seed), labels: lpLabels(testSet),
+		perType: map[string][][]float64{},
+		// The evaluation graphs solve (or iterate, Controls.Iterations)
+		// with the kernels, whatever the training graph was.
+		evalCfg: layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: deq.IFT{Solver: deq.GMRES{}, Stop: s.Stop}}}
+	c := &comparison{
+		experiment: "lp", dataset: fmt.Sprintf("random LPs %d×%d (%d train, %d test)", lay.M, lay.N, trainSet.Len(), testSet.Len()),
+		metric: lpError(), trainSet: trainSet, testSet: testSet, models: ms.models, start: start,
+		fit: lpFit(s, st, training, st.epochs2, st.lr2), evalBatch: 250,
+		evalView: ev.view, after: ev.after, finish: ev.finish,
+		config: lpConfig(s, st, stats, trainSet.Len(), testSet.Len(), training),
+		notes:  lpNotes(st, training),
+	}
+	return c.run(ctx, o)
+}
 
-	var models, phase1 []model
-	embOf := map[string]int{}
+// lpNets are the experiment's models, the first phase's views of them,
+// and each model's embedding size.
+type lpNets struct {
+	models, phase1 []model
+	embOf          map[string]int
+}
+
+// lpModels builds the explicit and implicit network of every width and
+// the models of the first phase (the implicit one unrolled k1 times when
+// training follows the paper's protocol, training nil).
+func lpModels(s Settings, st lpSettings, lay datasets.LPLayout, training deq.Backward) lpNets {
+	ms := lpNets{embOf: map[string]int{}}
 	for _, emb := range st.embs {
-		ex := lpModel(lpExplicit, emb, lay, dt, o.Seed, layers.ImplicitConfig{})
-		models, phase1 = append(models, ex), append(phase1, lpRenamed(ex, ex.name+".phase1"))
-		embOf[ex.name] = emb
-		var im *netModel
+		ex := network.New(lpModel(lpExplicit, emb, lay, s.Dtype, s.Seed, layers.ImplicitConfig{}))
+		ms.models, ms.phase1 = append(ms.models, ex), append(ms.phase1, lpRenamed(ex, ex.Name()+".phase1"))
+		ms.embOf[ex.Name()] = emb
+		var im *network.Network
 		if training == nil {
-			im = lpModel(lpImplicit, emb, lay, dt, o.Seed, layers.ImplicitConfig{Backward: deq.Unrolled{Steps: st.k2}})
-			p1 := lpModel(lpImplicit, emb, lay, dt, o.Seed, layers.ImplicitConfig{Backward: deq.Unrolled{Steps: st.k1}})
-			p1.name, p1.shared = im.name+".phase1", im.shared
-			phase1 = append(phase1, p1)
+			im = network.New(lpModel(lpImplicit, emb, lay, s.Dtype, s.Seed, layers.ImplicitConfig{Backward: deq.Unrolled{Steps: st.k2}}))
+			p1 := lpModel(lpImplicit, emb, lay, s.Dtype, s.Seed, layers.ImplicitConfig{Backward: deq.Unrolled{Steps: st.k1}})
+			p1.Name = im.Name() + ".phase1"
+			ms.phase1 = append(ms.phase1, im.Sharing(p1))
 		} else {
-			im = lpModel(lpImplicit, emb, lay, dt, o.Seed, layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: training})
-			phase1 = append(phase1, lpRenamed(im, im.name+".phase1"))
+			im = network.New(lpModel(lpImplicit, emb, lay, s.Dtype, s.Seed, layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: training}))
+			ms.phase1 = append(ms.phase1, lpRenamed(im, im.Name()+".phase1"))
 		}
-		models = append(models, im)
-		embOf[im.name] = emb
+		ms.models = append(ms.models, im)
+		ms.embOf[im.Name()] = emb
 	}
+	return ms
+}
 
-	fingerprint := map[string]string{"dtype": dt.String(), "quick": strconv.FormatBool(o.Quick), "train": strconv.Itoa(st.nTrain), "k1": strconv.Itoa(st.k1), "k2": strconv.Itoa(st.k2)}
+// lpFit is the training configuration of one phase.
+func lpFit(s Settings, st lpSettings, training deq.Backward, epochs int, lr float64) train.Config {
+	fingerprint := map[string]string{"dtype": s.Dtype.String(), "quick": strconv.FormatBool(s.Quick), "train": strconv.Itoa(st.nTrain), "k1": strconv.Itoa(st.k1), "k2": strconv.Itoa(st.k2)}
 	if training != nil {
 		fingerprint["backward"] = training.Name()
 	}
-	fit := func(epochs int, lr float64) train.Config {
-		return train.Config{Epochs: epochs, BatchSize: st.batch, Seed: o.Seed, LogEvery: 100,
-			Optimizer: train.OptimizerConfig{Kind: o.Optimizer, LR: lr, ClipNorm: orFloat(o.Clip, 1)}, Fingerprint: fingerprint}
-	}
-	first, err := lpPhase1(ctx, o, phase1, trainSet, fit(st.epochs1, st.lr1))
-	if err != nil {
-		return nil, err
-	}
+	return train.Config{Epochs: epochs, BatchSize: st.batch, Seed: s.Seed, LogEvery: 100, Optimizer: s.Optimizer(lr), Fingerprint: fingerprint}
+}
 
-	probe := lpProbe(testSet, o.Seed)
-	labels := lpLabels(testSet)
-	perType := map[string][][]float64{} // model → t → L per type
-	c := &comparison{
-		experiment: "lp", dataset: fmt.Sprintf("random LPs %d×%d (%d train, %d test)", lay.M, lay.N, trainSet.Len(), testSet.Len()),
-		metric: lpError(), trainSet: trainSet, testSet: testSet, models: models, start: start,
-		fit:       fit(st.epochs2, st.lr2),
-		evalBatch: 250,
-		evalView: func(m model) train.Model {
-			nm := m.(*netModel)
-			if nm.kind != train.KindImplicit {
-				return nm
-			}
-			v := lpModel(lpImplicit, embOf[nm.name], lay, dt, o.Seed, evalCfg)
-			v.shared = nm.shared
-			return v
-		},
-		after: func(m model, ev *train.Evaluator, mr *train.ModelReport) error {
-			nm := m.(*netModel)
-			if f := first[nm.name]; f != nil {
-				mr.Extra = map[string]float64{"phase1_seconds": f.Seconds, "phase1_epochs": float64(f.Epochs), "phase1_final_loss": f.FinalLoss}
-				samples := mr.TrainSamplesPerSecond*mr.TrainSeconds + float64(f.Samples)
-				mr.TrainSeconds += f.Seconds
-				mr.TrainSamplesPerSecond = samples / mr.TrainSeconds
-				mr.PeakHeapBytes = max(mr.PeakHeapBytes, f.PeakHeap)
-			}
-			return lpAfter(nm, embOf[nm.name], ev, mr, st, probe, labels, lay, dt, o.Seed, perType)
-		},
-		finish: func(dir string, rep *train.Report) error {
-			return lpFinish(dir, rep, perType, st)
-		},
-		config: map[string]any{
-			"embedding_sizes": st.embs, "train_instances": trainSet.Len(), "test_instances": testSet.Len(),
-			"lp_draws": stats.String(), "batch": st.batch, "dtype": dt.String(),
-			"phase1":          fmt.Sprintf("%d epochs, lr %g, unrolled %d", st.epochs1, st.lr1, st.k1),
-			"phase2":          fmt.Sprintf("%d epochs, lr %g, unrolled %d", st.epochs2, st.lr2, st.k2),
-			"test_iterations": st.testT, "solver_eval": solver.Name(), "tol": stop.Tol, "max_iter": stop.MaxIter,
-			"feature_scales":  "b, eq ×1; c ×100; l, u ×0.1; output ×10",
-			"lipschitz_probe": fmt.Sprintf("every test instance, one Gaussian perturbation of norm %g per part (A's nonzeros, b, c, l, u)", lpProbeNorm),
-		},
+// lpConfig is the report's configuration section.
+func lpConfig(s Settings, st lpSettings, stats datasets.LPStats, nTrain, nTest int, training deq.Backward) map[string]any {
+	config := map[string]any{
+		"embedding_sizes": st.embs, "train_instances": nTrain, "test_instances": nTest,
+		"lp_draws": stats.String(), "batch": st.batch, "dtype": s.Dtype.String(),
+		"phase1":          fmt.Sprintf("%d epochs, lr %g, unrolled %d", st.epochs1, st.lr1, st.k1),
+		"phase2":          fmt.Sprintf("%d epochs, lr %g, unrolled %d", st.epochs2, st.lr2, st.k2),
+		"test_iterations": st.testT, "solver_eval": s.Solver.Name(), "tol": s.Stop.Tol, "max_iter": s.Stop.MaxIter,
+		"feature_scales":  "b, eq ×1; c ×100; l, u ×0.1; output ×10",
+		"lipschitz_probe": fmt.Sprintf("every test instance, one Gaussian perturbation of norm %g per part (A's nonzeros, b, c, l, u)", lpProbeNorm),
 	}
 	if training != nil {
-		c.config["phase1"] = fmt.Sprintf("%d epochs, lr %g, %s", st.epochs1, st.lr1, training.Name())
-		c.config["phase2"] = fmt.Sprintf("%d epochs, lr %g, %s", st.epochs2, st.lr2, training.Name())
+		config["phase1"] = fmt.Sprintf("%d epochs, lr %g, %s", st.epochs1, st.lr1, training.Name())
+		config["phase2"] = fmt.Sprintf("%d epochs, lr %g, %s", st.epochs2, st.lr2, training.Name())
 	}
-	c.notes = lpNotes(st, training)
-	rep, err := c.run(ctx, o)
-	if err != nil {
-		return nil, err
+	return config
+}
+
+// lpEval evaluates the trained networks: error and L_t per perturbed
+// part against t, and the first phase's cost added to each row.
+type lpEval struct {
+	s       Settings
+	st      lpSettings
+	lay     datasets.LPLayout
+	embOf   map[string]int
+	first   map[string]*train.Fitted
+	probe   train.Probe
+	labels  []float64
+	perType map[string][][]float64 // model → t → L per type
+	evalCfg layers.ImplicitConfig
+}
+
+// view is the model the test set is evaluated on: the implicit networks
+// with the solver and stopping rule of evaluation.
+func (e *lpEval) view(m model) train.Model {
+	if m.Kind() != train.KindImplicit {
+		return m
 	}
-	return rep, nil
+	return m.(*network.Network).Sharing(lpModel(lpImplicit, e.embOf[m.Name()], e.lay, e.s.Dtype, e.s.Seed, e.evalCfg))
+}
+
+func (e *lpEval) after(m model, ev *train.Evaluator, mr *report.ModelReport) error {
+	nm := m.(*network.Network)
+	if f := e.first[nm.Name()]; f != nil {
+		mr.Extra = map[string]float64{"phase1_seconds": f.Seconds, "phase1_epochs": float64(f.Epochs), "phase1_final_loss": f.FinalLoss}
+		samples := mr.TrainSamplesPerSecond*mr.TrainSeconds + float64(f.Samples)
+		mr.TrainSeconds += f.Seconds
+		mr.TrainSamplesPerSecond = samples / mr.TrainSeconds
+		mr.PeakHeapBytes = max(mr.PeakHeapBytes, f.PeakHeap)
+	}
+	return lpAfter(nm, e.embOf[nm.Name()], ev, mr, e.st, e.probe, e.labels, e.lay, e.s.Dtype, e.s.Seed, e.perType)
+}
+
+func (e *lpEval) finish(dir string, rep *report.Report) error {
+	return lpFinish(dir, rep, e.perType, e.st)
 }
 
 // lpKind selects the network of lpModel.
@@ -204,10 +247,10 @@ const (
 // feature scales that bring every feature to the unit range: b and the
 // equality flags as they are, c ~ 1e-2·U(−1, 1) times 100, the bounds
 // (standard deviation 10) times 0.1. The output is multiplied by 10.
-func lpBipartite(l datasets.LPLayout) layers.BipartiteLayout {
-	return layers.BipartiteLayout{M: l.M, N: l.N, A: l.A, Size: l.Size,
-		Cons: []layers.Feature{{Offset: l.B}, {Offset: l.Eq}},
-		Vars: []layers.Feature{{Offset: l.C, Scale: 100}, {Offset: l.L, Scale: 0.1}, {Offset: l.U, Scale: 0.1}},
+func lpBipartite(l datasets.LPLayout) graph.BipartiteLayout {
+	return graph.BipartiteLayout{M: l.M, N: l.N, A: l.A, Size: l.Size,
+		Cons: []graph.Feature{{Offset: l.B}, {Offset: l.Eq}},
+		Vars: []graph.Feature{{Offset: l.C, Scale: 100}, {Offset: l.L, Scale: 0.1}, {Offset: l.U, Scale: 0.1}},
 	}
 }
 
@@ -215,7 +258,7 @@ func lpBipartite(l datasets.LPLayout) layers.BipartiteLayout {
 const lpOutScale = 10
 
 // lpModel builds the explicit or implicit network of width emb.
-func lpModel(kind lpKind, emb int, l datasets.LPLayout, dt tensor.Dtype, seed uint64, icfg layers.ImplicitConfig) *netModel {
+func lpModel(kind lpKind, emb int, l datasets.LPLayout, dt tensor.Dtype, seed uint64, icfg layers.ImplicitConfig) network.Spec {
 	name, mk, desc := fmt.Sprintf("explicit-gnn-e%d", emb), train.KindExplicit,
 		fmt.Sprintf("embeddings → 4 bipartite convolutions (v→c, c→v, v→c, c→v; width %d) → per-variable readout", emb)
 	if kind != lpExplicit {
@@ -228,11 +271,11 @@ func lpModel(kind lpKind, emb int, l datasets.LPLayout, dt tensor.Dtype, seed ui
 		}
 	}
 	bl := lpBipartite(l)
-	m := &netModel{name: name, kind: mk, desc: desc, dt: dt, seed: seed, in: []int{l.Size}, out: []int{l.N},
-		loss: layers.MaskedMSE, withMask: true, shared: &sharedScope{}}
-	m.body = func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+	m := network.Spec{Name: name, Kind: mk, Description: desc, Dtype: dt, Seed: seed, Input: []int{l.Size}, Target: []int{l.N},
+		Loss: network.MaskedMSE}
+	m.Body = func(s *layers.Scope, x *G.Node) (*G.Node, error) {
 		b := x.Shape()[0]
-		a, cf, vf, err := layers.SplitBipartite(x, bl)
+		a, cf, vf, err := graph.SplitBipartite(x, bl)
 		if err != nil {
 			return nil, err
 		}
@@ -262,21 +305,21 @@ func lpModel(kind lpKind, emb int, l datasets.LPLayout, dt tensor.Dtype, seed ui
 }
 
 // lpExplicitBody is four convolutions and a two-layer readout.
-func lpExplicitBody(s *layers.Scope, a, ve, ce *G.Node, bl layers.BipartiteLayout, emb int) (*G.Node, error) {
+func lpExplicitBody(s *layers.Scope, a, ve, ce *G.Node, bl graph.BipartiteLayout, emb int) (*G.Node, error) {
 	e := []int{emb}
-	h1, err := s.BipartiteConv("conv1", bl.M, bl.N, layers.VarToCons, e, e, emb).Apply(G.Nodes{ve}, G.Nodes{ce}, a)
+	h1, err := graph.NewBipartiteConv(s, "conv1", bl.M, bl.N, graph.VarToCons, e, e, emb).Apply(G.Nodes{ve}, G.Nodes{ce}, a)
 	if err != nil {
 		return nil, err
 	}
-	h2, err := s.BipartiteConv("conv2", bl.M, bl.N, layers.ConsToVar, e, e, emb).Apply(G.Nodes{h1}, G.Nodes{ve}, a)
+	h2, err := graph.NewBipartiteConv(s, "conv2", bl.M, bl.N, graph.ConsToVar, e, e, emb).Apply(G.Nodes{h1}, G.Nodes{ve}, a)
 	if err != nil {
 		return nil, err
 	}
-	h3, err := s.BipartiteConv("conv3", bl.M, bl.N, layers.VarToCons, e, e, emb).Apply(G.Nodes{h2}, G.Nodes{h1}, a)
+	h3, err := graph.NewBipartiteConv(s, "conv3", bl.M, bl.N, graph.VarToCons, e, e, emb).Apply(G.Nodes{h2}, G.Nodes{h1}, a)
 	if err != nil {
 		return nil, err
 	}
-	h4, err := s.BipartiteConv("conv4", bl.M, bl.N, layers.ConsToVar, e, e, emb).Apply(G.Nodes{h3}, G.Nodes{h2}, a)
+	h4, err := graph.NewBipartiteConv(s, "conv4", bl.M, bl.N, graph.ConsToVar, e, e, emb).Apply(G.Nodes{h3}, G.Nodes{h2}, a)
 	if err != nil {
 		return nil, err
 	}
@@ -288,13 +331,13 @@ func lpExplicitBody(s *layers.Scope, a, ve, ce *G.Node, bl layers.BipartiteLayou
 
 // lpImplicitBody is the implicit layer (or, for lpZeroState, its state
 // y₀ = 0) and the readout of [v, y].
-func lpImplicitBody(s *layers.Scope, kind lpKind, a, ve, ce *G.Node, bl layers.BipartiteLayout, emb int, icfg layers.ImplicitConfig) (*G.Node, error) {
+func lpImplicitBody(s *layers.Scope, kind lpKind, a, ve, ce *G.Node, bl graph.BipartiteLayout, emb int, icfg layers.ImplicitConfig) (*G.Node, error) {
 	b := a.Shape()[0]
 	var y *G.Node
 	if kind == lpZeroState {
 		y = a.Graph().AddNode(G.NewConstant(tensor.New(tensor.WithShape(b*bl.N, 1), tensor.Of(a.Dtype())), G.WithName("y0")))
 	} else {
-		z, err := s.Implicit("gnn", s.GNNCell("cell", bl.M, bl.N, emb), icfg).Apply(a, ve, ce)
+		z, err := s.Implicit("gnn", graph.NewGNNCell(s, "cell", bl.M, bl.N, emb), icfg).Apply(a, ve, ce)
 		if err != nil {
 			return nil, err
 		}
@@ -302,7 +345,7 @@ func lpImplicitBody(s *layers.Scope, kind lpKind, a, ve, ce *G.Node, bl layers.B
 			return nil, err
 		}
 	}
-	h, err := s.PartsDense("read1", []int{emb, 1}, emb, layers.ReLU).Apply(ve, y)
+	h, err := graph.NewPartsDense(s, "read1", []int{emb, 1}, emb, layers.ReLU).Apply(ve, y)
 	if err != nil {
 		return nil, err
 	}
@@ -319,10 +362,10 @@ func scalarOf(dt tensor.Dtype, v float64) *G.Node {
 
 // lpRenamed returns a copy of m under another name, sharing its
 // parameters (a phase of its training).
-func lpRenamed(m *netModel, name string) *netModel {
-	c := *m
-	c.name = name
-	return &c
+func lpRenamed(m *network.Network, name string) *network.Network {
+	spec := m.Spec()
+	spec.Name = name
+	return m.Sharing(spec)
 }
 
 // lpPhase1 trains every model's first phase, each with its own
@@ -412,7 +455,7 @@ func lpProbe(s *datasets.LPSet, seed uint64) train.Probe {
 	for i := 0; i < n; i++ {
 		s.SampleFloat64(i, p.X[i*l.Size:(i+1)*l.Size], y)
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x6c70))
+	rng := rand.New(rand.NewPCG(seed, lpProbeStream))
 	blocks := map[string][2]int{"A": {l.A, l.A + l.M*l.N}, "b": {l.B, l.B + l.M}, "c": {l.C, l.C + l.N}, "l": {l.L, l.L + l.N}, "u": {l.U, l.U + l.N}}
 	for _, typ := range lpTypes {
 		d := make([]float64, len(p.X))
@@ -492,7 +535,7 @@ func meanOf(v []float64) float64 {
 // lpAfter measures a trained model: for implicit ones the curve t = 0 …
 // maxT (t = 0 through a view that reads out y₀ = 0) and the test error at
 // testT iterations, for every model the L per perturbed part.
-func lpAfter(nm *netModel, emb int, ev *train.Evaluator, mr *train.ModelReport, st lpSettings, probe train.Probe, labels []float64,
+func lpAfter(nm *network.Network, emb int, ev *train.Evaluator, mr *report.ModelReport, st lpSettings, probe train.Probe, labels []float64,
 	lay datasets.LPLayout, dt tensor.Dtype, seed uint64, perType map[string][][]float64) error {
 	if mr.Extra == nil {
 		mr.Extra = map[string]float64{}
@@ -503,7 +546,7 @@ func lpAfter(nm *netModel, emb int, ev *train.Evaluator, mr *train.ModelReport, 
 			mr.Extra["L_"+typ+suffix] = pt.perType[i]
 		}
 	}
-	if nm.kind != train.KindImplicit {
+	if nm.Kind() != train.KindImplicit {
 		pt, err := lpMeasure(ev, probe, labels, n)
 		if err != nil {
 			return err
@@ -513,9 +556,9 @@ func lpAfter(nm *netModel, emb int, ev *train.Evaluator, mr *train.ModelReport, 
 		return nil
 	}
 	mr.Extra["error_solved"] = mr.TestMetric
-	zero := lpModel(lpZeroState, emb, lay, dt, seed, layers.ImplicitConfig{})
-	zero.name, zero.shared = nm.name+".t0", nm.shared
-	ev0, err := train.NewEvaluator(zero, 250)
+	zeroSpec := lpModel(lpZeroState, emb, lay, dt, seed, layers.ImplicitConfig{})
+	zeroSpec.Name = nm.Name() + ".t0"
+	ev0, err := train.NewEvaluator(nm.Sharing(zeroSpec), 250)
 	if err != nil {
 		return err
 	}
@@ -541,7 +584,7 @@ func lpAfter(nm *netModel, emb int, ev *train.Evaluator, mr *train.ModelReport, 
 			mr.TestMetric, mr.TestMetricStd, mr.Lipschitz = pt.mean, pt.std, meanOf(pt.perType)
 		}
 	}
-	perType[nm.name] = curves
+	perType[nm.Name()] = curves
 	ev.SetIterations(st.testT)
 	return nil
 }
@@ -562,8 +605,8 @@ func lpNotes(st lpSettings, training deq.Backward) []string {
 
 // lpFinish adds the Table-1 summary to the notes, and writes the per-part
 // L_t curves as a CSV and one figure per width.
-func lpFinish(dir string, rep *train.Report, perType map[string][][]float64, st lpSettings) error {
-	byName := map[string]train.ModelReport{}
+func lpFinish(dir string, rep *report.Report, perType map[string][][]float64, st lpSettings) error {
+	byName := map[string]report.ModelReport{}
 	for _, m := range rep.Models {
 		byName[m.Name] = m
 	}
@@ -576,14 +619,14 @@ func lpFinish(dir string, rep *train.Report, perType map[string][][]float64, st 
 	if len(perType) == 0 {
 		return nil
 	}
-	if err := writeFile(filepath.Join(dir, "lp_lipschitz_by_part.csv"), func(w io.Writer) error {
+	if err := report.WriteFile(filepath.Join(dir, "lp_lipschitz_by_part.csv"), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		cw.Write(append([]string{"model", "t"}, lpTypes...))
 		for _, m := range rep.Models {
 			for t, row := range perType[m.Name] {
 				rec := []string{m.Name, strconv.Itoa(t)}
 				for _, v := range row {
-					rec = append(rec, fmtF(v))
+					rec = append(rec, report.CSVFloat(v))
 				}
 				cw.Write(rec)
 			}
@@ -600,16 +643,16 @@ func lpFinish(dir string, rep *train.Report, perType map[string][][]float64, st 
 		if len(curves) == 0 {
 			continue
 		}
-		var series []train.Series
+		var series []report.Series
 		for i, typ := range lpTypes {
-			s := train.Series{Name: "perturb " + typ, Points: true}
+			s := report.Series{Name: "perturb " + typ, Points: true}
 			for t, row := range curves {
 				s.X, s.Y = append(s.X, float64(t)), append(s.Y, row[i])
 			}
 			series = append(series, s)
 		}
 		file := fmt.Sprintf("lp_lipschitz_e%d.png", emb)
-		if err := train.LinePlot(filepath.Join(dir, file), fmt.Sprintf("lp: %s, mean L_t per perturbed part", name), "test-time iterations t", "mean empirical Lipschitz constant L_t", false, true, series); err != nil {
+		if err := report.LinePlot(filepath.Join(dir, file), fmt.Sprintf("lp: %s, mean L_t per perturbed part", name), "test-time iterations t", "mean empirical Lipschitz constant L_t", false, true, series); err != nil {
 			return err
 		}
 		files = append(files, file)
@@ -617,3 +660,7 @@ func lpFinish(dir string, rep *train.Report, perType map[string][][]float64, st 
 	rep.Notes = append(rep.Notes, "lp_lipschitz_by_part.csv and "+strings.Join(files, ", ")+": L_t per perturbed part for each implicit network.")
 	return nil
 }
+
+// lpProbeStream is the second word of the PCG seed of the LP probe's
+// perturbations ("lp").
+const lpProbeStream = 0x6c70

@@ -10,6 +10,7 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
 )
 
@@ -44,7 +45,7 @@ func BenchmarkLPStep(b *testing.B) {
 			{"ift", lpImplicit, layers.ImplicitConfig{Stop: deq.Stop{MaxIter: 30}, Backward: deq.IFT{Solver: deq.GMRES{}, Stop: deq.Stop{MaxIter: 30}}}},
 		} {
 			b.Run(fmt.Sprintf("%s/e%d", c.name, emb), func(b *testing.B) {
-				m := lpModel(c.kind, emb, lay, tensor.Float64, 1, c.cfg)
+				m := network.New(lpModel(c.kind, emb, lay, tensor.Float64, 1, c.cfg))
 				sess, err := train.NewSession(m, len(idx), train.OptimizerConfig{LR: 1e-3})
 				if err != nil {
 					b.Fatal(err)
@@ -66,7 +67,7 @@ func BenchmarkLPStep(b *testing.B) {
 func TestLPImplicitTrains(t *testing.T) {
 	tr, te := lpTestData(t)
 	lay := tr.Layout()
-	m := lpModel(lpImplicit, 4, lay, tensor.Float64, 1, layers.ImplicitConfig{Backward: deq.Unrolled{Steps: 3}})
+	m := network.New(lpModel(lpImplicit, 4, lay, tensor.Float64, 1, layers.ImplicitConfig{Backward: deq.Unrolled{Steps: 3}}))
 	score := func() float64 {
 		ev, err := train.NewEvaluator(m, 200)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -11,31 +13,31 @@ import (
 	"github.com/implicit-ml/implicit/train"
 )
 
-// Options are the settings common to every experiment (the flags of
-// cmd/train). Zero values mean the experiment's own defaults.
+// Options are the settings common to every experiment, as the command
+// line gives them (the flags of cmd/train). A zero value means "the
+// experiment's own default" (see Defaults); Resolve turns them into typed
+// Settings.
 type Options struct {
 	Experiment string
-	// Dataset is "mnist" or "fashion" for image experiments.
+	// Dataset is "mnist" or "fashion" for the image experiments.
 	Dataset string
-	// DataDir overrides where the dataset is looked for.
+	// DataDir overrides where the dataset is looked for (or cached).
 	DataDir string
-	// Epochs, Batch, Hidden, LR: training settings; zero means the
-	// experiment's default.
+	// Epochs, Batch, Hidden, LR: training settings.
 	Epochs, Batch, Hidden int
 	LR                    float64
 	Seed                  uint64
-	// Solver is picard, anderson (default) or broyden.
+	// Solver is picard, anderson or broyden.
 	Solver string
-	// Backward is ift (default), jfb, phantom or unrolled.
+	// Backward is ift, jfb, phantom or unrolled.
 	Backward string
-	// AdjointSolver solves IFT's linear system: anderson (default),
-	// picard or gmres.
+	// AdjointSolver solves IFT's linear system: anderson, picard or gmres.
 	AdjointSolver string
 	// Tol and MaxIter set the forward (and IFT) stopping rule.
 	Tol     float64
 	MaxIter int
-	// Optimizer is adam (default) or sgd; Schedule constant (default),
-	// step or cosine; Clip the global gradient-norm clip (0: none).
+	// Optimizer is adam (default) or sgd; Schedule constant, step or
+	// cosine; Clip the global gradient-norm clip.
 	Optimizer, Schedule string
 	Clip                float64
 	// Out is the output folder.
@@ -43,18 +45,17 @@ type Options struct {
 	// Resume continues the checkpoints in Out.
 	Resume   bool
 	Progress train.ProgressMode
-	// Dtype is float32 or float64; zero means the experiment's default.
+	// Dtype is float32 or float64.
 	Dtype tensor.Dtype
 	// Quick runs a reduced configuration for CI (≤ 2 minutes).
 	Quick bool
 	// WarmStart starts every implicit solve in training from the sample's
 	// own fixed point of the previous epoch.
 	WarmStart bool
-	// Problem selects a variant of an experiment (pde: darcy or
-	// navier-stokes); empty means the experiment's default.
+	// Problem selects a variant of an experiment (Experiment.Problems).
 	Problem string
 	// Radius is the half-width of the neighbourhoods of the poles the toy
-	// experiment leaves out; zero means 0.02.
+	// experiment leaves out.
 	Radius float64
 	// Stdout receives the table; Stderr progress and logs.
 	Stdout, Stderr io.Writer
@@ -62,8 +63,124 @@ type Options struct {
 	Command string
 }
 
-// Validate rejects values no experiment can use.
-func (o Options) Validate() error {
+// Defaults are an experiment's own settings: what a zero Option means.
+// Names are the command line's.
+type Defaults struct {
+	// Problems are the variants -problem accepts, the default first; nil
+	// when the experiment has none (then -problem is a usage error).
+	Problems []string
+	// Datasets are the values -dataset accepts, the default first; nil
+	// when the experiment reads no dataset flag.
+	Datasets []string
+	Epochs   int
+	Batch    int
+	// Hidden is the width -hidden sets; HiddenMeans says what it is
+	// (hidden units, channels, embedding size…).
+	Hidden      int
+	HiddenMeans string
+	LR          float64
+	Schedule    string
+	// Clip is the gradient-norm clip (0: none).
+	Clip   float64
+	Solver string
+	// Backward names the default gradient mode; BackwardMode, when set,
+	// is the value that name stands for in this experiment (the paper's
+	// phantom gradient with its own steps and damping, say) — otherwise
+	// the name's deq defaults.
+	Backward     string
+	BackwardMode deq.Backward
+	Adjoint      string
+	Tol          float64
+	MaxIter      int
+	Dtype        tensor.Dtype
+	// Radius is the toy's; zero when the experiment takes no -radius.
+	Radius float64
+}
+
+// Settings are Options resolved against an experiment's Defaults: every
+// value typed and checked. Resolve is the only way to make them, so an
+// experiment never meets a nil solver or an unknown name.
+type Settings struct {
+	// Options are the values as given (zero where defaulted), for what
+	// Settings do not cover: the output folder, resume, progress, seed,
+	// writers, and whether a value was given at all.
+	Options
+	Problem, Dataset      string
+	Epochs, Batch, Hidden int
+	LR, Clip              float64
+	Schedule              train.Schedule
+	Solver                deq.Solver
+	Backward              deq.Backward
+	// Stop is the forward stopping rule; an IFT Backward inherits it.
+	Stop   deq.Stop
+	Dtype  tensor.Dtype
+	Radius float64
+}
+
+// Optimizer returns the optimizer settings at learning rate lr with the
+// resolved clip.
+func (s Settings) Optimizer(lr float64) train.OptimizerConfig {
+	return train.OptimizerConfig{Kind: s.Options.Optimizer, LR: lr, ClipNorm: s.Clip}
+}
+
+// Resolve checks o against the defaults of experiment e and returns the
+// typed settings, or a usage error naming the flag and what it accepts.
+func Resolve(e Experiment, o Options) (Settings, error) {
+	if err := o.validate(); err != nil {
+		return Settings{}, Usage(err)
+	}
+	name := e.Name()
+	problem, err := choose(name, "problem", o.Problem, e.Problems())
+	if err != nil {
+		return Settings{}, err
+	}
+	d := e.Defaults(problem, o.Quick)
+	dataset, err := choose(name, "dataset", o.Dataset, d.Datasets)
+	if err != nil {
+		return Settings{}, err
+	}
+	if o.Radius != 0 && d.Radius == 0 {
+		return Settings{}, usagef("-radius is the toy experiment's; %s does not use it", name)
+	}
+	s := Settings{Options: o, Problem: problem, Dataset: dataset,
+		Epochs: orInt(o.Epochs, d.Epochs), Batch: orInt(o.Batch, d.Batch), Hidden: orInt(o.Hidden, d.Hidden),
+		LR: orFloat(o.LR, d.LR), Clip: orFloat(o.Clip, d.Clip), Radius: orFloat(o.Radius, d.Radius),
+		Stop:  deq.Stop{Tol: orFloat(o.Tol, d.Tol), MaxIter: orInt(o.MaxIter, d.MaxIter)},
+		Dtype: orDtype(o.Dtype, d.Dtype),
+	}
+	if s.Schedule, err = train.ParseSchedule(orString(o.Schedule, d.Schedule)); err != nil {
+		return Settings{}, Usage(err)
+	}
+	if s.Solver, err = ParseSolver(orString(o.Solver, d.Solver)); err != nil {
+		return Settings{}, Usage(err)
+	}
+	backward := orString(o.Backward, d.Backward)
+	if backward == d.Backward && d.BackwardMode != nil {
+		s.Backward = d.BackwardMode
+	} else if s.Backward, err = ParseBackward(backward, orString(o.AdjointSolver, d.Adjoint), s.Stop); err != nil {
+		return Settings{}, Usage(err)
+	}
+	return s, nil
+}
+
+// choose returns the value of a flag that takes one of allowed (the
+// default first), or a usage error.
+func choose(experiment, flag, given string, allowed []string) (string, error) {
+	switch {
+	case given == "" && len(allowed) > 0:
+		return allowed[0], nil
+	case given == "":
+		return "", nil
+	case len(allowed) == 0:
+		return "", usagef("-%s %q: the %s experiment has no -%s", flag, given, experiment, flag)
+	case !slices.Contains(allowed, given):
+		return "", usagef("-%s %q: %s takes %s", flag, given, experiment, strings.Join(allowed, ", "))
+	}
+	return given, nil
+}
+
+// validate rejects values no experiment can use.
+func (o Options) validate() error {
 	switch {
 	case o.Epochs < 0:
 		return fmt.Errorf("epochs %d must be ≥ 0", o.Epochs)
@@ -77,23 +194,13 @@ func (o Options) Validate() error {
 		return fmt.Errorf("tol %v must be positive", o.Tol)
 	case o.MaxIter < 0:
 		return fmt.Errorf("max-iter %d must be positive", o.MaxIter)
-	case o.Clip < 0:
-		return fmt.Errorf("clip %v must be ≥ 0", o.Clip)
+	case o.Clip < 0 || math.IsNaN(o.Clip) || math.IsInf(o.Clip, 0):
+		return fmt.Errorf("clip %v must be ≥ 0 and finite", o.Clip)
 	case o.Radius < 0 || o.Radius >= 0.5 || math.IsNaN(o.Radius):
 		return fmt.Errorf("radius %v must be in [0, 0.5)", o.Radius)
 	case o.Dtype != tensor.Float32 && o.Dtype != tensor.Float64 && o.Dtype != (tensor.Dtype{}):
 		return fmt.Errorf("dtype %v: want float32 or float64", o.Dtype)
-	}
-	if _, err := ParseSolver(o.Solver); err != nil {
-		return err
-	}
-	if _, err := ParseBackward(o.Backward, o.AdjointSolver, deq.Stop{}); err != nil {
-		return err
-	}
-	if _, err := train.ParseSchedule(o.Schedule); err != nil {
-		return err
-	}
-	if o.Optimizer != "" && o.Optimizer != "adam" && o.Optimizer != "sgd" {
+	case o.Optimizer != "" && o.Optimizer != "adam" && o.Optimizer != "sgd":
 		return fmt.Errorf("optimizer %q: want adam or sgd", o.Optimizer)
 	}
 	return nil
@@ -121,17 +228,6 @@ func orFloat(v, def float64) float64 {
 		return def
 	}
 	return v
-}
-
-// dtype returns the element type asked for, or def.
-func (o Options) dtype(def ...tensor.Dtype) tensor.Dtype {
-	switch {
-	case o.Dtype == tensor.Float64 || o.Dtype == tensor.Float32:
-		return o.Dtype
-	case len(def) > 0:
-		return def[0]
-	}
-	return tensor.Float32
 }
 
 // ParseSolver returns the forward solver named s.
@@ -172,4 +268,12 @@ func ParseBackward(s, adj string, stop deq.Stop) (deq.Backward, error) {
 		return deq.Unrolled{}, nil
 	}
 	return nil, fmt.Errorf("backward %q: want ift, jfb, phantom or unrolled", s)
+}
+
+// orDtype returns v, or def when v is the zero Dtype.
+func orDtype(v, def tensor.Dtype) tensor.Dtype {
+	if v == (tensor.Dtype{}) {
+		return def
+	}
+	return v
 }

@@ -17,10 +17,13 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/fourier"
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
-// Pde is the scientific-computing workload (the paper's case study 2) on
+// PDE is the scientific-computing workload (the paper's case study 2) on
 // Darcy flow, −∇·(a∇u) = 1 on 32×32 grids: an implicit Fourier neural
 // operator — one Fourier layer iterated to its fixed point, the lifted
 // input injected at every iteration — against explicit FNOs with the same
@@ -35,13 +38,13 @@ import (
 // damped steps, damping 0.8, as the paper) or "ift"; Epochs, Batch, LR,
 // Tol, MaxIter, Dtype (float32 by default) and Seed as usual. DataDir is
 // the folder of the generated data's cache.
-type Pde struct{}
+type PDE struct{}
 
 // Name implements Experiment.
-func (Pde) Name() string { return "pde" }
+func (PDE) Name() string { return "pde" }
 
 // Summary implements Experiment.
-func (Pde) Summary() string {
+func (PDE) Summary() string {
 	return "Darcy flow: implicit Fourier neural operator vs explicit FNOs of 1, 2 and 4 layers; relative L2 error and L_t against t"
 }
 
@@ -80,102 +83,114 @@ func (p pdeSettings) quick() pdeSettings {
 	return p
 }
 
-// Run implements Experiment.
-func (Pde) Run(ctx context.Context, o Options) (*train.Report, error) {
-	switch o.Problem {
-	case "", "darcy":
-	case "navier-stokes":
-		return nil, usagef("problem %q: the steady Navier–Stokes data are not built yet; use -problem darcy", o.Problem)
-	default:
-		return nil, usagef("problem %q: pde runs on darcy (navier-stokes is not built yet)", o.Problem)
-	}
-	if err := o.Validate(); err != nil {
-		return nil, Usage(err)
-	}
+// Problems implements Experiment: Darcy flow (the only one built).
+func (PDE) Problems() []string { return []string{"darcy"} }
+
+// Defaults implements Experiment. -hidden sets the Fourier layers'
+// width; the implicit model trains with the paper's phantom gradient (3
+// damped steps, damping 0.8).
+func (PDE) Defaults(_ string, quick bool) Defaults {
 	ps := defaultPdeSettings()
-	if o.Quick {
+	if quick {
 		ps = ps.quick()
 	}
-	ps.epochs = orInt(o.Epochs, ps.epochs)
-	ps.width = orInt(o.Hidden, ps.width)
-	ps.tol = orFloat(o.Tol, ps.tol)
-	ps.maxIter = orInt(o.MaxIter, ps.maxIter)
-	dt := o.dtype(tensor.Float32)
+	return Defaults{Problems: []string{"darcy"}, Epochs: ps.epochs, Batch: ps.batch, Hidden: ps.width, HiddenMeans: "Fourier width",
+		LR: ps.lr, Schedule: "cosine", Clip: 1, Solver: "anderson", Backward: "phantom", BackwardMode: deq.Phantom{Steps: 3, Damping: 0.8},
+		Adjoint: "anderson", Tol: ps.tol, MaxIter: ps.maxIter, Dtype: tensor.Float32}
+}
 
-	rawTrain, rawTest, err := datasets.DarcySplits(o.DataDir, datasets.DarcyConfig{}, o.Seed, ps.trainN, ps.testN)
+// Run implements Experiment.
+func (PDE) Run(ctx context.Context, s Settings) (*report.Report, error) {
+	ps := defaultPdeSettings()
+	if s.Quick {
+		ps = ps.quick()
+	}
+	ps.epochs, ps.width, ps.tol, ps.maxIter, ps.lr, ps.batch = s.Epochs, s.Hidden, s.Stop.Tol, s.Stop.MaxIter, s.LR, s.Batch
+	rawTrain, rawTest, err := datasets.DarcySplits(s.DataDir, datasets.DarcyConfig{}, s.Seed, ps.trainN, ps.testN)
 	if err != nil {
 		return nil, err
 	}
 	norm := rawTrain.Norm()
 	trainSet, testSet := rawTrain.Normalized(norm), rawTest.Normalized(norm)
 	size := trainSet.S
-
-	stop := deq.Stop{Tol: ps.tol, MaxIter: ps.maxIter}
-	solver, _ := ParseSolver(o.Solver)
-	backward := deq.Backward(deq.Phantom{Steps: 3, Damping: 0.8}) // the paper's
-	if o.Backward != "" && o.Backward != "phantom" {
-		backward, _ = ParseBackward(o.Backward, o.AdjointSolver, stop)
-	}
-	icfg := layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: backward}
-	models := pdeModels(ps, size, dt, o.Seed, icfg)
-
-	metric := pdeRelativeL2(norm)
+	icfg := layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: s.Backward}
 	probe := pdeSineProbe(testSet, ps.probeN, ps.perturbFreqs, ps.perturbNorm)
-	preds := map[string][]float64{} // model → normalised predictions of the shown samples
-	showX := make([]float64, 0, ps.show*size*size)
-	for i := range min(ps.show, testSet.Len()) {
-		for _, v := range testSet.A[i*size*size : (i+1)*size*size] {
-			showX = append(showX, float64(v))
-		}
-	}
-	sched, _ := train.ParseSchedule(orString(o.Schedule, "cosine"))
-	lr := orFloat(o.LR, ps.lr)
-	batch := orInt(o.Batch, ps.batch)
+	show := &pdeShow{ps: ps, size: size, raw: rawTest, norm: norm, preds: map[string][]float64{}, x: pdeShowInputs(testSet, ps.show, size)}
 	c := &comparison{
 		experiment: "pde", dataset: fmt.Sprintf("Darcy flow %d×%d (a = 3 or 12, f = 1)", size, size),
-		metric: metric, trainSet: trainSet, testSet: testSet, models: models,
+		metric: pdeRelativeL2(norm), trainSet: trainSet, testSet: testSet, models: pdeModels(ps, size, s.Dtype, s.Seed, icfg),
 		fit: train.Config{
-			Epochs: ps.epochs, BatchSize: batch, Seed: o.Seed, Schedule: sched, LogEvery: 25,
-			Optimizer: train.OptimizerConfig{Kind: o.Optimizer, LR: lr, ClipNorm: orFloat(o.Clip, 1)},
+			Epochs: ps.epochs, BatchSize: ps.batch, Seed: s.Seed, Schedule: s.Schedule, LogEvery: 25, Optimizer: s.Optimizer(ps.lr),
 			Fingerprint: map[string]string{
 				"problem": "darcy", "train": strconv.Itoa(ps.trainN), "width": strconv.Itoa(ps.width), "modes": strconv.Itoa(ps.modes),
-				"dtype": dt.String(), "backward": backward.Name(), "quick": strconv.FormatBool(o.Quick),
+				"dtype": s.Dtype.String(), "backward": s.Backward.Name(), "quick": strconv.FormatBool(s.Quick),
 			},
 		},
 		ts: ps.ts, probe: probe, evalBatch: ps.evalBatch,
 		config: map[string]any{
 			"problem": "darcy", "grid": size, "train_samples": ps.trainN, "test_samples": ps.testN,
-			"epochs": ps.epochs, "batch": batch, "lr": lr, "schedule": sched.String(), "clip": orFloat(o.Clip, 1),
-			"width": ps.width, "modes": ps.modes, "projection_hidden": ps.hidden, "dtype": dt.String(),
+			"epochs": ps.epochs, "batch": ps.batch, "lr": ps.lr, "schedule": s.Schedule.String(), "clip": s.Clip,
+			"width": ps.width, "modes": ps.modes, "projection_hidden": ps.hidden, "dtype": s.Dtype.String(),
 			"cell_activation": ps.cellAct.String(), "projection_activation": ps.projAct.String(),
-			"solver": solver.Name(), "backward": pdeBackwardName(backward), "tol": stop.Tol, "max_iter": stop.MaxIter,
+			"solver": s.Solver.Name(), "backward": pdeBackwardName(s.Backward), "tol": s.Stop.Tol, "max_iter": s.Stop.MaxIter,
 			"explicit_depths": ps.depths, "lipschitz_probe": fmt.Sprintf("%d test inputs × sine perturbations k = %v of norm %g", probe.N, ps.perturbFreqs, ps.perturbNorm),
 		},
-		notes: []string{
-			"metric: relative L2 error ‖û − u‖/‖u‖ per test sample in physical units (targets and predictions de-normalised), mean ± standard deviation over the test set.",
-			fmt.Sprintf("L / L_t: max over %d test inputs and the perturbations δ = ε·sin(kπx)sin(kπy), k ∈ %v, ‖δ‖ = %g, of ‖û(x+δ) − û(x)‖/‖δ‖, measured in the model's normalised input and output spaces (a and u standardised with the training set's mean and deviation).", probe.N, ps.perturbFreqs, ps.perturbNorm),
-			"The implicit model's curve evaluates û_t, t plain iterations of the Fourier cell from z₀ = 0 (t = 1 is a pointwise map of the lifted input); its test error is at the solver's fixed point. Explicit FNOs are horizontal lines.",
-			fmt.Sprintf("Activations: %v in the Fourier layers, %v in the projection. GELU (Li et al.) is not used: the fused ops take φ' from φ's output. In 6-epoch trials ReLU gave every model a lower error than tanh (implicit 0.055 vs 0.064, 1-layer explicit 0.074 vs 0.088, at lr 3e-3) and the solver fewer iterations.", ps.cellAct, ps.projAct),
-			"pde_samples.png: rows are test samples; columns a, u, the 1-layer explicit FNO's û, the implicit FNO's û, |û − u| explicit, |û − u| implicit (viridis; each row's u and predictions share one scale, its errors another).",
-			"Navier–Stokes is not built yet: -problem navier-stokes is a usage error.",
-		},
-		after: func(m model, ev *train.Evaluator, mr *train.ModelReport) error {
-			if len(showX) > 0 {
-				y, err := ev.Predict(showX, len(showX)/(size*size))
-				if err != nil {
-					return err
-				}
-				preds[m.Name()] = y
-			}
-			return nil
-		},
-		finish: func(dir string, _ *train.Report) error {
-			return writeFile(filepath.Join(dir, "pde_samples.png"), func(w io.Writer) error {
-				return pdeFigure(w, rawTest, norm, preds, pdeModelName(1), "implicit-fno", ps.show)
-			})
-		},
+		notes: pdeNotes(ps, probe.N),
+		after: show.after, finish: show.figure,
 	}
-	return c.run(ctx, o)
+	return c.run(ctx, s.Options)
+}
+
+// pdeNotes are the report's notes.
+func pdeNotes(ps pdeSettings, probeN int) []string {
+	return []string{
+		"metric: relative L2 error ‖û − u‖/‖u‖ per test sample in physical units (targets and predictions de-normalised), mean ± standard deviation over the test set.",
+		fmt.Sprintf("L / L_t: max over %d test inputs and the perturbations δ = ε·sin(kπx)sin(kπy), k ∈ %v, ‖δ‖ = %g, of ‖û(x+δ) − û(x)‖/‖δ‖, measured in the model's normalised input and output spaces (a and u standardised with the training set's mean and deviation).", probeN, ps.perturbFreqs, ps.perturbNorm),
+		"The implicit model's curve evaluates û_t, t plain iterations of the Fourier cell from z₀ = 0 (t = 1 is a pointwise map of the lifted input); its test error is at the solver's fixed point. Explicit FNOs are horizontal lines.",
+		fmt.Sprintf("Activations: %v in the Fourier layers, %v in the projection. GELU (Li et al.) is not used: the fused ops take φ' from φ's output. In 6-epoch trials ReLU gave every model a lower error than tanh (implicit 0.055 vs 0.064, 1-layer explicit 0.074 vs 0.088, at lr 3e-3) and the solver fewer iterations.", ps.cellAct, ps.projAct),
+		"pde_samples.png: rows are test samples; columns a, u, the 1-layer explicit FNO's û, the implicit FNO's û, |û − u| explicit, |û − u| implicit (viridis; each row's u and predictions share one scale, its errors another).",
+		"Navier–Stokes is not built yet: -problem navier-stokes is a usage error.",
+	}
+}
+
+// pdeShowInputs are the normalised inputs of the first n test samples.
+func pdeShowInputs(testSet *datasets.DarcySet, n, size int) []float64 {
+	x := make([]float64, 0, n*size*size)
+	for i := range min(n, testSet.Len()) {
+		for _, v := range testSet.A[i*size*size : (i+1)*size*size] {
+			x = append(x, float64(v))
+		}
+	}
+	return x
+}
+
+// pdeShow collects the predictions of the shown test samples and draws
+// them.
+type pdeShow struct {
+	ps    pdeSettings
+	size  int
+	raw   *datasets.DarcySet
+	norm  datasets.DarcyNorm
+	x     []float64
+	preds map[string][]float64 // model → normalised predictions
+}
+
+func (p *pdeShow) after(m model, ev *train.Evaluator, _ *report.ModelReport) error {
+	if len(p.x) == 0 {
+		return nil
+	}
+	y, err := ev.Predict(p.x, len(p.x)/(p.size*p.size))
+	if err != nil {
+		return err
+	}
+	p.preds[m.Name()] = y
+	return nil
+}
+
+func (p *pdeShow) figure(dir string, _ *report.Report) error {
+	return report.WriteFile(filepath.Join(dir, "pde_samples.png"), func(w io.Writer) error {
+		return pdeFigure(w, p.raw, p.norm, p.preds, pdeModelName(1), "implicit-fno", p.ps.show)
+	})
 }
 
 func pdeBackwardName(b deq.Backward) string {
@@ -197,12 +212,12 @@ func pdeModelName(depth int) string {
 // the implicit FNO, all with the same lift and projection.
 func pdeModels(ps pdeSettings, size int, dt tensor.Dtype, seed uint64, icfg layers.ImplicitConfig) []model {
 	icfg = layers.NewImplicit("", nil, icfg).Config() // the defaults, named in the description
-	mk := func(name, kind, desc string, body func(s *layers.Scope) layers.Layer) *netModel {
-		return &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: seed,
-			in: []int{1, size, size}, out: []int{1, size, size}, loss: layers.MaskedMSE, withMask: true,
-			body: func(s *layers.Scope, x *G.Node) (*G.Node, error) {
-				return s.FNO("fno", size, ps.width, ps.hidden, ps.projAct, body(s)).Fwd(x)
-			}}
+	mk := func(name, kind, desc string, body func(s *layers.Scope) layers.Layer) *network.Network {
+		return network.New(network.Spec{Name: name, Kind: kind, Description: desc, Dtype: dt, Seed: seed,
+			Input: []int{1, size, size}, Target: []int{1, size, size}, Loss: network.MaskedMSE,
+			Body: func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+				return fourier.NewFNO(s, "fno", size, ps.width, ps.hidden, ps.projAct, body(s)).Fwd(x)
+			}})
 	}
 	frame := fmt.Sprintf("lift (a, x, y)→%d, projection %d→%d→1 (%v)", ps.width, ps.width, ps.hidden, ps.projAct)
 	var models []model
@@ -212,7 +227,7 @@ func pdeModels(ps pdeSettings, size int, dt tensor.Dtype, seed uint64, icfg laye
 			func(s *layers.Scope) layers.Layer {
 				seq := layers.Sequential{}
 				for k := range d {
-					seq = append(seq, s.FourierBlock(fmt.Sprintf("block%d", k), size, ps.width, ps.modes, ps.cellAct))
+					seq = append(seq, fourier.NewFourierBlock(s, fmt.Sprintf("block%d", k), size, ps.width, ps.modes, ps.cellAct))
 				}
 				return seq
 			}))
@@ -220,7 +235,7 @@ func pdeModels(ps pdeSettings, size int, dt tensor.Dtype, seed uint64, icfg laye
 	models = append(models, mk("implicit-fno", train.KindImplicit,
 		fmt.Sprintf("%s; implicit Fourier cell z = φ(Kz + zW + v + b), %d modes, %v, %s forward, %s backward", frame, ps.modes, ps.cellAct, icfg.Forward.Name(), pdeBackwardName(icfg.Backward)),
 		func(s *layers.Scope) layers.Layer {
-			return s.Implicit("deq", s.FNOCell("cell", size, ps.width, ps.modes, ps.cellAct), icfg)
+			return s.Implicit("deq", fourier.NewFNOCell(s, "cell", size, ps.width, ps.modes, ps.cellAct), icfg)
 		}))
 	return models
 }

@@ -2,7 +2,6 @@ package experiments
 
 import (
 	"bytes"
-	"context"
 	"image/png"
 	"math"
 	"testing"
@@ -14,15 +13,6 @@ import (
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
 )
-
-func TestPdeRejectsUnknownProblems(t *testing.T) {
-	for _, p := range []string{"navier-stokes", "heat"} {
-		_, err := Pde{}.Run(context.Background(), Options{Problem: p, Out: t.TempDir()})
-		if err == nil || !UsageError(err) {
-			t.Errorf("problem %q: got %v, want a usage error", p, err)
-		}
-	}
-}
 
 func TestPdeSineProbe(t *testing.T) {
 	set, err := datasets.GenerateDarcy(datasets.DarcyConfig{S: 9}, 1, 3)
@@ -94,7 +84,7 @@ func TestPdeEqualParameters(t *testing.T) {
 		if _, err := m.Build(G.NewGraph(), 2, false); err != nil {
 			t.Fatal(err)
 		}
-		count[m.Name()] = m.paramCount()
+		count[m.Name()] = m.Params()
 	}
 	if count["explicit-fno-1"] == 0 || count["explicit-fno-1"] != count["implicit-fno"] {
 		t.Errorf("parameters: %v; want explicit-fno-1 = implicit-fno", count)

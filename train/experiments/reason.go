@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -12,9 +13,11 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/datasets"
-	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/conv"
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // Reason is the looped-reasoning experiment: prefix parity, trained on
@@ -33,105 +36,65 @@ func (Reason) Summary() string {
 	return "prefix parity: a looped implicit cell extrapolates to 4-8x longer strings by iterating longer; fixed-depth nets do not"
 }
 
-// reasonSettings are the defaults and the -quick reductions.
-type reasonSettings struct {
-	trainLen, trainN, testN, epochs, channels, hidden int
-	sizes                                             []int
-	depths                                            []int // explicit stacks
+// Problems implements Experiment: reason has no variants.
+func (Reason) Problems() []string { return nil }
+
+// reasonTrainLen is the length of the training strings.
+const reasonTrainLen = 32
+
+// Defaults implements Experiment. -hidden sets the cell's channels. A
+// constant rate: training sits on a plateau before it finds the parity
+// rule, and a decaying rate can stall there in short runs.
+func (Reason) Defaults(_ string, quick bool) Defaults {
+	d := Defaults{Epochs: 4, Batch: 64, Hidden: 16, HiddenMeans: "cell channels", LR: 1e-2, Schedule: "constant", Clip: 1,
+		Solver: "picard", Backward: "ift", Adjoint: "picard", Tol: 1e-5, MaxIter: 2*reasonTrainLen + 8, Dtype: tensor.Float32}
+	if quick {
+		d.Epochs = 2
+	}
+	return d
 }
 
-func (r reasonSettings) quick() reasonSettings {
-	r.trainN, r.testN, r.epochs, r.sizes, r.depths = 8000, 100, 2, []int{32, 128}, []int{32}
-	return r
+// reasonSizes are the data sizes and the baselines of a run.
+type reasonSizes struct {
+	trainN, testN, hidden int
+	sizes                 []int
+	depths                []int // explicit stacks
+}
+
+func reasonSizesFor(quick bool) reasonSizes {
+	if quick {
+		return reasonSizes{trainN: 8000, testN: 100, hidden: 32, sizes: []int{32, 128}, depths: []int{32}}
+	}
+	return reasonSizes{trainN: 8000, testN: 200, hidden: 32, sizes: []int{32, 64, 128, 256}, depths: []int{32, 64}}
 }
 
 // Run implements Experiment.
-func (Reason) Run(ctx context.Context, o Options) (*train.Report, error) {
-	rs := reasonSettings{trainLen: 32, trainN: 8000, testN: 200, epochs: 4, channels: 16, hidden: 32, sizes: []int{32, 64, 128, 256}, depths: []int{32, 64}}
-	if o.Quick {
-		rs = rs.quick()
-	}
-	rs.epochs = orInt(o.Epochs, rs.epochs)
-	rs.channels = orInt(o.Hidden, rs.channels)
-	dt := o.dtype(tensor.Float32)
-	n := rs.trainLen
-	trainSet := datasets.ParitySequences(rs.trainN, n, o.Seed)
+func (Reason) Run(ctx context.Context, s Settings) (*report.Report, error) {
+	rs, n := reasonSizesFor(s.Quick), reasonTrainLen
 	main := 4 * n // the size the report's curves are drawn at
+	trainSet := datasets.ParitySequences(rs.trainN, n, s.Seed)
 	tests := map[int]*datasets.ParitySet{}
-	for _, sz := range rs.sizes {
-		tests[sz] = datasets.ParitySequences(rs.testN, sz, o.Seed+1000)
+	for _, sz := range slices.Concat(rs.sizes, []int{main}) {
+		if tests[sz] == nil {
+			tests[sz] = datasets.ParitySequences(rs.testN, sz, s.Seed+1000)
+		}
 	}
-	if tests[main] == nil {
-		tests[main] = datasets.ParitySequences(rs.testN, main, o.Seed+1000)
-	}
-	stop := deq.Stop{Tol: orFloat(o.Tol, 1e-5), MaxIter: orInt(o.MaxIter, 2*n+8)}
-	solver := deq.Solver(deq.Picard{})
-	if o.Solver != "" {
-		solver, _ = ParseSolver(o.Solver)
-	}
-	adj := orString(o.AdjointSolver, "picard")
-	backward, _ := ParseBackward(o.Backward, adj, stop)
-	icfg := layers.ImplicitConfig{Forward: solver, Stop: stop, Backward: backward}
-
-	var models []model
-	implicit := reasonModel("implicit-loop", train.KindImplicit,
-		fmt.Sprintf("embed → causal ReLU conv cell (%d channels, hidden layer of %d, weight-tied, %s, %s) → readout", rs.channels, rs.hidden, solver.Name(), backward.Name()),
-		dt, o.Seed, n, rs.channels, rs.hidden, func(s *layers.Scope, inj *G.Node) (*G.Node, error) {
-			return s.Implicit("loop", s.ConvCellHidden("cell", rs.channels, rs.hidden, []int{-1}, layers.ReLU), icfg).Fwd(inj)
-		})
-	models = append(models, implicit,
-		reasonModel(fmt.Sprintf("unrolled-%d", n), train.KindUnrolled,
-			fmt.Sprintf("the same weight-tied cell unrolled %d times (the training length), backpropagated through", n),
-			dt, o.Seed, n, rs.channels, rs.hidden, func(s *layers.Scope, inj *G.Node) (*G.Node, error) {
-				return (&layers.Unrolled{Cell: s.ConvCellHidden("cell", rs.channels, rs.hidden, []int{-1}, layers.ReLU), Steps: n}).Fwd(inj)
-			}))
-	for _, depth := range rs.depths {
-		depth := depth
-		models = append(models, reasonModel(fmt.Sprintf("explicit-stack-%d", depth), train.KindExplicit,
-			fmt.Sprintf("embed → %d untied causal conv layers (%d channels) → readout", depth, rs.channels),
-			dt, o.Seed, n, rs.channels, rs.hidden, func(s *layers.Scope, inj *G.Node) (*G.Node, error) {
-				shape := tensor.Shape{inj.Shape()[0], inj.Shape()[1] / rs.hidden * rs.channels}
-				z := inj.Graph().AddNode(G.NewConstant(tensor.New(tensor.WithShape(shape...), tensor.Of(dt)), G.WithName("zeros")))
-				for k := 0; k < depth; k++ {
-					var err error
-					if z, err = s.ConvCellHidden(fmt.Sprintf("layer%d", k), rs.channels, rs.hidden, []int{-1}, layers.ReLU).Apply(z, G.Nodes{inj}); err != nil {
-						return nil, err
-					}
-				}
-				return z, nil
-			}))
-	}
-
-	seqAcc := sequenceAccuracy()
-	posAcc := positionAccuracy()
-	ts := reasonTs(main)
-	curves := map[string]map[int][]train.CurvePoint{}    // model → size → curve
-	posCurves := map[string]map[int][]train.CurvePoint{} // per-position accuracy
-	// A constant rate: training sits on a plateau before it finds the
-	// parity rule, and a decaying rate can stall there in short runs. The
-	// cell is two ReLU layers: with one tanh layer 3 of 7 seeds stayed on
-	// the plateau (about 60% per position), with two tanh layers 3 of 7;
-	// with two ReLU layers 11 of 11 seeds learned the rule and answered 4x
-	// longer strings.
-	sched, _ := train.ParseSchedule(orString(o.Schedule, "constant"))
+	ev := &reasonEval{sizes: rs.sizes, tests: tests, seed: s.Seed, main: main,
+		curves: map[string]map[int][]train.CurvePoint{}, posCurves: map[string]map[int][]train.CurvePoint{}}
 	c := &comparison{
 		experiment: "reason", dataset: fmt.Sprintf("prefix parity, trained at n=%d, curves at n=%d", n, main),
-		metric: seqAcc, trainSet: trainSet, testSet: tests[main], models: models,
+		metric: sequenceAccuracy(), trainSet: trainSet, testSet: tests[main], models: reasonModels(s, rs),
 		fit: train.Config{
-			Epochs: rs.epochs, BatchSize: orInt(o.Batch, 64), Seed: o.Seed, Schedule: sched, LogEvery: 50,
-			Optimizer:   train.OptimizerConfig{Kind: o.Optimizer, LR: orFloat(o.LR, 1e-2), ClipNorm: orFloat(o.Clip, 1)},
-			Fingerprint: map[string]string{"channels": strconv.Itoa(rs.channels), "hidden": strconv.Itoa(rs.hidden), "dtype": dt.String(), "quick": strconv.FormatBool(o.Quick)},
+			Epochs: s.Epochs, BatchSize: s.Batch, Seed: s.Seed, Schedule: s.Schedule, LogEvery: 50, Optimizer: s.Optimizer(s.LR),
+			Fingerprint: map[string]string{"channels": strconv.Itoa(s.Hidden), "hidden": strconv.Itoa(rs.hidden), "dtype": s.Dtype.String(), "quick": strconv.FormatBool(s.Quick)},
 		},
-		ts: ts, probe: flipProbe(tests[main], o.Seed), evalBatch: 100,
-		evalView: func(m model) train.Model {
-			view := *m.(*netModel)
-			view.in, view.out = []int{main}, []int{main, 2}
-			return &view
-		},
+		ts: reasonTs(main), probe: flipProbe(tests[main], s.Seed), evalBatch: 100,
+		evalView: func(m model) train.Model { return reshaped(m, []int{main}, []int{main, 2}) },
+		after:    ev.after, finish: ev.figures,
 		config: map[string]any{
 			"train_length": n, "train_strings": rs.trainN, "test_strings_per_size": rs.testN, "sizes": rs.sizes,
-			"epochs": rs.epochs, "channels": rs.channels, "hidden": rs.hidden, "dtype": dt.String(), "explicit_depths": rs.depths,
-			"solver": solver.Name(), "backward": backward.Name(), "tol": stop.Tol, "max_iter_training": stop.MaxIter,
+			"epochs": s.Epochs, "channels": s.Hidden, "hidden": rs.hidden, "dtype": s.Dtype.String(), "explicit_depths": rs.depths,
+			"solver": s.Solver.Name(), "backward": s.Backward.Name(), "tol": s.Stop.Tol, "max_iter_training": s.Stop.MaxIter,
 		},
 		notes: []string{
 			"metric: whole-string accuracy (every prefix parity right); pos_acc: per-position accuracy. Chance is 2^-n for whole strings, 0.5 per position.",
@@ -139,80 +102,140 @@ func (Reason) Run(ctx context.Context, o Options) (*train.Report, error) {
 			"L (sensitivity ratio): the mean of ‖y(x') − y(x)‖/‖x' − x‖ over test strings with one random bit flipped (the discrete analogue of L_t), y the softmax-free readout.",
 			"reason_accuracy_vs_t.png and reason_position_accuracy_vs_t.png: whole-string and per-position accuracy of the implicit model against t, one curve per size, the fixed-depth models as horizontal lines (Extra holds every value: seq_acc_nN_tT, pos_acc_nN_tT).",
 		},
-		after: func(m model, ev *train.Evaluator, mr *train.ModelReport) error {
-			nm := m.(*netModel)
-			if mr.Extra == nil {
-				mr.Extra = map[string]float64{}
-			}
-			curves[m.Name()] = map[int][]train.CurvePoint{}
-			posCurves[m.Name()] = map[int][]train.CurvePoint{}
-			for _, sz := range rs.sizes {
-				view := *nm
-				view.in, view.out = []int{sz}, []int{sz, 2}
-				e2, err := train.NewEvaluator(&view, 100)
-				if err != nil {
-					return err
-				}
-				if m.Kind() == train.KindImplicit {
-					e2.SetIterations(4 * sz)
-				}
-				sa, err := e2.Evaluate(tests[sz], seqAcc)
-				if err != nil {
-					e2.Close()
-					return err
-				}
-				pa, err := e2.Evaluate(tests[sz], posAcc)
-				if err != nil {
-					e2.Close()
-					return err
-				}
-				mr.Extra[fmt.Sprintf("seq_acc_n%d", sz)] = sa.Mean
-				mr.Extra[fmt.Sprintf("pos_acc_n%d", sz)] = pa.Mean
-				if sz == main {
-					mr.TestMetric = sa.Mean
-				}
-				if m.Kind() == train.KindImplicit {
-					cv, err := e2.Curve(tests[sz], seqAcc, reasonTs(sz), flipProbe(tests[sz], o.Seed))
-					if err != nil {
-						e2.Close()
-						return err
-					}
-					curves[m.Name()][sz] = cv
-					pc, err := e2.Curve(tests[sz], posAcc, reasonTs(sz), train.Probe{})
-					if err != nil {
-						e2.Close()
-						return err
-					}
-					posCurves[m.Name()][sz] = pc
-					for _, p := range pc {
-						mr.Extra[fmt.Sprintf("pos_acc_n%d_t%d", sz, p.T)] = p.Metric
-					}
-					for _, p := range cv {
-						mr.Extra[fmt.Sprintf("seq_acc_n%d_t%d", sz, p.T)] = p.Metric
-					}
-				}
-				e2.Close()
-			}
-			if m.Kind() == train.KindImplicit {
-				ev.SetIterations(4 * main)
-			}
-			return nil
-		},
-		finish: func(dir string, rep *train.Report) error {
-			if err := reasonFigure(filepath.Join(dir, "reason_accuracy_vs_t.png"), rep, curves, rs.sizes, "seq_acc", "whole-string accuracy"); err != nil {
-				return err
-			}
-			return reasonFigure(filepath.Join(dir, "reason_position_accuracy_vs_t.png"), rep, posCurves, rs.sizes, "pos_acc", "per-position accuracy")
-		},
 	}
-	return c.run(ctx, o)
+	return c.run(ctx, s.Options)
+}
+
+// reasonModels are the looped cell (implicit), its weight-tied twin
+// unrolled n times and the untied stacks. The cell is two ReLU layers:
+// with one tanh layer 3 of 7 seeds stayed on the plateau (about 60% per
+// position), with two tanh layers 3 of 7; with two ReLU layers 11 of 11
+// seeds learned the rule and answered 4x longer strings.
+func reasonModels(s Settings, rs reasonSizes) []model {
+	n, ch, hid := reasonTrainLen, s.Hidden, rs.hidden
+	icfg := layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: s.Backward}
+	cell := func(sc *layers.Scope, name string) *conv.ConvCell {
+		return conv.NewConvCellHidden(sc, name, ch, hid, []int{-1}, layers.ReLU)
+	}
+	models := []model{
+		reasonModel("implicit-loop", train.KindImplicit,
+			fmt.Sprintf("embed → causal ReLU conv cell (%d channels, hidden layer of %d, weight-tied, %s, %s) → readout", ch, hid, s.Solver.Name(), s.Backward.Name()),
+			s.Dtype, s.Seed, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
+				return sc.Implicit("loop", cell(sc, "cell"), icfg).Fwd(inj)
+			}),
+		reasonModel(fmt.Sprintf("unrolled-%d", n), train.KindUnrolled,
+			fmt.Sprintf("the same weight-tied cell unrolled %d times (the training length), backpropagated through", n),
+			s.Dtype, s.Seed, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
+				return (&layers.Unrolled{Cell: cell(sc, "cell"), Steps: n}).Fwd(inj)
+			}),
+	}
+	for _, depth := range rs.depths {
+		models = append(models, reasonModel(fmt.Sprintf("explicit-stack-%d", depth), train.KindExplicit,
+			fmt.Sprintf("embed → %d untied causal conv layers (%d channels) → readout", depth, ch),
+			s.Dtype, s.Seed, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
+				shape := tensor.Shape{inj.Shape()[0], inj.Shape()[1] / hid * ch}
+				z := inj.Graph().AddNode(G.NewConstant(tensor.New(tensor.WithShape(shape...), tensor.Of(s.Dtype)), G.WithName("zeros")))
+				for k := 0; k < depth; k++ {
+					var err error
+					if z, err = cell(sc, fmt.Sprintf("layer%d", k)).Apply(z, G.Nodes{inj}); err != nil {
+						return nil, err
+					}
+				}
+				return z, nil
+			}))
+	}
+	return models
+}
+
+// reasonEval evaluates every model at every test length (and the
+// implicit model's curves at each), and draws the accuracy figures.
+type reasonEval struct {
+	sizes             []int
+	tests             map[int]*datasets.ParitySet
+	seed              uint64
+	main              int
+	curves, posCurves map[string]map[int][]train.CurvePoint // model → size → curve
+}
+
+// after records a model's accuracies at every size (and for the implicit
+// model its curves); the implicit evaluator is left at t = 4·main.
+func (r *reasonEval) after(m model, ev *train.Evaluator, mr *report.ModelReport) error {
+	if mr.Extra == nil {
+		mr.Extra = map[string]float64{}
+	}
+	r.curves[m.Name()] = map[int][]train.CurvePoint{}
+	r.posCurves[m.Name()] = map[int][]train.CurvePoint{}
+	for _, sz := range r.sizes {
+		if err := r.atSize(m, mr, sz); err != nil {
+			return err
+		}
+	}
+	if m.Kind() == train.KindImplicit {
+		ev.SetIterations(4 * r.main)
+	}
+	return nil
+}
+
+// atSize evaluates m on the strings of length sz (the implicit model at
+// t = 4·sz, and its curves against t).
+func (r *reasonEval) atSize(m model, mr *report.ModelReport, sz int) error {
+	e2, err := train.NewEvaluator(reshaped(m, []int{sz}, []int{sz, 2}), 100)
+	if err != nil {
+		return err
+	}
+	defer e2.Close()
+	implicit := m.Kind() == train.KindImplicit
+	if implicit {
+		e2.SetIterations(4 * sz)
+	}
+	sa, err := e2.Evaluate(r.tests[sz], sequenceAccuracy())
+	if err != nil {
+		return err
+	}
+	pa, err := e2.Evaluate(r.tests[sz], positionAccuracy())
+	if err != nil {
+		return err
+	}
+	mr.Extra[fmt.Sprintf("seq_acc_n%d", sz)] = sa.Mean
+	mr.Extra[fmt.Sprintf("pos_acc_n%d", sz)] = pa.Mean
+	if sz == r.main {
+		mr.TestMetric = sa.Mean
+	}
+	if !implicit {
+		return nil
+	}
+	cv, err := e2.Curve(r.tests[sz], sequenceAccuracy(), reasonTs(sz), flipProbe(r.tests[sz], r.seed))
+	if err != nil {
+		return err
+	}
+	r.curves[m.Name()][sz] = cv
+	pc, err := e2.Curve(r.tests[sz], positionAccuracy(), reasonTs(sz), train.Probe{})
+	if err != nil {
+		return err
+	}
+	r.posCurves[m.Name()][sz] = pc
+	for _, p := range pc {
+		mr.Extra[fmt.Sprintf("pos_acc_n%d_t%d", sz, p.T)] = p.Metric
+	}
+	for _, p := range cv {
+		mr.Extra[fmt.Sprintf("seq_acc_n%d_t%d", sz, p.T)] = p.Metric
+	}
+	return nil
+}
+
+// figures draws the two accuracy figures.
+func (r *reasonEval) figures(dir string, rep *report.Report) error {
+	if err := reasonFigure(filepath.Join(dir, "reason_accuracy_vs_t.png"), rep, r.curves, r.sizes, "seq_acc", "whole-string accuracy"); err != nil {
+		return err
+	}
+	return reasonFigure(filepath.Join(dir, "reason_position_accuracy_vs_t.png"), rep, r.posCurves, r.sizes, "pos_acc", "per-position accuracy")
 }
 
 // reasonModel builds embed → body → readout over strings of length n;
 // body maps the injection (B, n·inj) to the state (B, n·ch).
-func reasonModel(name, kind, desc string, dt tensor.Dtype, seed uint64, n, ch, injCh int, body func(*layers.Scope, *G.Node) (*G.Node, error)) *netModel {
-	m := &netModel{name: name, kind: kind, desc: desc, dt: dt, seed: seed, in: []int{n}, out: []int{n, 2}, shared: &sharedScope{}}
-	m.body = func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+func reasonModel(name, kind, desc string, dt tensor.Dtype, seed uint64, n, ch, injCh int, body func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network {
+	m := network.Spec{Name: name, Kind: kind, Description: desc, Dtype: dt, Seed: seed, Input: []int{n}, Target: []int{n, 2}}
+	m.Body = func(s *layers.Scope, x *G.Node) (*G.Node, error) {
 		b, sz := x.Shape()[0], x.Shape()[1]
 		xr, err := G.Reshape(x, tensor.Shape{b * sz, 1})
 		if err != nil {
@@ -244,7 +267,7 @@ func reasonModel(name, kind, desc string, dt tensor.Dtype, seed uint64, n, ch, i
 		}
 		return G.Reshape(logits, tensor.Shape{b, sz, 2})
 	}
-	m.loss = func(out, y, _ *G.Node) (*G.Node, error) {
+	m.Loss = func(out, y, _ *G.Node) (*G.Node, error) {
 		s := out.Shape()
 		o2, err := G.Reshape(out, tensor.Shape{s[0] * s[1], 2})
 		if err != nil {
@@ -256,7 +279,7 @@ func reasonModel(name, kind, desc string, dt tensor.Dtype, seed uint64, n, ch, i
 		}
 		return layers.SoftmaxCrossEntropy(o2, y2)
 	}
-	return m
+	return network.New(m)
 }
 
 // sequenceAccuracy scores 1 when every position's argmax is right.
@@ -304,7 +327,7 @@ func reasonTs(n int) []int {
 
 // flipProbe flips one random bit (±1 → ∓1) of every string.
 func flipProbe(s *datasets.ParitySet, seed uint64) train.Probe {
-	rng := rand.New(rand.NewPCG(seed, 0x666c6970))
+	rng := rand.New(rand.NewPCG(seed, flipStream))
 	p := train.Probe{N: s.N, X: make([]float64, s.N*s.Length), Mean: true}
 	d := make([]float64, len(p.X))
 	x, y := make([]float32, s.Length), make([]float32, 2*s.Length)
@@ -322,11 +345,11 @@ func flipProbe(s *datasets.ParitySet, seed uint64) train.Probe {
 
 // reasonFigure draws an accuracy (whole-string or per-position: key is the
 // Extra prefix of the baselines' values) against t for each size.
-func reasonFigure(path string, rep *train.Report, curves map[string]map[int][]train.CurvePoint, sizes []int, key, label string) error {
-	var series []train.Series
+func reasonFigure(path string, rep *report.Report, curves map[string]map[int][]train.CurvePoint, sizes []int, key, label string) error {
+	var series []report.Series
 	for _, sz := range sizes {
 		cv := curves["implicit-loop"][sz]
-		s := train.Series{Name: fmt.Sprintf("implicit, n = %d", sz), Points: true}
+		s := report.Series{Name: fmt.Sprintf("implicit, n = %d", sz), Points: true}
 		for _, p := range cv {
 			s.X, s.Y = append(s.X, float64(p.T)), append(s.Y, p.Metric)
 		}
@@ -338,8 +361,12 @@ func reasonFigure(path string, rep *train.Report, curves map[string]map[int][]tr
 		}
 		for _, sz := range sizes {
 			v := m.Extra[fmt.Sprintf("%s_n%d", key, sz)]
-			series = append(series, train.Series{Name: fmt.Sprintf("%s, n = %d", m.Name, sz), X: []float64{1, float64(4 * sizes[len(sizes)-1])}, Y: []float64{v, v}, Dashed: true})
+			series = append(series, report.Series{Name: fmt.Sprintf("%s, n = %d", m.Name, sz), X: []float64{1, float64(4 * sizes[len(sizes)-1])}, Y: []float64{v, v}, Dashed: true})
 		}
 	}
-	return train.LinePlot(path, "prefix parity: "+label+" against iterations", "test-time iterations t", label, true, false, series)
+	return report.LinePlot(path, "prefix parity: "+label+" against iterations", "test-time iterations t", label, true, false, series)
 }
+
+// flipStream is the second word of the PCG seed of the bits flipProbe
+// flips ("flip").
+const flipStream = 0x666c6970

@@ -2,21 +2,17 @@ package experiments
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // comparison is one experiment's side-by-side run: the models, trained one
@@ -37,13 +33,13 @@ type comparison struct {
 	config    map[string]any
 	// after, when set, adds experiment-specific figures to a model's row
 	// once it is evaluated (the evaluator is at convergence, t = 0).
-	after func(m model, ev *train.Evaluator, mr *train.ModelReport) error
+	after func(m model, ev *train.Evaluator, mr *report.ModelReport) error
 	// evalView, when set, gives the model to evaluate on the test set (a
 	// view of the trained one at other input sizes, sharing parameters).
 	evalView func(m model) train.Model
 	// finish, when set, writes extra files into the output folder (their
 	// names are listed as notes) before the report is written.
-	finish func(dir string, rep *train.Report) error
+	finish func(dir string, rep *report.Report) error
 	// tolerateFailures records a model whose training or evaluation fails
 	// (a diverging solver configuration) as failed instead of ending the
 	// run: the ablation compares configurations, some of which diverge.
@@ -53,15 +49,22 @@ type comparison struct {
 	start time.Time
 }
 
-// model is a train.Model with the report fields train cannot know.
+// model is a train.Model with the report fields train cannot know
+// (*network.Network is one).
 type model interface {
 	train.Model
-	description() string
-	paramCount() int
+	Description() string
+	Params() int
 }
 
-func (m *netModel) description() string { return m.desc }
-func (m *netModel) paramCount() int     { return m.params }
+// reshaped is m at other per-sample shapes, sharing its parameters: an
+// evaluation view of a model trained on shorter sequences.
+func reshaped(m model, in, out []int) *network.Network {
+	n := m.(*network.Network)
+	spec := n.Spec()
+	spec.Input, spec.Target = in, out
+	return n.Sharing(spec)
+}
 
 // outDir resolves the output folder: -out, or runs/<experiment>-<time>.
 func outDir(o Options) string {
@@ -74,7 +77,7 @@ func outDir(o Options) string {
 // run trains and evaluates every model, writes report.json, report.md,
 // the plots, curves.csv and metrics.jsonl into the output folder, and
 // prints the table.
-func (c *comparison) run(ctx context.Context, o Options) (*train.Report, error) {
+func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error) {
 	start := c.start
 	if start.IsZero() {
 		start = time.Now()
@@ -95,9 +98,9 @@ func (c *comparison) run(ctx context.Context, o Options) (*train.Report, error) 
 	}
 	defer metrics.Close()
 
-	rep := &train.Report{
+	rep := &report.Report{
 		Experiment: c.experiment, Dataset: c.dataset, Seed: o.Seed, Quick: o.Quick,
-		Metric:  train.MetricInfo{Name: c.metric.Name, HigherIsBetter: c.metric.HigherIsBetter},
+		Metric:  report.MetricInfo{Name: c.metric.Name, HigherIsBetter: c.metric.HigherIsBetter},
 		Command: o.Command, Machine: fmt.Sprintf("%d CPUs, %s, %s/%s", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH),
 		Config: c.config, Notes: c.notes,
 	}
@@ -107,7 +110,7 @@ func (c *comparison) run(ctx context.Context, o Options) (*train.Report, error) 
 			// A configuration that diverges is a result of the comparison.
 			logf("%s failed: %v", m.Name(), err)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s failed (its metric is NaN in report.md, 0 in report.json; extra.failed = 1): %v", m.Name(), err))
-			mr, err = &train.ModelReport{Name: m.Name(), Kind: m.Kind(), Params: m.paramCount(), Description: m.description(),
+			mr, err = &report.ModelReport{Name: m.Name(), Kind: m.Kind(), Params: m.Params(), Description: m.Description(),
 				TestMetric: math.NaN(), Extra: map[string]float64{"failed": 1}}, nil
 		}
 		if err != nil {
@@ -122,18 +125,18 @@ func (c *comparison) run(ctx context.Context, o Options) (*train.Report, error) 
 	}
 	rep.WallSeconds = time.Since(start).Seconds()
 	rep.Created = time.Now().UTC().Format(time.RFC3339)
-	if err := writeReport(dir, rep); err != nil {
+	if err := report.Write(dir, rep); err != nil {
 		return nil, err
 	}
 	if o.Stdout != nil {
-		printTable(o.Stdout, rep)
+		report.PrintTable(o.Stdout, rep)
 		fmt.Fprintf(o.Stdout, "\nreport: %s (also report.json, plots, metrics.jsonl, curves.csv)\n", filepath.Join(dir, "report.md"))
 	}
 	return rep, nil
 }
 
-func (c *comparison) runModel(ctx context.Context, o Options, dir string, m model, metrics *train.MetricsLog, logf func(string, ...any)) (*train.ModelReport, error) {
-	logf("training %s (%s)", m.Name(), m.description())
+func (c *comparison) runModel(ctx context.Context, o Options, dir string, m model, metrics *train.MetricsLog, logf func(string, ...any)) (*report.ModelReport, error) {
+	logf("training %s (%s)", m.Name(), m.Description())
 	cfg := c.fit
 	cfg.Checkpoint = filepath.Join(dir, "checkpoints", m.Name()+".ckpt")
 	cfg.Resume = o.Resume
@@ -162,8 +165,8 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 	if fitted.AlreadyDone {
 		logf("%s: finished in an earlier run; evaluating its checkpoint", m.Name())
 	}
-	mr := &train.ModelReport{
-		Name: m.Name(), Kind: m.Kind(), Params: m.paramCount(), Description: m.description(),
+	mr := &report.ModelReport{
+		Name: m.Name(), Kind: m.Kind(), Params: m.Params(), Description: m.Description(),
 		TrainSeconds: fitted.Seconds, TrainSamplesPerSecond: fitted.SamplesPerSecond,
 		PeakHeapBytes: fitted.PeakHeap, Epochs: fitted.Epochs, Steps: fitted.Steps, FinalLoss: fitted.FinalLoss,
 	}
@@ -208,114 +211,6 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 		}
 	}
 	return mr, nil
-}
-
-// writeReport writes report.json, report.md, the plots and curves.csv
-// (each atomically enough: to a temporary name, then renamed).
-func writeReport(dir string, rep *train.Report) error {
-	js, err := json.MarshalIndent(sanitize(rep), "", "  ")
-	if err != nil {
-		return fmt.Errorf("experiments: %w", err)
-	}
-	if err := writeFile(filepath.Join(dir, "report.json"), func(w io.Writer) error {
-		_, err := w.Write(append(js, '\n'))
-		return err
-	}); err != nil {
-		return err
-	}
-	plots, err := train.WritePlots(dir, rep)
-	if err != nil {
-		return err
-	}
-	if err := writeFile(filepath.Join(dir, "report.md"), func(w io.Writer) error {
-		return train.WriteMarkdown(w, rep, plots)
-	}); err != nil {
-		return err
-	}
-	return writeFile(filepath.Join(dir, "curves.csv"), func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"model", "t", "metric", "metric_std", "lipschitz"})
-		for _, m := range rep.Models {
-			for _, p := range m.Curve {
-				cw.Write([]string{m.Name, strconv.Itoa(p.T), fmtF(p.Metric), fmtF(p.MetricStd), fmtF(p.Lipschitz)})
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	})
-}
-
-func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
-
-func writeFile(path string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("experiments: %w", err)
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("experiments: writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("experiments: %w", err)
-	}
-	return os.Rename(tmp, path)
-}
-
-// printTable writes the side-by-side table.
-func printTable(w io.Writer, rep *train.Report) {
-	fmt.Fprintf(w, "\n%s on %s (seed %d%s)\n\n", rep.Experiment, rep.Dataset, rep.Seed, map[bool]string{true: ", quick", false: ""}[rep.Quick])
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "model\tkind\tparams\ttrain s\tsamples/s\tpeak heap MiB\tfwd it\tbwd it\tL (conv.)\ttest %s\t\n", rep.Metric.Name)
-	for _, m := range rep.Models {
-		it := func(v float64) string {
-			if m.Kind == train.KindExplicit || v == 0 {
-				return "-"
-			}
-			return fmt.Sprintf("%.1f", v)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.0f\t%.1f\t%s\t%s\t%.3g\t%.4f\t\n", m.Name, m.Kind, m.Params, m.TrainSeconds,
-			m.TrainSamplesPerSecond, float64(m.PeakHeapBytes)/(1<<20), it(m.ForwardIterationsMean), it(m.BackwardIterationsMean), m.Lipschitz, m.TestMetric)
-	}
-	tw.Flush()
-	for _, m := range rep.Models {
-		if len(m.Curve) == 0 {
-			continue
-		}
-		var parts []string
-		for _, p := range m.Curve {
-			parts = append(parts, fmt.Sprintf("t=%d: %.4f (L %.3g)", p.T, p.Metric, p.Lipschitz))
-		}
-		fmt.Fprintf(w, "\n%s, %s and L_t against test-time iterations:\n  %s\n", m.Name, rep.Metric.Name, strings.Join(parts, "\n  "))
-	}
-}
-
-// sanitize replaces NaN and Inf (which JSON cannot hold) by zero in the
-// report's numbers.
-func sanitize(rep *train.Report) *train.Report {
-	r := *rep
-	r.Models = append([]train.ModelReport(nil), rep.Models...)
-	for i := range r.Models {
-		m := &r.Models[i]
-		for _, f := range []*float64{&m.TrainSeconds, &m.TrainSamplesPerSecond, &m.TestMetric, &m.TestMetricStd, &m.ForwardIterationsMean, &m.BackwardIterationsMean, &m.Lipschitz, &m.FinalLoss, &m.InferSamplesPerSecond, &m.NotConvergedFraction} {
-			*f = finite(*f)
-		}
-		m.Curve = append([]train.CurvePoint(nil), m.Curve...)
-		for j := range m.Curve {
-			p := &m.Curve[j]
-			p.Metric, p.Lipschitz, p.MetricStd = finite(p.Metric), finite(p.Lipschitz), finite(p.MetricStd)
-		}
-	}
-	return &r
-}
-
-func finite(v float64) float64 {
-	if v-v != 0 {
-		return 0
-	}
-	return v
 }
 
 // usageError marks errors in the user's choices: bad flag values, an

@@ -1,6 +1,8 @@
-package train
+package report
 
 import (
+	"github.com/implicit-ml/implicit/train"
+
 	"errors"
 	"fmt"
 	"io"
@@ -25,10 +27,10 @@ const maxCurveRows = 20
 // throughput, iterations, L_t) are left blank.
 func WriteMarkdown(w io.Writer, r *Report, plots []string) error {
 	if w == nil {
-		return errors.New("train: WriteMarkdown needs a writer, got nil")
+		return errors.New("report: WriteMarkdown needs a writer, got nil")
 	}
 	if r == nil {
-		return errors.New("train: WriteMarkdown needs a report, got nil")
+		return errors.New("report: WriteMarkdown needs a report, got nil")
 	}
 	var b strings.Builder
 	writeHeader(&b, r)
@@ -40,7 +42,7 @@ func WriteMarkdown(w io.Writer, r *Report, plots []string) error {
 	// One write, so a failing writer is reported once and never leaves
 	// several partial sections.
 	if _, err := io.WriteString(w, b.String()); err != nil {
-		return fmt.Errorf("train: writing markdown report: %w", err)
+		return fmt.Errorf("report: writing markdown report: %w", err)
 	}
 	return nil
 }
@@ -95,65 +97,7 @@ func writeModelTable(b *strings.Builder, r *Report) {
 		metricName = "test metric"
 	}
 	best := bestModels(r)
-	iterative := func(m ModelReport) bool { return m.Kind != KindExplicit }
-	cols := []tableColumn{
-		{"model", false, func(m ModelReport) string { return m.Name }},
-		{"kind", false, func(m ModelReport) string { return m.Kind }},
-		{"params", true, func(m ModelReport) string { return groupThousands(int64(m.Params)) }},
-		{"train time (s)", true, func(m ModelReport) string { return formatMeasured(m.TrainSeconds) }},
-		{"train samples/s", true, func(m ModelReport) string { return formatMeasured(m.TrainSamplesPerSecond) }},
-		{"peak heap (MiB)", true, func(m ModelReport) string { return formatMeasured(float64(m.PeakHeapBytes) / (1 << 20)) }},
-	}
-	// Optional columns appear only when some model has the figure, so a
-	// table of explicit models stays narrow.
-	if anyModelHas(r.Models, func(m ModelReport) bool { return iterative(m) && m.ForwardIterationsMean != 0 }) {
-		cols = append(cols, tableColumn{"fwd iters", true, func(m ModelReport) string {
-			if !iterative(m) {
-				return ""
-			}
-			return formatMeasured(m.ForwardIterationsMean)
-		}})
-	}
-	if anyModelHas(r.Models, func(m ModelReport) bool { return iterative(m) && m.BackwardIterationsMean != 0 }) {
-		cols = append(cols, tableColumn{"bwd iters", true, func(m ModelReport) string {
-			if !iterative(m) {
-				return ""
-			}
-			return formatMeasured(m.BackwardIterationsMean)
-		}})
-	}
-	if anyModelHas(r.Models, func(m ModelReport) bool { return m.NotConvergedFraction != 0 }) {
-		cols = append(cols, tableColumn{"not converged", true, func(m ModelReport) string {
-			if m.NotConvergedFraction == 0 {
-				return ""
-			}
-			return formatFigure(100*m.NotConvergedFraction) + " %"
-		}})
-	}
-	if anyModelHas(r.Models, func(m ModelReport) bool { return m.InferSamplesPerSecond != 0 }) {
-		cols = append(cols, tableColumn{"infer samples/s", true, func(m ModelReport) string { return formatMeasured(m.InferSamplesPerSecond) }})
-	}
-	// The solves' health, when the training monitored it.
-	for _, x := range []struct{ key, head string }{
-		{"backward_not_converged_fraction", "bwd not converged"},
-		{"spectral_radius", "spectral radius"},
-	} {
-		key := x.key
-		if anyModelHas(r.Models, func(m ModelReport) bool { return m.Extra[key] != 0 }) {
-			cols = append(cols, tableColumn{x.head, true, func(m ModelReport) string {
-				v, ok := m.Extra[key]
-				if !ok || v == 0 {
-					return ""
-				}
-				if key == "backward_not_converged_fraction" {
-					return formatFigure(100*v) + " %"
-				}
-				return formatFigure(v)
-			}})
-		}
-	}
-	cols = append(cols, tableColumn{metricName, true, nil})
-
+	cols := append(tableColumns(r.Models), tableColumn{metricName, true, nil})
 	writeTableRow(b, len(cols), func(i int) string { return cols[i].head })
 	writeTableRow(b, len(cols), func(i int) string {
 		if cols[i].right {
@@ -181,7 +125,6 @@ func writeModelTable(b *strings.Builder, r *Report) {
 		direction = "higher"
 	}
 	fmt.Fprintf(b, "\nBest %s in bold (%s is better).\n\n", metricName, direction)
-
 	if anyModelHas(r.Models, func(m ModelReport) bool { return m.Description != "" }) {
 		for _, m := range r.Models {
 			if m.Description != "" {
@@ -191,6 +134,59 @@ func writeModelTable(b *strings.Builder, r *Report) {
 		b.WriteString("\n")
 	}
 }
+
+// tableColumns are the results table's columns before the metric's. The
+// optional ones appear only when some model has the figure, so a table of
+// explicit models stays narrow.
+func tableColumns(models []ModelReport) []tableColumn {
+	iterative := func(m ModelReport) bool { return m.Kind != train.KindExplicit }
+	cols := []tableColumn{
+		{"model", false, func(m ModelReport) string { return m.Name }},
+		{"kind", false, func(m ModelReport) string { return m.Kind }},
+		{"params", true, func(m ModelReport) string { return groupThousands(int64(m.Params)) }},
+		{"train time (s)", true, func(m ModelReport) string { return formatMeasured(m.TrainSeconds) }},
+		{"train samples/s", true, func(m ModelReport) string { return formatMeasured(m.TrainSamplesPerSecond) }},
+		{"peak heap (MiB)", true, func(m ModelReport) string { return formatMeasured(float64(m.PeakHeapBytes) / (1 << 20)) }},
+	}
+	optional := []struct {
+		head string
+		has  func(ModelReport) bool
+		cell func(ModelReport) string
+	}{
+		{"fwd iters", func(m ModelReport) bool { return iterative(m) && m.ForwardIterationsMean != 0 },
+			func(m ModelReport) string { return onlyIf(iterative(m), formatMeasured(m.ForwardIterationsMean)) }},
+		{"bwd iters", func(m ModelReport) bool { return iterative(m) && m.BackwardIterationsMean != 0 },
+			func(m ModelReport) string { return onlyIf(iterative(m), formatMeasured(m.BackwardIterationsMean)) }},
+		{"not converged", func(m ModelReport) bool { return m.NotConvergedFraction != 0 },
+			func(m ModelReport) string { return percentOrBlank(m.NotConvergedFraction) }},
+		{"infer samples/s", func(m ModelReport) bool { return m.InferSamplesPerSecond != 0 },
+			func(m ModelReport) string { return formatMeasured(m.InferSamplesPerSecond) }},
+		// The solves' health, when the training monitored it.
+		{"bwd not converged", func(m ModelReport) bool { return m.Extra["backward_not_converged_fraction"] != 0 },
+			func(m ModelReport) string { return percentOrBlank(m.Extra["backward_not_converged_fraction"]) }},
+		{"spectral radius", func(m ModelReport) bool { return m.Extra["spectral_radius"] != 0 },
+			func(m ModelReport) string {
+				return onlyIf(m.Extra["spectral_radius"] != 0, formatFigure(m.Extra["spectral_radius"]))
+			}},
+	}
+	for _, c := range optional {
+		if anyModelHas(models, c.has) {
+			cols = append(cols, tableColumn{c.head, true, c.cell})
+		}
+	}
+	return cols
+}
+
+// onlyIf is s when ok, else an empty cell.
+func onlyIf(ok bool, s string) string {
+	if !ok {
+		return ""
+	}
+	return s
+}
+
+// percentOrBlank writes a fraction as a percentage, zero as a blank.
+func percentOrBlank(v float64) string { return onlyIf(v != 0, formatFigure(100*v)+" %") }
 
 // bestModels marks the models whose finite test metric is best; ties are
 // all marked.
@@ -258,7 +254,7 @@ func writeCurves(b *strings.Builder, r *Report) {
 			continue
 		}
 		fmt.Fprintf(b, "### %s\n\n", singleLine(m.Name))
-		withStd := slices.ContainsFunc(m.Curve, func(c CurvePoint) bool { return c.MetricStd != 0 })
+		withStd := slices.ContainsFunc(m.Curve, func(c train.CurvePoint) bool { return c.MetricStd != 0 })
 		heads := []string{"t", metricName}
 		if withStd {
 			heads = append(heads, "std")

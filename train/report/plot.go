@@ -1,4 +1,4 @@
-package train
+package report
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/implicit-ml/implicit/train"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -97,11 +98,11 @@ var plotFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
 // the same bytes.
 func LinePlot(path string, title, xLabel, yLabel string, logX, logY bool, series []Series) error {
 	if path == "" {
-		return errors.New("train: LinePlot needs a file path")
+		return errors.New("report: LinePlot needs a file path")
 	}
 	for _, s := range series {
 		if len(s.X) != len(s.Y) {
-			return fmt.Errorf("train: LinePlot %s: series %q has %d x values but %d y values", path, s.Name, len(s.X), len(s.Y))
+			return fmt.Errorf("report: LinePlot %s: series %q has %d x values but %d y values", path, s.Name, len(s.X), len(s.Y))
 		}
 	}
 	kept := make([]plotter.XYs, len(series))
@@ -111,11 +112,11 @@ func LinePlot(path string, title, xLabel, yLabel string, logX, logY bool, series
 		n += len(kept[i])
 	}
 	if n == 0 {
-		return fmt.Errorf("train: LinePlot %s: no finite points to draw (log axes drop values <= 0)", path)
+		return fmt.Errorf("report: LinePlot %s: no finite points to draw (log axes drop values <= 0)", path)
 	}
 	canvas, err := renderLines(title, xLabel, yLabel, logX, logY, series, kept)
 	if err != nil {
-		return fmt.Errorf("train: LinePlot %s: %w", path, err)
+		return fmt.Errorf("report: LinePlot %s: %w", path, err)
 	}
 	return writePlotFile(path, func(f *os.File) error {
 		_, err := vgimg.PngCanvas{Canvas: canvas}.WriteTo(f)
@@ -141,6 +142,34 @@ func plottable(v float64, log bool) bool {
 // renderLines draws the figure; kept holds the drawable points of each
 // series and at least one point in all.
 func renderLines(title, xLabel, yLabel string, logX, logY bool, series []Series, kept []plotter.XYs) (*vgimg.Canvas, error) {
+	p := newPlot(title, xLabel, yLabel)
+	// Log axes are drawn as linear axes over log10 of the data, labelled
+	// with the data values: plot.LogScale centres the y label's glyph box
+	// at the arithmetic mean of the range and so pads the top of the
+	// figure by half the label's length.
+	for i, xys := range kept {
+		kept[i] = logTransform(xys, logX, logY)
+	}
+	entries, err := addSeries(p, series, kept)
+	if err != nil {
+		return nil, err
+	}
+	// Ranges are set from the kept points, not left to plot.Add, so that a
+	// log axis never sees a non-positive bound.
+	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, xys := range kept {
+		for _, q := range xys {
+			xmin, xmax = math.Min(xmin, q.X), math.Max(xmax, q.X)
+			ymin, ymax = math.Min(ymin, q.Y), math.Max(ymax, q.Y)
+		}
+	}
+	setAxis(&p.X, xmin, xmax, logX)
+	setAxis(&p.Y, ymin, ymax, logY)
+	return drawWithLegend(p, entries), nil
+}
+
+// newPlot is an empty plot with this package's fonts and a light grid.
+func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font = font.From(plotFont, 12)
@@ -151,19 +180,16 @@ func renderLines(title, xLabel, yLabel string, logX, logY bool, series []Series,
 	}
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
-
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = color.Gray{Y: 0xDD}
 	grid.Horizontal.Color = color.Gray{Y: 0xDD}
 	p.Add(grid)
+	return p
+}
 
-	// Log axes are drawn as linear axes over log10 of the data, labelled
-	// with the data values: plot.LogScale centres the y label's glyph box
-	// at the arithmetic mean of the range and so pads the top of the
-	// figure by half the label's length.
-	for i, xys := range kept {
-		kept[i] = logTransform(xys, logX, logY)
-	}
+// addSeries draws each series' kept points as a line (dashed, with point
+// markers, in its style's colour as asked) and returns the legend entries.
+func addSeries(p *plot.Plot, series []Series, kept []plotter.XYs) ([]legendEntry, error) {
 	var entries []legendEntry
 	for i, s := range series {
 		xys := kept[i]
@@ -198,19 +224,12 @@ func renderLines(title, xLabel, yLabel string, logX, logY bool, series []Series,
 			entries = append(entries, legendEntry{s.Name, thumbs})
 		}
 	}
+	return entries, nil
+}
 
-	// Ranges are set from the kept points, not left to plot.Add, so that a
-	// log axis never sees a non-positive bound.
-	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	for _, xys := range kept {
-		for _, q := range xys {
-			xmin, xmax = math.Min(xmin, q.X), math.Max(xmax, q.X)
-			ymin, ymax = math.Min(ymin, q.Y), math.Max(ymax, q.Y)
-		}
-	}
-	setAxis(&p.X, xmin, xmax, logX)
-	setAxis(&p.Y, ymin, ymax, logY)
-
+// drawWithLegend renders the plot with its legend in columns below the
+// data area, widening the figure when the columns need it.
+func drawWithLegend(p *plot.Plot, entries []legendEntry) *vgimg.Canvas {
 	legends, colWidth := legendColumns(entries)
 	width := max(plotWidth, colWidth+vg.Points(2*plotMargin))
 	img := vgimg.NewWith(vgimg.UseWH(width, plotHeight), vgimg.UseDPI(plotDPI))
@@ -223,20 +242,21 @@ func renderLines(title, xLabel, yLabel string, logX, logY bool, series []Series,
 	}
 	area := draw.Crop(dc, margin, -margin, margin+legendHeight, -margin)
 	p.Draw(area)
-	if len(legends) > 0 {
-		// Centre the block under the data area, inside the figure.
-		data := p.DataCanvas(area)
-		block := vg.Length(len(legends))*colWidth - vg.Points(legendPad)
-		x := max(margin, min(data.Center().X-block/2, width-margin-block))
-		for i := range legends {
-			left := x + vg.Length(i)*colWidth
-			legends[i].Draw(draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
-				Min: vg.Point{X: left, Y: margin},
-				Max: vg.Point{X: left + colWidth, Y: margin + legendHeight - vg.Points(legendGap)},
-			}})
-		}
+	if len(legends) == 0 {
+		return img
 	}
-	return img, nil
+	// Centre the block under the data area, inside the figure.
+	data := p.DataCanvas(area)
+	block := vg.Length(len(legends))*colWidth - vg.Points(legendPad)
+	x := max(margin, min(data.Center().X-block/2, width-margin-block))
+	for i := range legends {
+		left := x + vg.Length(i)*colWidth
+		legends[i].Draw(draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: left, Y: margin},
+			Max: vg.Point{X: left + colWidth, Y: margin + legendHeight - vg.Points(legendGap)},
+		}})
+	}
+	return img
 }
 
 type legendEntry struct {
@@ -438,26 +458,26 @@ func tickLabel(v float64) string {
 func writePlotFile(path string, write func(*os.File) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("train: writing %s: %w", path, err)
+		return fmt.Errorf("report: writing %s: %w", path, err)
 	}
 	tmp := f.Name()
 	if err := write(f); err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return fmt.Errorf("train: writing %s: %w", path, err)
+		return fmt.Errorf("report: writing %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("train: writing %s: %w", path, err)
+		return fmt.Errorf("report: writing %s: %w", path, err)
 	}
 	// CreateTemp makes the file 0600; a figure is meant to be shared.
 	if err := os.Chmod(tmp, 0o644); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("train: writing %s: %w", path, err)
+		return fmt.Errorf("report: writing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("train: writing %s: %w", path, err)
+		return fmt.Errorf("report: writing %s: %w", path, err)
 	}
 	return nil
 }
@@ -481,12 +501,11 @@ const (
 // which the report uses for "not measured") are dropped, never an error.
 func WritePlots(dir string, r *Report) ([]string, error) {
 	if r == nil {
-		return nil, errors.New("train: WritePlots needs a report, got nil")
+		return nil, errors.New("report: WritePlots needs a report, got nil")
 	}
 	if dir == "" {
 		dir = "."
 	}
-	title := plotTitle(r)
 	metricName := r.Metric.Name
 	if metricName == "" {
 		metricName = "test metric"
@@ -502,73 +521,85 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 		return nil, nil
 	}
 	logX := spansRatio(ts, logXRatio)
-
-	figures := []struct {
-		file   string
-		yLabel string
-		curve  func(CurvePoint) float64
-		ref    func(ModelReport) float64
-		// positive drops values <= 0 even on a linear axis.
-		positive bool
-	}{
+	figures := []curveFigure{
 		{PlotMetricVsT, metricName,
-			func(c CurvePoint) float64 { return c.Metric },
+			func(c train.CurvePoint) float64 { return c.Metric },
 			func(m ModelReport) float64 { return m.TestMetric }, false},
 		{PlotLipschitzVsT, "empirical Lipschitz constant L_t",
-			func(c CurvePoint) float64 { return c.Lipschitz },
+			func(c train.CurvePoint) float64 { return c.Lipschitz },
 			func(m ModelReport) float64 { return m.Lipschitz }, true},
 	}
 	var written []string
 	for _, fig := range figures {
-		series := make([]Series, len(r.Models))
-		var ys []float64
-		curves := 0
-		for i, m := range r.Models {
-			series[i].Name = legendName(m)
-			if len(m.Curve) > 0 {
-				for _, c := range m.Curve {
-					y := fig.curve(c)
-					if fig.positive && !(y > 0) {
-						continue
-					}
-					series[i].X = append(series[i].X, float64(c.T))
-					series[i].Y = append(series[i].Y, y)
-				}
-				series[i].Points = len(m.Curve) <= maxMarkedPoints
-				ys = append(ys, series[i].Y...)
-				if len(plottablePoints(series[i].X, series[i].Y, logX, false)) > 0 {
-					curves++
-				}
-				continue
-			}
-			if y := fig.ref(m); !fig.positive || y > 0 {
-				series[i].Dashed = true
-				series[i].Y = []float64{y, y}
-				ys = append(ys, y)
-			}
-		}
-		if curves == 0 {
+		series, logY, ok := fig.series(r.Models, logX)
+		if !ok {
 			continue
 		}
-		logY := allPositive(ys) && spansRatio(ys, logYRatio)
-		lo, hi := referenceSpan(series, logX)
-		for i := range series {
-			if series[i].Dashed {
-				series[i].X = []float64{lo, hi}
-			}
-		}
-		path := filepath.Join(dir, fig.file)
 		if len(written) == 0 {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return written, fmt.Errorf("train: WritePlots: %w", err)
+				return written, fmt.Errorf("report: WritePlots: %w", err)
 			}
 		}
-		if err := LinePlot(path, title, "test-time iterations t", fig.yLabel, logX, logY, series); err != nil {
+		if err := LinePlot(filepath.Join(dir, fig.file), plotTitle(r), "test-time iterations t", fig.yLabel, logX, logY, series); err != nil {
 			return written, err
 		}
 		written = append(written, fig.file)
 	}
 	return written, nil
+}
+
+// curveFigure is one of the figures against t: a curve per model that
+// has one, a horizontal reference line for each model that has not.
+type curveFigure struct {
+	file   string
+	yLabel string
+	curve  func(train.CurvePoint) float64
+	ref    func(ModelReport) float64
+	// positive drops values <= 0 even on a linear axis.
+	positive bool
+}
+
+// series returns the figure's lines, whether its y axis is logarithmic,
+// and false when no model has a plottable curve.
+func (fig curveFigure) series(models []ModelReport, logX bool) ([]Series, bool, bool) {
+	series := make([]Series, len(models))
+	var ys []float64
+	curves := 0
+	for i, m := range models {
+		series[i].Name = legendName(m)
+		if len(m.Curve) > 0 {
+			for _, c := range m.Curve {
+				y := fig.curve(c)
+				if fig.positive && !(y > 0) {
+					continue
+				}
+				series[i].X = append(series[i].X, float64(c.T))
+				series[i].Y = append(series[i].Y, y)
+			}
+			series[i].Points = len(m.Curve) <= maxMarkedPoints
+			ys = append(ys, series[i].Y...)
+			if len(plottablePoints(series[i].X, series[i].Y, logX, false)) > 0 {
+				curves++
+			}
+			continue
+		}
+		if y := fig.ref(m); !fig.positive || y > 0 {
+			series[i].Dashed = true
+			series[i].Y = []float64{y, y}
+			ys = append(ys, y)
+		}
+	}
+	if curves == 0 {
+		return nil, false, false
+	}
+	logY := allPositive(ys) && spansRatio(ys, logYRatio)
+	lo, hi := referenceSpan(series, logX)
+	for i := range series {
+		if series[i].Dashed {
+			series[i].X = []float64{lo, hi}
+		}
+	}
+	return series, logY, true
 }
 
 // maxMarkedPoints bounds the curves drawn with glyphs: beyond it the

@@ -1,4 +1,4 @@
-package train_test
+package report_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // renderCurve is a fixture shaped like the behaviour the figures must
@@ -41,17 +42,17 @@ func renderRange(n int) []int {
 
 // renderReport is a comparison of one explicit, one implicit and one
 // unrolled model, as the experiments write it.
-func renderReport() *train.Report {
-	return &train.Report{
+func renderReport() *report.Report {
+	return &report.Report{
 		Experiment: "deq-mnist",
 		Dataset:    "MNIST",
 		Seed:       7,
 		Quick:      true,
-		Metric:     train.MetricInfo{Name: "accuracy", HigherIsBetter: true},
+		Metric:     report.MetricInfo{Name: "accuracy", HigherIsBetter: true},
 		Command:    "implicit run deq-mnist -quick -seed 7",
 		Notes:      []string{"Quick run: 2 epochs on 5,000 samples."},
 		Config:     map[string]any{"epochs": 2.0, "solver": "anderson", "tol": 1e-4},
-		Models: []train.ModelReport{
+		Models: []report.ModelReport{
 			{
 				Name: "mlp", Kind: train.KindExplicit, Params: 1234567,
 				TrainSeconds: 12.5, TrainSamplesPerSecond: 40123.4,
@@ -78,7 +79,7 @@ func renderReport() *train.Report {
 
 func TestWriteMarkdown(t *testing.T) {
 	lower := renderReport()
-	lower.Metric = train.MetricInfo{Name: "relative L2 error"}
+	lower.Metric = report.MetricInfo{Name: "relative L2 error"}
 	lower.Models[0].TestMetric = 0.012
 	lower.Models[1].TestMetric = 0.034
 	lower.Models[2].TestMetric = 0.056
@@ -91,7 +92,7 @@ func TestWriteMarkdown(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
-		r     *train.Report
+		r     *report.Report
 		plots []string
 		want  []string
 		not   []string
@@ -99,7 +100,7 @@ func TestWriteMarkdown(t *testing.T) {
 		{
 			name:  "higher is better",
 			r:     renderReport(),
-			plots: []string{train.PlotMetricVsT, train.PlotLipschitzVsT},
+			plots: []string{report.PlotMetricVsT, report.PlotLipschitzVsT},
 			want: []string{
 				"# deq-mnist on MNIST\n",
 				"```\nimplicit run deq-mnist -quick -seed 7\n```\n",
@@ -130,19 +131,19 @@ func TestWriteMarkdown(t *testing.T) {
 		},
 		{
 			name: "command with a code fence",
-			r:    &train.Report{Experiment: "x", Command: "echo ```"},
+			r:    &report.Report{Experiment: "x", Command: "echo ```"},
 			want: []string{"````\necho ```\n````\n"},
 		},
 		{
 			name: "no models",
-			r:    &train.Report{Experiment: "empty"},
+			r:    &report.Report{Experiment: "empty"},
 			want: []string{"# empty\n", "No models were reported."},
 			not:  []string{"| model |"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := train.WriteMarkdown(&b, tc.r, tc.plots); err != nil {
+			if err := report.WriteMarkdown(&b, tc.r, tc.plots); err != nil {
 				t.Fatal(err)
 			}
 			md := b.String()
@@ -172,7 +173,7 @@ func TestWriteMarkdownLongCurve(t *testing.T) {
 	r := renderReport()
 	r.Models[1].Curve = renderCurve(renderRange(1000), 0.98, 20, 5)
 	var b bytes.Buffer
-	if err := train.WriteMarkdown(&b, r, nil); err != nil {
+	if err := report.WriteMarkdown(&b, r, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, table, _ := strings.Cut(b.String(), "### deq\n")
@@ -204,15 +205,15 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk ful
 func TestWriteMarkdownErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		r    *train.Report
+		r    *report.Report
 		want string
 	}{
-		{name: "nil report", r: nil, want: "train: WriteMarkdown needs a report"},
+		{name: "nil report", r: nil, want: "report: WriteMarkdown needs a report"},
 		{name: "failing writer", r: renderReport(), want: "disk full"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := train.WriteMarkdown(failingWriter{}, tc.r, nil)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "train: ") {
+			err := report.WriteMarkdown(failingWriter{}, tc.r, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "report: ") {
 				t.Errorf("err = %v, want one with %q", err, tc.want)
 			}
 		})
@@ -238,7 +239,7 @@ func checkPNG(t *testing.T, path string) {
 }
 
 func TestWritePlots(t *testing.T) {
-	both := []string{train.PlotMetricVsT, train.PlotLipschitzVsT}
+	both := []string{report.PlotMetricVsT, report.PlotLipschitzVsT}
 
 	longT := renderReport()
 	longT.Models[1].Curve = renderCurve([]int{1, 2, 5, 10, 25, 100, 1000}, 0.98, 5, 400)
@@ -256,7 +257,7 @@ func TestWritePlots(t *testing.T) {
 	// A log t axis and a metric that spans decades (an error falling from
 	// 0.6 towards 1e-3) put both axes on log scale with zeros to drop.
 	logBoth := renderReport()
-	logBoth.Metric = train.MetricInfo{Name: "relative L2 error"}
+	logBoth.Metric = report.MetricInfo{Name: "relative L2 error"}
 	logBoth.Models[1].Curve = renderCurve([]int{0, 1, 3, 10, 30, 100}, 0, 5, 1000)
 	for i := range logBoth.Models[1].Curve {
 		logBoth.Models[1].Curve[i].Metric = 0.6*math.Exp(-float64(i)) + 1e-3
@@ -276,7 +277,7 @@ func TestWritePlots(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		r    *train.Report
+		r    *report.Report
 		want []string
 	}{
 		{"three models", renderReport(), both},
@@ -284,14 +285,14 @@ func TestWritePlots(t *testing.T) {
 		{"1000 points", dense, both},
 		{"NaN, Inf, zero and negative values", broken, both},
 		{"log axes with zeros", logBoth, both},
-		{"no Lipschitz measured", noLipschitz, []string{train.PlotMetricVsT}},
+		{"no Lipschitz measured", noLipschitz, []string{report.PlotMetricVsT}},
 		{"single point", single, both},
 		{"no curves", noCurves, nil},
-		{"no models", &train.Report{Experiment: "empty"}, nil},
+		{"no models", &report.Report{Experiment: "empty"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			got, err := train.WritePlots(dir, tc.r)
+			got, err := report.WritePlots(dir, tc.r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -322,10 +323,10 @@ func TestWritePlotsDeterministic(t *testing.T) {
 	var images [2][]byte
 	for i := range images {
 		dir := t.TempDir()
-		if _, err := train.WritePlots(dir, renderReport()); err != nil {
+		if _, err := report.WritePlots(dir, renderReport()); err != nil {
 			t.Fatal(err)
 		}
-		b, err := os.ReadFile(filepath.Join(dir, train.PlotMetricVsT))
+		b, err := os.ReadFile(filepath.Join(dir, report.PlotMetricVsT))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,14 +339,14 @@ func TestWritePlotsDeterministic(t *testing.T) {
 
 func TestWritePlotsCreatesDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run", "plots")
-	got, err := train.WritePlots(dir, renderReport())
+	got, err := report.WritePlots(dir, renderReport())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range got {
 		checkPNG(t, filepath.Join(dir, f))
 	}
-	if _, err := train.WritePlots(dir, nil); err == nil {
+	if _, err := report.WritePlots(dir, nil); err == nil {
 		t.Error("WritePlots accepted a nil report")
 	}
 }
@@ -354,12 +355,12 @@ func TestLinePlot(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		logX, logY bool
-		series     []train.Series
+		series     []report.Series
 		wantErr    string
 	}{
 		{
 			name: "lines, points and a reference",
-			series: []train.Series{
+			series: []report.Series{
 				{Name: "a", X: []float64{1, 2, 3}, Y: []float64{1, 4, 9}, Points: true},
 				{Name: "b", X: []float64{1, 3}, Y: []float64{5, 5}, Dashed: true},
 				{X: []float64{1, 3}, Y: []float64{2, 3}},
@@ -368,41 +369,41 @@ func TestLinePlot(t *testing.T) {
 		{
 			name: "log axes drop non-positive values",
 			logX: true, logY: true,
-			series: []train.Series{
+			series: []report.Series{
 				{Name: "a", X: []float64{-1, 0, 1, 10, 100}, Y: []float64{1, 1, 0, 0.5, 0.001}},
 			},
 		},
 		{
 			name: "narrow log range",
 			logY: true,
-			series: []train.Series{
+			series: []report.Series{
 				{Name: "a", X: []float64{1, 2, 3}, Y: []float64{3, 3.5, 4}},
 			},
 		},
 		{
 			name: "one value",
-			series: []train.Series{
+			series: []report.Series{
 				{Name: "a", X: []float64{2}, Y: []float64{2}},
 			},
 		},
 		{
 			name:    "mismatched lengths",
-			series:  []train.Series{{Name: "a", X: []float64{1, 2}, Y: []float64{1}}},
+			series:  []report.Series{{Name: "a", X: []float64{1, 2}, Y: []float64{1}}},
 			wantErr: `series "a" has 2 x values but 1 y values`,
 		},
 		{
 			name:    "nothing drawable",
 			logY:    true,
-			series:  []train.Series{{Name: "a", X: []float64{1, math.NaN()}, Y: []float64{0, 1}}},
+			series:  []report.Series{{Name: "a", X: []float64{1, math.NaN()}, Y: []float64{0, 1}}},
 			wantErr: "no finite points",
 		},
 		{name: "no series", wantErr: "no finite points"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "p.png")
-			err := train.LinePlot(path, "title", "x", "y", tc.logX, tc.logY, tc.series)
+			err := report.LinePlot(path, "title", "x", "y", tc.logX, tc.logY, tc.series)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "train: ") {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "report: ") {
 					t.Errorf("err = %v, want one with %q", err, tc.wantErr)
 				}
 				if _, statErr := os.Stat(path); statErr == nil {
@@ -416,22 +417,22 @@ func TestLinePlot(t *testing.T) {
 			checkPNG(t, path)
 		})
 	}
-	if err := train.LinePlot("", "", "", "", false, false, nil); err == nil {
+	if err := report.LinePlot("", "", "", "", false, false, nil); err == nil {
 		t.Error("LinePlot accepted an empty path")
 	}
 	missing := filepath.Join(t.TempDir(), "missing", "p.png")
-	ok := []train.Series{{X: []float64{1, 2}, Y: []float64{1, 2}}}
-	if err := train.LinePlot(missing, "", "", "", false, false, ok); err == nil || !strings.HasPrefix(err.Error(), "train: writing ") {
+	ok := []report.Series{{X: []float64{1, 2}, Y: []float64{1, 2}}}
+	if err := report.LinePlot(missing, "", "", "", false, false, ok); err == nil || !strings.HasPrefix(err.Error(), "report: writing ") {
 		t.Errorf("LinePlot into a missing directory: err = %v", err)
 	}
 }
 
 func ExampleWriteMarkdown() {
-	r := &train.Report{
+	r := &report.Report{
 		Experiment: "deq-toy",
 		Dataset:    "spirals",
-		Metric:     train.MetricInfo{Name: "accuracy", HigherIsBetter: true},
-		Models: []train.ModelReport{
+		Metric:     report.MetricInfo{Name: "accuracy", HigherIsBetter: true},
+		Models: []report.ModelReport{
 			{Name: "mlp", Kind: train.KindExplicit, Params: 1200, TrainSeconds: 1.5, TestMetric: 0.91},
 			{
 				Name: "deq", Kind: train.KindImplicit, Params: 400, TrainSeconds: 4.25, TestMetric: 0.94,
@@ -443,7 +444,7 @@ func ExampleWriteMarkdown() {
 			},
 		},
 	}
-	if err := train.WriteMarkdown(os.Stdout, r, []string{train.PlotMetricVsT}); err != nil {
+	if err := report.WriteMarkdown(os.Stdout, r, []string{report.PlotMetricVsT}); err != nil {
 		fmt.Println(err)
 	}
 	// Output:
@@ -479,11 +480,11 @@ func ExampleLinePlot() {
 		return
 	}
 	defer os.RemoveAll(dir)
-	series := []train.Series{
+	series := []report.Series{
 		{Name: "loss", X: []float64{1, 2, 3, 4}, Y: []float64{1, 0.5, 0.3, 0.25}, Points: true},
 		{Name: "target", X: []float64{1, 4}, Y: []float64{0.2, 0.2}, Dashed: true},
 	}
-	err = train.LinePlot(filepath.Join(dir, "loss.png"), "training", "epoch", "loss", false, false, series)
+	err = report.LinePlot(filepath.Join(dir, "loss.png"), "training", "epoch", "loss", false, false, series)
 	fmt.Println(err)
 	// Output: <nil>
 }
@@ -493,7 +494,7 @@ func ExampleLinePlot() {
 // iterations), once each, and absent for explicit ones.
 func TestImplicitIterationsAlwaysInJSON(t *testing.T) {
 	for kind, want := range map[string]bool{train.KindImplicit: true, train.KindExplicit: false} {
-		b, err := json.Marshal(train.ModelReport{Name: "m", Kind: kind})
+		b, err := json.Marshal(report.ModelReport{Name: "m", Kind: kind})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -502,7 +503,7 @@ func TestImplicitIterationsAlwaysInJSON(t *testing.T) {
 				t.Errorf("%s model: %s appears %d times in %s", kind, k, n, b)
 			}
 		}
-		var back train.ModelReport
+		var back report.ModelReport
 		if err := json.Unmarshal(b, &back); err != nil || back.Kind != kind {
 			t.Errorf("round trip: %v, %+v", err, back)
 		}

@@ -1,6 +1,10 @@
-package train
+package report
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/implicit-ml/implicit/train"
+)
 
 // Report is the comparison every experiment writes as report.json. The
 // fields of the contract (experiment, dataset, seed, quick, metric, models
@@ -36,13 +40,6 @@ type MetricInfo struct {
 	HigherIsBetter bool   `json:"higher_is_better"`
 }
 
-// Model kinds.
-const (
-	KindExplicit = "explicit"
-	KindImplicit = "implicit"
-	KindUnrolled = "unrolled"
-)
-
 // ModelReport is one model's row of the comparison.
 //
 // PeakHeapBytes is the peak live Go heap while the model trained (marked
@@ -67,7 +64,7 @@ type ModelReport struct {
 	BackwardIterationsMean float64 `json:"backward_iterations_mean,omitempty"`
 	// Curve is metric and empirical Lipschitz constant against the
 	// test-time iteration count t (implicit models only).
-	Curve []CurvePoint `json:"curve,omitempty"`
+	Curve []train.CurvePoint `json:"curve,omitempty"`
 
 	// Lipschitz is the empirical Lipschitz constant of the trained map as
 	// evaluated (at convergence for implicit models); explicit baselines
@@ -88,24 +85,13 @@ type ModelReport struct {
 	Extra map[string]float64 `json:"extra,omitempty"`
 }
 
-// CurvePoint is the test metric and empirical Lipschitz constant L_t of
-// the model's output after t iterations from z₀ = 0.
-type CurvePoint struct {
-	T         int     `json:"t"`
-	Metric    float64 `json:"metric"`
-	Lipschitz float64 `json:"lipschitz"`
-	// MetricStd is the standard deviation of the per-sample metric, when
-	// the metric is a mean over samples.
-	MetricStd float64 `json:"metric_std,omitempty"`
-}
-
 // MarshalJSON writes the report's fields, with forward_iterations_mean and
 // backward_iterations_mean always present for implicit models (the
 // report.json contract), even when one is zero (a JFB backward makes no
 // backward iterations; unrolled training no forward ones).
 func (m ModelReport) MarshalJSON() ([]byte, error) {
 	type plain ModelReport
-	if m.Kind != KindImplicit {
+	if m.Kind != train.KindImplicit {
 		return json.Marshal(plain(m))
 	}
 	return json.Marshal(struct {

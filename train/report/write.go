@@ -1,0 +1,130 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/implicit-ml/implicit/train"
+)
+
+// Write writes the report into dir: report.json (NaN and Inf, which JSON
+// cannot hold, as 0), the PNG plots, report.md and curves.csv, each to a
+// temporary name and then renamed, so a reader never sees half a file.
+func Write(dir string, rep *Report) error {
+	js, err := json.MarshalIndent(sanitize(rep), "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := WriteFile(filepath.Join(dir, "report.json"), func(w io.Writer) error {
+		_, err := w.Write(append(js, '\n'))
+		return err
+	}); err != nil {
+		return err
+	}
+	plots, err := WritePlots(dir, rep)
+	if err != nil {
+		return err
+	}
+	if err := WriteFile(filepath.Join(dir, "report.md"), func(w io.Writer) error {
+		return WriteMarkdown(w, rep, plots)
+	}); err != nil {
+		return err
+	}
+	return WriteFile(filepath.Join(dir, "curves.csv"), func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"model", "t", "metric", "metric_std", "lipschitz"})
+		for _, m := range rep.Models {
+			for _, p := range m.Curve {
+				cw.Write([]string{m.Name, strconv.Itoa(p.T), CSVFloat(p.Metric), CSVFloat(p.MetricStd), CSVFloat(p.Lipschitz)})
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+// CSVFloat formats a number for the CSV files of a report: 8 significant
+// digits, the shortest form.
+func CSVFloat(v float64) string { return strconv.FormatFloat(v, 'g', 8, 64) }
+
+// WriteFile writes a file of a report's folder through write, to a
+// temporary name that is renamed when complete, so a reader (or a run that
+// resumes) never sees half a file.
+func WriteFile(path string, write func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("report: writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// PrintTable writes the side-by-side table and the curves as text, for a
+// terminal.
+func PrintTable(w io.Writer, rep *Report) {
+	fmt.Fprintf(w, "\n%s on %s (seed %d%s)\n\n", rep.Experiment, rep.Dataset, rep.Seed, map[bool]string{true: ", quick", false: ""}[rep.Quick])
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "model\tkind\tparams\ttrain s\tsamples/s\tpeak heap MiB\tfwd it\tbwd it\tL (conv.)\ttest %s\t\n", rep.Metric.Name)
+	for _, m := range rep.Models {
+		it := func(v float64) string {
+			if m.Kind == train.KindExplicit || v == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1f", v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.0f\t%.1f\t%s\t%s\t%.3g\t%.4f\t\n", m.Name, m.Kind, m.Params, m.TrainSeconds,
+			m.TrainSamplesPerSecond, float64(m.PeakHeapBytes)/(1<<20), it(m.ForwardIterationsMean), it(m.BackwardIterationsMean), m.Lipschitz, m.TestMetric)
+	}
+	tw.Flush()
+	for _, m := range rep.Models {
+		if len(m.Curve) == 0 {
+			continue
+		}
+		var parts []string
+		for _, p := range m.Curve {
+			parts = append(parts, fmt.Sprintf("t=%d: %.4f (L %.3g)", p.T, p.Metric, p.Lipschitz))
+		}
+		fmt.Fprintf(w, "\n%s, %s and L_t against test-time iterations:\n  %s\n", m.Name, rep.Metric.Name, strings.Join(parts, "\n  "))
+	}
+}
+
+// sanitize replaces NaN and Inf (which JSON cannot hold) by zero in the
+// report's numbers.
+func sanitize(rep *Report) *Report {
+	r := *rep
+	r.Models = append([]ModelReport(nil), rep.Models...)
+	for i := range r.Models {
+		m := &r.Models[i]
+		for _, f := range []*float64{&m.TrainSeconds, &m.TrainSamplesPerSecond, &m.TestMetric, &m.TestMetricStd, &m.ForwardIterationsMean, &m.BackwardIterationsMean, &m.Lipschitz, &m.FinalLoss, &m.InferSamplesPerSecond, &m.NotConvergedFraction} {
+			*f = finite(*f)
+		}
+		m.Curve = append([]train.CurvePoint(nil), m.Curve...)
+		for j := range m.Curve {
+			p := &m.Curve[j]
+			p.Metric, p.Lipschitz, p.MetricStd = finite(p.Metric), finite(p.Lipschitz), finite(p.MetricStd)
+		}
+	}
+	return &r
+}
+
+func finite(v float64) float64 {
+	if v-v != 0 {
+		return 0
+	}
+	return v
+}
