@@ -85,6 +85,8 @@ func (r Result[T]) Err() error {
 	switch r.Status {
 	case Converged:
 		return nil
+	case NotRun:
+		return errorf("no solve ran")
 	case MaxIterations:
 		return errorf("%s: %d iterations reached, residual %.3g > tol %.3g (%s) for %d of %d samples; raise MaxIter, loosen Tol, add damping or make the map more contractive",
 			s.Solver, s.Iterations, s.MaxResidual(), s.Tol, s.Mode, bad, n)

@@ -110,7 +110,7 @@ func TestSpectralRadius(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	// Sample 0: symmetric with radius 0.9. Sample 1: a rotation by 0.7 rad
 	// scaled by 0.95 (complex pair), plus a small real eigenvalue.
-	p := newAffine(rng, 1, 6, 0.9)
+	p := newSymmetricAffine(rng, 1, 6, 0.9)
 	rot := mat.NewDense(3, 3, []float64{
 		0.95 * math.Cos(0.7), -0.95 * math.Sin(0.7), 0,
 		0.95 * math.Sin(0.7), 0.95 * math.Cos(0.7), 0,

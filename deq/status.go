@@ -7,8 +7,12 @@ import "fmt"
 type Status int
 
 const (
+	// NotRun: no solve has run — the status of a layer's statistics before
+	// its first solve, or of a layer trained unrolled, which never solves.
+	// It is below Converged: a batch's status is the worst of its samples'.
+	NotRun Status = iota - 1
 	// Converged: every sample met the stopping tolerance.
-	Converged Status = iota
+	Converged
 	// MaxIterations: some sample was still above tolerance after MaxIter
 	// evaluations; its best iterate is returned.
 	MaxIterations
@@ -25,6 +29,8 @@ const (
 // String names the status.
 func (s Status) String() string {
 	switch s {
+	case NotRun:
+		return "not-run"
 	case Converged:
 		return "converged"
 	case MaxIterations:

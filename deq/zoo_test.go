@@ -2,6 +2,7 @@ package deq
 
 import (
 	"math"
+	"math/cmplx"
 	"math/rand/v2"
 	"testing"
 
@@ -15,10 +16,33 @@ type affine struct {
 	b          []float64    // batch*dim
 }
 
-// newAffine draws A_s with spectral radius rho: A = rho·Q D Qᵀ with D's
-// entries uniform in [−1, 1] and the largest set to 1 (symmetric, so the
-// spectral radius is exactly rho).
+// newAffine draws non-symmetric A_s with ‖A_s‖₂ = rho: A = rho·Q₁ D Q₂ᵀ
+// with independent random orthogonal Q₁, Q₂ and singular values in [0, 1]
+// (the largest 1). A ≠ Aᵀ, so a solver or a test that applied J where Jᵀ
+// is due (or the other way round) gives a wrong answer; for rho < 1 the map
+// is a contraction in the 2-norm.
 func newAffine(rng *rand.Rand, batch, dim int, rho float64) *affine {
+	p := &affine{batch: batch, dim: dim, b: make([]float64, batch*dim)}
+	for s := 0; s < batch; s++ {
+		q1, q2 := randomOrthogonal(rng, dim), randomOrthogonal(rng, dim)
+		d := mat.NewDiagDense(dim, nil)
+		for i := 0; i < dim; i++ {
+			d.SetDiag(i, rng.Float64())
+		}
+		d.SetDiag(0, 1)
+		var a mat.Dense
+		a.Product(q1, d, q2.T())
+		a.Scale(rho, &a)
+		p.a = append(p.a, &a)
+	}
+	p.fillB(rng)
+	return p
+}
+
+// newSymmetricAffine draws symmetric A_s with spectral radius exactly rho
+// (A = rho·Q D Qᵀ, D's entries in [−1, 1], the largest 1): for the tests
+// that need a known contraction factor. It cannot tell J from Jᵀ.
+func newSymmetricAffine(rng *rand.Rand, batch, dim int, rho float64) *affine {
 	p := &affine{batch: batch, dim: dim, b: make([]float64, batch*dim)}
 	for s := 0; s < batch; s++ {
 		q := randomOrthogonal(rng, dim)
@@ -32,10 +56,68 @@ func newAffine(rng *rand.Rand, batch, dim int, rho float64) *affine {
 		a.Scale(rho, &a)
 		p.a = append(p.a, &a)
 	}
+	p.fillB(rng)
+	return p
+}
+
+// newExpansiveAffine draws non-normal A_s (Gaussian entries) scaled to
+// spectral radius rho ≥ 1: fixed-point iteration on it diverges, while
+// I − A stays invertible (no eigenvalue is 1, with probability one).
+func newExpansiveAffine(t *testing.T, rng *rand.Rand, batch, dim int, rho float64) *affine {
+	t.Helper()
+	p := &affine{batch: batch, dim: dim, b: make([]float64, batch*dim)}
+	for s := 0; s < batch; s++ {
+		a := mat.NewDense(dim, dim, nil)
+		for i := 0; i < dim; i++ {
+			for j := 0; j < dim; j++ {
+				a.Set(i, j, rng.NormFloat64())
+			}
+		}
+		var eig mat.Eigen
+		if !eig.Factorize(a, mat.EigenNone) {
+			t.Fatal("eigendecomposition failed")
+		}
+		r := 0.0
+		for _, v := range eig.Values(nil) {
+			r = math.Max(r, cmplx.Abs(v))
+		}
+		a.Scale(rho/r, a)
+		p.a = append(p.a, a)
+	}
+	p.fillB(rng)
+	return p
+}
+
+func (p *affine) fillB(rng *rand.Rand) {
 	for i := range p.b {
 		p.b[i] = rng.NormFloat64()
 	}
-	return p
+}
+
+// asymmetry is min over samples of ‖A − Aᵀ‖_F / ‖A‖_F: how far the test
+// matrices are from symmetric.
+func (p *affine) asymmetry() float64 {
+	worst := math.Inf(1)
+	for _, a := range p.a {
+		var d mat.Dense
+		d.Sub(a, a.T())
+		worst = math.Min(worst, mat.Norm(&d, 2)/mat.Norm(a, 2))
+	}
+	return worst
+}
+
+// linear is the affine problem's linear part M(v) = A v as a Linear with
+// constant term g.
+func (p *affine) linear(g []float64) Linear[float64] {
+	return Linear[float64]{Apply: func(out, v []float64) error {
+		if err := p.f64(out, v); err != nil {
+			return err
+		}
+		for i := range out {
+			out[i] -= p.b[i]
+		}
+		return nil
+	}, G: g, Batch: p.batch, Dim: p.dim}
 }
 
 func randomOrthogonal(rng *rand.Rand, n int) *mat.Dense {

@@ -89,7 +89,7 @@ func genericTanhCell(s *Scope) Cell {
 	}, w, b)
 }
 
-// BenchmarkDEQStep is criterion 8: one forward+backward training step of
+// BenchmarkDEQStep: one forward+backward training step of
 // the implicit classifier (Anderson, tol 1e-4, IFT backward).
 func BenchmarkDEQStep(b *testing.B) {
 	for _, c := range []struct {
@@ -121,7 +121,7 @@ func BenchmarkDEQStep(b *testing.B) {
 	}
 }
 
-// BenchmarkStepMemory is criterion 7: bytes a training step holds
+// BenchmarkStepMemory: bytes a training step holds
 // (held-B) and allocates (B/op) for the implicit layer at forward caps 10,
 // 30 and 100 (tolerance Never, so every cap is reached) and for its
 // unrolled twin at K = 10, 30, 100.
@@ -180,9 +180,10 @@ func retainedBytes(tb testing.TB, mk func(*Scope) Layer) float64 {
 	return float64(after.HeapAlloc) - float64(before.HeapAlloc)
 }
 
-// TestTrainingMemoryIsFlatInIterations checks criterion 7's claim on the
-// memory a training step holds: flat in the forward cap for the implicit
-// layer, growing with K for the unrolled twin.
+// TestTrainingMemoryIsFlatInIterations: the memory a training step holds
+// is flat in the forward cap for the implicit layer (one application of
+// the cell is kept, whatever the iterations) and grows with K for the
+// unrolled twin.
 func TestTrainingMemoryIsFlatInIterations(t *testing.T) {
 	imp := map[int]float64{}
 	unr := map[int]float64{}

@@ -35,9 +35,12 @@ type ImplicitConfig struct {
 	JacobianEvery  int
 	// JacobianSeed seeds the penalty's random vectors.
 	JacobianSeed uint64
-	// Strict makes a forward solve that does not converge (max
-	// iterations, divergence) an error of the machine run. Non-finite
-	// values are always an error, so NaNs never reach the weights.
+	// Strict makes a solve that does not converge (max iterations,
+	// divergence) an error of the machine run: the forward solve, and the
+	// backward (adjoint) solve, whose failure would otherwise give a
+	// silently wrong gradient (the training loop warns about both, and
+	// Stats says so, in either case). Non-finite values are always an
+	// error, so NaNs never reach the weights.
 	Strict bool
 }
 
@@ -84,7 +87,9 @@ type Controls struct {
 
 // Stats describe an implicit layer's recent solves.
 type Stats struct {
-	// Forward and Backward are the stats of the last solves.
+	// Forward and Backward are the stats of the last solves; their
+	// statuses are deq.NotRun until a solve of that kind has run (a layer
+	// trained unrolled never solves).
 	Forward, Backward             deq.Stats
 	ForwardStatus, BackwardStatus deq.Status
 	// Counters since the layer was built or ResetStats was called.
@@ -167,7 +172,8 @@ func (s *Scope) Implicit(name string, cell Cell, cfg ImplicitConfig) *Implicit {
 
 // NewImplicit creates an implicit layer around cell (see Scope.Implicit).
 func NewImplicit(name string, cell Cell, cfg ImplicitConfig) *Implicit {
-	l := &Implicit{Cell: cell, cfg: cfg.resolved(), name: name, state: &implicitState{}}
+	l := &Implicit{Cell: cell, cfg: cfg.resolved(), name: name,
+		state: &implicitState{stats: Stats{ForwardStatus: deq.NotRun, BackwardStatus: deq.NotRun}}}
 	if cell == nil {
 		l.err = fmt.Errorf("layers: implicit layer %q has no cell", name)
 	}

@@ -339,8 +339,12 @@ func adjoint[T deq.Float](op *adjointOp, vals []G.Value) (G.Value, error) {
 	}
 	l.state.mu.Unlock()
 
-	if r.Status == deq.NonFinite || r.Status == deq.Failed {
+	switch {
+	case r.Status == deq.NonFinite || r.Status == deq.Failed:
 		return nil, fmt.Errorf("layers: implicit layer %q backward: %w", l.name, r.Err())
+	case l.cfg.Strict && r.Status != deq.Converged:
+		return nil, fmt.Errorf("layers: implicit layer %q backward (strict): the adjoint solve ended %v, so its gradient would be wrong: %w; "+
+			"solve the adjoint with GMRES (deq.IFT{Solver: deq.GMRES{}}, -adjoint gmres), which does not need J_f to be contractive, or make the cell contractive", l.name, r.Status, r.Err())
 	}
 	return tensor.New(tensor.WithShape(s.state...), tensor.WithBacking(r.Z)), nil
 }

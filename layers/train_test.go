@@ -28,7 +28,7 @@ func spirals(rng *rand.Rand, n, in, classes int) (x, y []float64) {
 	return x, y
 }
 
-// TestComposedModelTrains is criterion 3: Dense → implicit → Dense →
+// TestComposedModelTrains: Dense → implicit → Dense →
 // softmax cross-entropy trains with Gorgonia's Adam on a TapeMachine and
 // the loss falls at least 5x.
 func TestComposedModelTrains(t *testing.T) {

@@ -196,7 +196,7 @@ func TestSameSeedSameLosses(t *testing.T) {
 	}
 }
 
-// TestResumeIsExact is the Training issue's criterion 2: train, cancel the
+// TestResumeIsExact: train, cancel the
 // context at a checkpoint boundary, resume, and get the same final
 // parameters (bit for bit) and the same loss curve as an uninterrupted run.
 func TestResumeIsExact(t *testing.T) {

@@ -158,7 +158,8 @@ func TestQuickRuns(t *testing.T) {
 	}
 }
 
-// TestSameSeedSameMetrics is the Training issue's criterion 5.
+// TestSameSeedSameMetrics: the same seed gives the same metrics, so runs
+// can be compared and reproduced.
 func TestSameSeedSameMetrics(t *testing.T) {
 	losses := func(dir string) []float64 {
 		raw, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))

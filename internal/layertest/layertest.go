@@ -118,22 +118,27 @@ func ScaleToSpectralNorm(w *G.Node, target float64, rng *rand.Rand) {
 	}
 }
 
-// RelDiff is the largest, over the gradients, of ‖a_i − b_i‖/‖a_i‖ (a_i
-// the reference; an all-zero reference is skipped).
+// RelDiff is the largest, over the gradients, of ‖a_i − b_i‖ /
+// max(‖a_i‖, ‖b_i‖), and 1 for gradients of different lengths: an
+// all-zero gradient on either side against a non-zero one counts as
+// entirely wrong (only two all-zero gradients agree).
 func RelDiff(a, b [][]float64) float64 {
+	if len(a) != len(b) {
+		return 1
+	}
 	worst := 0.0
 	for i := range a {
-		var d, n float64
+		if len(a[i]) != len(b[i]) {
+			return 1
+		}
+		var d, na, nb float64
 		for j := range a[i] {
 			d += (a[i][j] - b[i][j]) * (a[i][j] - b[i][j])
-			n = math.Max(n, math.Max(a[i][j]*a[i][j], b[i][j]*b[i][j]))
-		}
-		var na float64
-		for j := range a[i] {
 			na += a[i][j] * a[i][j]
+			nb += b[i][j] * b[i][j]
 		}
-		if na > 0 {
-			worst = math.Max(worst, math.Sqrt(d/na))
+		if den := math.Max(na, nb); den > 0 {
+			worst = math.Max(worst, math.Sqrt(d/den))
 		}
 	}
 	return worst
