@@ -107,6 +107,7 @@ func anderson[T Float](s Anderson, p Problem[T], stop Stop) Result[T] {
 	}
 	m, d := s.Memory, p.Dim
 	tr := NewTracker[T](stop, p.Batch, d)
+	tr.Watch(p.Ctx)
 	z := start(p)
 	fz := make([]T, len(z))
 	// xs and gs hold, per sample, m slots of d values.

@@ -1,5 +1,7 @@
 package deq
 
+import "context"
+
 // Adjoint is the batch of adjoint problems of implicit differentiation at a
 // fixed point z*: given the incoming gradient G = ∂loss/∂z*, find u with
 //
@@ -16,6 +18,8 @@ type Adjoint[T Float] struct {
 	Batch, Dim int
 	// U0 warm-starts iterative modes; nil means G.
 	U0 []T
+	// Ctx bounds iterative modes, as Problem.Ctx does.
+	Ctx context.Context
 }
 
 // Backward is a gradient mode: how the adjoint vector u is obtained.
@@ -40,7 +44,7 @@ func SolveAdjoint[T Float](b Backward, a Adjoint[T]) Result[T] {
 	if b == nil {
 		b = IFT{}
 	}
-	l := Linear[T]{Apply: a.VJP, G: a.G, Batch: a.Batch, Dim: a.Dim, U0: a.U0}
+	l := Linear[T]{Apply: a.VJP, G: a.G, Batch: a.Batch, Dim: a.Dim, U0: a.U0, Ctx: a.Ctx}
 	if err := l.validate(); err != nil {
 		return FailedResult[T](b.Name(), a.Batch, err)
 	}
@@ -82,7 +86,7 @@ func (b IFT) Adjoint64(a Adjoint[float64]) Result[float64] { return ift(b, a) }
 func (b IFT) Adjoint32(a Adjoint[float32]) Result[float32] { return ift(b, a) }
 
 func ift[T Float](b IFT, a Adjoint[T]) Result[T] {
-	r := SolveLinear(b.Solver, Linear[T]{Apply: a.VJP, G: a.G, Batch: a.Batch, Dim: a.Dim, U0: a.U0}, b.Stop)
+	r := SolveLinear(b.Solver, Linear[T]{Apply: a.VJP, G: a.G, Batch: a.Batch, Dim: a.Dim, U0: a.U0, Ctx: a.Ctx}, b.Stop)
 	r.Stats.Solver = b.Name()
 	return r
 }
@@ -159,7 +163,11 @@ func phantom[T Float](b Phantom, a Adjoint[T]) Result[T] {
 	u := make([]T, len(a.G))
 	copy(u, a.G)
 	jv := make([]T, len(a.G))
-	for i := 1; i < b.Steps; i++ {
+	steps := 1
+	for ; steps < b.Steps; steps++ {
+		if a.Ctx != nil && a.Ctx.Err() != nil {
+			break
+		}
 		if err := a.VJP(jv, v); err != nil {
 			return FailedResult[T](b.Name(), a.Batch, err)
 		}
@@ -171,7 +179,14 @@ func phantom[T Float](b Phantom, a Adjoint[T]) Result[T] {
 	for k := range u {
 		u[k] *= lam
 	}
-	return exactResult(b.Name(), u, a.Batch, b.Steps-1)
+	r := exactResult(b.Name(), u, a.Batch, steps-1)
+	if steps < b.Steps { // the context stopped it: the series so far
+		r.Status, r.cause = Interrupted, a.Ctx.Err()
+		for s := range r.Stats.SampleStatus {
+			r.Stats.SampleStatus[s] = Interrupted
+		}
+	}
+	return r
 }
 
 // Unrolled is backpropagation through Steps iterations of F from the

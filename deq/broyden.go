@@ -58,6 +58,7 @@ func broyden[T Float](s Broyden, p Problem[T], stop Stop) Result[T] {
 	}
 	d := p.Dim
 	tr := NewTracker[T](stop, p.Batch, d)
+	tr.Watch(p.Ctx)
 	z := start(p)
 	fz := make([]T, len(z))
 	w := &broydenWork[T]{m: m, d: d, prevZ: make([]T, len(z)), prevG: make([]T, len(z)),

@@ -88,6 +88,7 @@ func newGMRESWork[T Float](l Linear[T], stop Stop, r int) *gmresWork[T] {
 	w := &gmresWork[T]{l: l, stop: stop, r: r, tr: NewTracker[T](stop, b, d),
 		u: make([]T, b*d), fu: make([]T, b*d), basis: make([]T, b*(r+1)*d),
 		in: make([]T, b*d), out: make([]T, b*d), states: make([]gmresState, b), y: make([]float64, r)}
+	w.tr.Watch(l.Ctx)
 	if l.U0 != nil {
 		copy(w.u, l.U0)
 	} else {
@@ -142,6 +143,9 @@ func (w *gmresWork[T]) startCycle() {
 func (w *gmresWork[T]) arnoldiSteps() error {
 	d, r := w.l.Dim, w.r
 	for j := 0; j < r && w.tr.iter < w.stop.MaxIter-1; j++ {
+		if w.l.Ctx != nil && w.l.Ctx.Err() != nil {
+			return nil // the next true residual's Observe stops the solve
+		}
 		anyActive := false
 		for smp := range w.states {
 			dst := w.in[smp*d : (smp+1)*d]

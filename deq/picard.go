@@ -45,6 +45,7 @@ func picard[T Float](s Picard, p Problem[T], stop Stop) Result[T] {
 		return FailedResult[T](s.Name(), p.Batch, errorf("Picard.Damping %v is outside (0, 1]", s.Damping))
 	}
 	tr := NewTracker[T](stop, p.Batch, p.Dim)
+	tr.Watch(p.Ctx)
 	z := start(p)
 	fz := make([]T, len(z))
 	l, k := T(lambda), T(1-lambda)

@@ -16,6 +16,8 @@ type Result[T Float] struct {
 	Stats Stats
 	// err holds the cause of a Failed status.
 	err error
+	// cause is the context's error of an Interrupted status.
+	cause error
 }
 
 // Stats describe a solve.
@@ -90,6 +92,9 @@ func (r Result[T]) Err() error {
 	case MaxIterations:
 		return errorf("%s: %d iterations reached, residual %.3g > tol %.3g (%s) for %d of %d samples; raise MaxIter, loosen Tol, add damping or make the map more contractive",
 			s.Solver, s.Iterations, s.MaxResidual(), s.Tol, s.Mode, bad, n)
+	case Interrupted:
+		return fmt.Errorf("deq: %s was interrupted after %d iterations with %d of %d samples above tol %.3g (its best iterates are returned): %w",
+			s.Solver, s.Iterations, countStatus(s.SampleStatus, Interrupted), n, s.Tol, r.cause)
 	case Diverged:
 		return errorf("%s diverged for %d of %d samples (residual grew past %.0gx its best); the map is not contractive there: add damping, use Anderson, lower the learning rate or constrain the weights (spectral or ∞-norm projection)",
 			s.Solver, countStatus(s.SampleStatus, Diverged), n, s.Divergence)

@@ -112,17 +112,28 @@ func IterateInto[T Float](p Problem[T], k int, z, scratch []T) Result[T] {
 		clear(z)
 	}
 	cur, next := z, scratch
-	for i := 0; i < k; i++ {
+	done := 0
+	for ; done < k; done++ {
+		if p.Ctx != nil && p.Ctx.Err() != nil {
+			break
+		}
 		if err := p.F(next, cur); err != nil {
 			return FailedResult[T](name, p.Batch, err)
 		}
 		cur, next = next, cur
 	}
-	if k%2 == 1 {
+	if done%2 == 1 {
 		copy(z, cur)
 	}
 	st := make([]Status, p.Batch)
 	status := Converged
+	var cause error
+	if done < k { // the context stopped it: the iterate y_done is returned
+		status, cause = Interrupted, p.Ctx.Err()
+		for s := range st {
+			st[s] = Interrupted
+		}
+	}
 	for s := range st {
 		for _, v := range z[s*p.Dim : (s+1)*p.Dim] {
 			if isNonFinite(float64(v)) {
@@ -131,5 +142,5 @@ func IterateInto[T Float](p Problem[T], k int, z, scratch []T) Result[T] {
 			}
 		}
 	}
-	return Result[T]{Z: z, Status: status, Stats: Stats{Iterations: k, SampleStatus: st, Solver: name, MaxIter: k}}
+	return Result[T]{Z: z, Status: status, cause: cause, Stats: Stats{Iterations: done, SampleStatus: st, Solver: name, MaxIter: k}}
 }

@@ -16,6 +16,10 @@ const (
 	// MaxIterations: some sample was still above tolerance after MaxIter
 	// evaluations; its best iterate is returned.
 	MaxIterations
+	// Interrupted: the problem's context was cancelled or its deadline
+	// passed before some sample met the tolerance; its best iterate so far
+	// is returned (anytime inference).
+	Interrupted
 	// Diverged: some sample's residual grew past Stop.Divergence times its
 	// best residual; its best iterate is returned.
 	Diverged
@@ -35,6 +39,8 @@ func (s Status) String() string {
 		return "converged"
 	case MaxIterations:
 		return "max-iterations"
+	case Interrupted:
+		return "interrupted"
 	case Diverged:
 		return "diverged"
 	case NonFinite:

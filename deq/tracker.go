@@ -1,6 +1,9 @@
 package deq
 
-import "math"
+import (
+	"context"
+	"math"
+)
 
 // Tracker holds the per-sample bookkeeping every solver shares: residuals,
 // the best iterate, stopping, divergence and NaN detection. A solver —
@@ -22,6 +25,8 @@ import "math"
 type Tracker[T Float] struct {
 	stop       Stop
 	batch, dim int
+	ctx        context.Context // see Watch
+	cause      error           // the context's error, once it stopped the solve
 
 	best     []T // best iterate per sample
 	bestAbs  []float64
@@ -63,6 +68,11 @@ func NewTracker[T Float](stop Stop, batch, dim int) *Tracker[T] {
 	return t
 }
 
+// Watch makes Observe stop the solve once ctx is done: the samples still
+// live end as Interrupted with their best iterates (the problem's Ctx;
+// nil watches nothing). Built-in solvers call it with Problem.Ctx.
+func (t *Tracker[T]) Watch(ctx context.Context) { t.ctx = ctx }
+
 // Observe records the residuals of iterate z (whose image is fz), the
 // iter-th point evaluated (0 is the start), keeps each sample's best
 // iterate and stops the samples that met the tolerance, diverged or went
@@ -100,6 +110,14 @@ func (t *Tracker[T]) Observe(z, fz []T) int {
 	}
 	t.trace = append(t.trace, worst)
 	t.iter++
+	if t.ctx != nil && t.nLive > 0 {
+		if err := t.ctx.Err(); err != nil {
+			t.cause = err
+			for s := range t.live {
+				t.Freeze(s, Interrupted)
+			}
+		}
+	}
 	return t.nLive
 }
 
@@ -153,6 +171,7 @@ func (t *Tracker[T]) Result(solver string) Result[T] {
 	return Result[T]{
 		Z:      t.best,
 		Status: st,
+		cause:  t.cause,
 		Stats: Stats{
 			Iterations:       t.iter,
 			Residual:         t.bestAbs,

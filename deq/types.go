@@ -1,5 +1,7 @@
 package deq
 
+import "context"
+
 // Float is the element type of every buffer in this package.
 type Float interface{ ~float32 | ~float64 }
 
@@ -19,6 +21,10 @@ type Problem[T Float] struct {
 	// Z0 is the starting point, Batch*Dim values. Nil means zeros.
 	// The solver does not modify it.
 	Z0 []T
+	// Ctx, when set, bounds the solve: once it is cancelled or its
+	// deadline passes the solver stops at its next iteration with status
+	// Interrupted and returns each sample's best iterate so far.
+	Ctx context.Context
 }
 
 func (p Problem[T]) validate() error {
@@ -45,6 +51,8 @@ type Linear[T Float] struct {
 	Batch, Dim int
 	// U0 is the starting point; nil means G (the one-term Neumann series).
 	U0 []T
+	// Ctx bounds the solve, as Problem.Ctx does.
+	Ctx context.Context
 }
 
 func (l Linear[T]) validate() error {
@@ -73,6 +81,7 @@ func (l Linear[T]) AsProblem() Problem[T] {
 		Batch: l.Batch,
 		Dim:   l.Dim,
 		Z0:    z0,
+		Ctx:   l.Ctx,
 		F: func(out, u []T) error {
 			if err := l.Apply(out, u); err != nil {
 				return err
