@@ -144,3 +144,9 @@ func (a Activation) eval(x float64) (y, dy float64) {
 	}
 	return x, 1
 }
+
+// ConstLike returns a scalar constant node holding v in n's element type.
+// A Builder cell uses it to write numbers (G.Mul(z, ConstLike(z, 0.5)))
+// without knowing whether its model runs in float32 or float64:
+// G.NewConstant(0.5) is a float64 and fails to unify with a float32 model.
+func ConstLike(n *G.Node, v float64) *G.Node { return Const(n.Dtype(), v) }

@@ -83,3 +83,41 @@ func ExampleCheckGradients() {
 	// fc.W: relative error below 1e-7: true
 	// fc.b: relative error below 1e-7: true
 }
+
+// A builder cell with a constant, f(z) = tanh(0.5·z·W + inj), written once
+// with ConstLike and built in float32 and in float64.
+func ExampleConstLike() {
+	halfTanh := func(z, inj *G.Node, p G.Nodes) (*G.Node, error) {
+		zw, err := G.Mul(z, p[0])
+		if err != nil {
+			return nil, err
+		}
+		half, err := G.Mul(zw, layers.ConstLike(zw, 0.5)) // G.NewConstant(0.5) would fail in float32
+		if err != nil {
+			return nil, err
+		}
+		pre, err := G.Add(half, inj)
+		if err != nil {
+			return nil, err
+		}
+		return G.Tanh(pre)
+	}
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		g := G.NewGraph()
+		s := layers.NewScope(g, dt, rand.New(rand.NewPCG(1, 2)))
+		w := s.Param("cell.W", tensor.Shape{4, 4}, layers.GlorotUniform(0.5))
+		x := G.NewMatrix(g, dt, G.WithShape(2, 4), G.WithName("x"), G.WithInit(G.Ones()))
+		z, err := s.Implicit("deq", layers.NewCell(halfTanh, w), layers.ImplicitConfig{}).Fwd(x)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		vm := G.NewTapeMachine(g)
+		err = vm.RunAll()
+		vm.Close()
+		fmt.Println(dt, z.Dtype(), err)
+	}
+	// Output:
+	// float32 float32 <nil>
+	// float64 float64 <nil>
+}

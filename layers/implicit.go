@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -77,6 +78,11 @@ type Controls struct {
 	// point (for instance an epoch earlier); otherwise from the previous
 	// batch's solution.
 	WarmStart bool
+	// Anytime makes a solve that the layer's context interrupts (see
+	// SetContext: a deadline, a cancellation) return each sample's best
+	// iterate so far instead of failing the run: anytime inference. In
+	// training an interrupted solve is always an error.
+	Anytime bool
 	// StartAtInjection starts the iterations (fixed-count or solve) from
 	// the first injection instead of z₀ = 0, for cells whose state and
 	// first injection live in the same space (a plug-and-play deblurring
@@ -120,6 +126,7 @@ func ratio(a, b int) float64 {
 type implicitState struct {
 	mu    sync.Mutex
 	ctl   Controls
+	ctx   context.Context // bounds the solves (SetContext); nil: none
 	stats Stats
 	warm  any // []float32 or []float64 of the last solution
 	// ids are the dataset indices of the rows of the next batch (−1 for
@@ -208,6 +215,17 @@ func (l *Implicit) SetControls(c Controls) {
 	l.state.mu.Lock()
 	defer l.state.mu.Unlock()
 	l.state.ctl = c
+}
+
+// SetContext bounds the following solves, forward and backward, by ctx:
+// once it is cancelled or its deadline passes, a solve stops at its next
+// iteration (deq.Interrupted) and the run fails with ctx's error — or,
+// with Controls.Anytime, the forward solve returns its best iterates. The
+// training loop and the evaluators set it; nil removes it.
+func (l *Implicit) SetContext(ctx context.Context) {
+	l.state.mu.Lock()
+	defer l.state.mu.Unlock()
+	l.state.ctx = ctx
 }
 
 // Controls returns the current run-time controls.

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 
@@ -100,7 +101,7 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 		return nil, err
 	}
 	run := snapshot[T](l, batch, dim)
-	p := deq.Problem[T]{F: k.Eval, Batch: batch, Dim: dim}
+	p := deq.Problem[T]{F: k.Eval, Batch: batch, Dim: dim, Ctx: run.ctx}
 	if run.ctl.StartAtInjection {
 		if p.Z0, err = opkit.Data[T](inj[0]); err != nil {
 			return nil, err
@@ -122,7 +123,9 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 	switch {
 	case r.Status == deq.NonFinite || r.Status == deq.Failed:
 		return nil, fmt.Errorf("layers: implicit layer %q forward: %w", l.name, r.Err())
-	case l.cfg.Strict && run.ctl.Iterations == 0 && r.Status != deq.Converged:
+	case r.Status == deq.Interrupted && !run.ctl.Anytime:
+		return nil, fmt.Errorf("layers: implicit layer %q forward: %w", l.name, r.Err())
+	case l.cfg.Strict && run.ctl.Iterations == 0 && r.Status != deq.Converged && r.Status != deq.Interrupted:
 		return nil, fmt.Errorf("layers: implicit layer %q forward (strict): %w", l.name, r.Err())
 	}
 	if run.ctl.Iterations > 0 {
@@ -135,6 +138,7 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 // state, taken under the lock once.
 type forwardRun[T deq.Float] struct {
 	ctl       Controls
+	ctx       context.Context
 	warm      []T         // the last solution (batch warm starts)
 	ids       []int       // the batch's sample IDs
 	cache     map[int][]T // each sample's last fixed point
@@ -146,7 +150,7 @@ type forwardRun[T deq.Float] struct {
 func snapshot[T deq.Float](l *Implicit, batch, dim int) *forwardRun[T] {
 	l.state.mu.Lock()
 	defer l.state.mu.Unlock()
-	r := &forwardRun[T]{ctl: l.state.ctl, ids: l.state.ids, batch: batch, dim: dim}
+	r := &forwardRun[T]{ctl: l.state.ctl, ctx: l.state.ctx, ids: l.state.ids, batch: batch, dim: dim}
 	r.warm, _ = l.state.warm.([]T)
 	r.cache, _ = l.state.perSample.(map[int][]T)
 	if r.ctl.WarmStart && r.ids != nil && r.cache == nil {
@@ -325,7 +329,10 @@ func adjoint[T deq.Float](op *adjointOp, vals []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := deq.SolveAdjoint(l.cfg.Backward, deq.Adjoint[T]{VJP: k.VJP, G: g, Batch: batch, Dim: dim})
+	l.state.mu.Lock()
+	ctx := l.state.ctx
+	l.state.mu.Unlock()
+	r := deq.SolveAdjoint(l.cfg.Backward, deq.Adjoint[T]{VJP: k.VJP, G: g, Batch: batch, Dim: dim, Ctx: ctx})
 
 	l.state.mu.Lock()
 	st := &l.state.stats
@@ -340,7 +347,7 @@ func adjoint[T deq.Float](op *adjointOp, vals []G.Value) (G.Value, error) {
 	l.state.mu.Unlock()
 
 	switch {
-	case r.Status == deq.NonFinite || r.Status == deq.Failed:
+	case r.Status == deq.NonFinite || r.Status == deq.Failed || r.Status == deq.Interrupted:
 		return nil, fmt.Errorf("layers: implicit layer %q backward: %w", l.name, r.Err())
 	case l.cfg.Strict && r.Status != deq.Converged:
 		return nil, fmt.Errorf("layers: implicit layer %q backward (strict): the adjoint solve ended %v, so its gradient would be wrong: %w; "+

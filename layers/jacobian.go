@@ -61,7 +61,8 @@ func jacobianPenalty(c Cell, fz *G.Node, weight float64, every int, seed uint64)
 		return nil, nil, fmt.Errorf("layers: cell %T cannot form vᵀJ for the Jacobian penalty: it needs a cell implementing JacobianVJPer (DenseCell does; each cell's documentation says whether it does)", c)
 	}
 	s := fz.Shape()
-	st := &gaussState{rng: rand.New(rand.NewPCG(seed, penaltyStream))}
+	src := rand.NewPCG(seed, penaltyStream)
+	st := &gaussState{src: src, rng: rand.New(src)}
 	v, err := G.ApplyOp(newGaussianOp(fz.Dtype(), s, every, st), fz)
 	if err != nil {
 		return nil, nil, err
@@ -91,6 +92,7 @@ const penaltyStream = 0x6a6163
 // op's hash never sees it.
 type gaussState struct {
 	mu  sync.Mutex
+	src *rand.PCG // rng's source, whose state a checkpoint saves
 	rng *rand.Rand
 	run int
 	// frozen keeps the last draw (finite-difference tests need the same v

@@ -1,6 +1,9 @@
 package network
 
 import (
+	"bytes"
+	"context"
+	"encoding/gob"
 	"fmt"
 	"math/rand/v2"
 
@@ -119,6 +122,13 @@ func (n *Network) controls(net *train.Net, imps []*layers.Implicit) {
 			l.SetSampleIDs(ids)
 		}
 	}
+	net.SetContext = func(ctx context.Context) {
+		for _, l := range imps {
+			l.SetContext(ctx)
+		}
+	}
+	net.State = func() ([]byte, error) { return layersState(imps) }
+	net.SetState = func(b []byte) error { return setLayersState(imps, b) }
 	// Layers trained unrolled have no fixed point to take J_f at.
 	var solved []*layers.Implicit
 	for _, l := range imps {
@@ -151,4 +161,37 @@ func solverStats(ls layers.Stats) train.SolverStats {
 		ForwardNotConverged: ls.ForwardNotConverged, ForwardSamples: ls.ForwardSamples,
 		BackwardNotConverged: ls.BackwardNotConverged, BackwardSamples: ls.BackwardSamples,
 	}
+}
+
+// layersState encodes the implicit layers' run-time states, in order.
+func layersState(imps []*layers.Implicit) ([]byte, error) {
+	states := make([][]byte, len(imps))
+	for i, l := range imps {
+		var err error
+		if states[i], err = l.MarshalState(); err != nil {
+			return nil, err
+		}
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(states); err != nil {
+		return nil, fmt.Errorf("network: encoding the layers' state: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// setLayersState restores what layersState saved.
+func setLayersState(imps []*layers.Implicit, b []byte) error {
+	var states [][]byte
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&states); err != nil {
+		return fmt.Errorf("network: decoding the layers' state: %w", err)
+	}
+	if len(states) != len(imps) {
+		return fmt.Errorf("network: the saved state is of %d implicit layers, the model has %d", len(states), len(imps))
+	}
+	for i, l := range imps {
+		if err := l.UnmarshalState(states[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -14,11 +14,34 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/internal/killpoint"
 )
 
 // checkpointMagic starts every checkpoint file; the line after it holds
 // the SHA-256 of the payload.
 const checkpointMagic = "IMPLICIT-CHECKPOINT 1\n"
+
+// checkpointTempPattern names SaveCheckpoint's temporary files; a write
+// that was killed leaves one, which RemoveStaleTemps deletes.
+const checkpointTempPattern = ".checkpoint-*.tmp"
+
+// RemoveStaleTemps deletes the temporary files a killed checkpoint write
+// left in dir (files named like checkpointTempPattern). Only one run
+// writes a folder at a time, so every such file is stale when a run
+// starts.
+func RemoveStaleTemps(dir string) error {
+	stale, err := filepath.Glob(filepath.Join(dir, checkpointTempPattern))
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("train: removing the stale checkpoint temporary %s: %w", f, err)
+		}
+	}
+	return nil
+}
 
 // Checkpoint is everything needed to continue a training run exactly:
 // parameter values, optimizer state, the data position (the order of
@@ -40,6 +63,7 @@ type Checkpoint struct {
 	TrainSeconds float64
 	PeakHeap     uint64
 	Samples      int
+	FirstLoss    float64
 	LastLoss     float64
 	Solver       SolverStats
 	// Running sums of the current log interval and epoch.
@@ -50,6 +74,13 @@ type Checkpoint struct {
 	EpochSteps     int
 	EpochSolver    SolverStats
 	Skipped        int
+	// SpectralRadius is the last monitored ρ(J_f(z*)), kept so a finished
+	// run reports it after a resume.
+	SpectralRadius float64
+	// ModelState is the model's own run-time state (Net.State: per-sample
+	// warm starts, the Jacobian penalty's random stream), so a resumed run
+	// continues exactly as an uninterrupted one.
+	ModelState []byte
 }
 
 // SavedTensor is a parameter's value.
@@ -76,7 +107,7 @@ func SaveCheckpoint(path string, c *Checkpoint) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".checkpoint-*.tmp")
+	f, err := os.CreateTemp(dir, checkpointTempPattern)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -97,6 +128,7 @@ func SaveCheckpoint(path string, c *Checkpoint) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	killpoint.At("checkpoint:%s:%d", c.Model, c.Step)
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -200,6 +232,9 @@ func restoreParams(path string, ps G.Nodes, saved []SavedTensor) error {
 		s := saved[i]
 		if s.Name != p.Name() || !tensor.Shape(s.Shape).Eq(v.Shape()) || s.Dtype != v.Dtype().String() {
 			return fmt.Errorf("train: checkpoint %s parameter %d is %s %v %s, the model's is %s %v %v", path, i, s.Name, s.Shape, s.Dtype, p.Name(), v.Shape(), v.Dtype())
+		}
+		if len(s.Data) != v.Shape().TotalSize() {
+			return fmt.Errorf("train: checkpoint %s is inconsistent: parameter %s of shape %v holds %d values; remove it to start over", path, s.Name, s.Shape, len(s.Data))
 		}
 		switch d := v.Data().(type) {
 		case []float64:

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -116,6 +117,14 @@ func (e *Evaluator) Close() error { return e.r.vm.Close() }
 
 // Net returns the inference graph's model.
 func (e *Evaluator) Net() *Net { return e.r.net }
+
+// SetContext bounds the evaluations that follow by ctx: a cancellation
+// stops an implicit layer's solve within an iteration (nil removes it).
+func (e *Evaluator) SetContext(ctx context.Context) {
+	if f := e.r.net.SetContext; f != nil {
+		f(ctx)
+	}
+}
 
 // SetIterations fixes the test-time iteration count (0: solve); it is a
 // no-op for models without implicit layers.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/implicit-ml/implicit/internal/killpoint"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -109,9 +110,11 @@ type Fitted struct {
 	SamplesPerSecond float64
 	// PeakHeap is the peak live heap during training above its level
 	// before the model was built (so the dataset is not counted), in bytes.
-	PeakHeap  uint64
-	FinalLoss float64
-	Solver    SolverStats
+	PeakHeap uint64
+	// FirstLoss and FinalLoss are the losses of the run's first and last
+	// steps (FirstLoss serves the check that training got anywhere).
+	FirstLoss, FinalLoss float64
+	Solver               SolverStats
 	// Skipped counts optimizer steps skipped (SkipNonConvergedBackward).
 	Skipped int
 	// SpectralRadius is the last monitored spectral radius (0 if none).
@@ -235,7 +238,7 @@ type fitter struct {
 	seconds              float64
 	samples              int
 	peak                 uint64
-	lastLoss             float64
+	firstLoss, lastLoss  float64
 	prevSolver           SolverStats // accumulated before a resume
 	resumed              bool
 	// Running sums of the current log interval and epoch; checkpointed
@@ -259,7 +262,9 @@ func (f *fitter) resume() (*Fitted, error) {
 	c, err := LoadCheckpoint(path)
 	switch {
 	case errors.Is(err, ErrNoCheckpoint):
-		return nil, nil
+		// A run killed before this model's first checkpoint may have
+		// logged records it will log again from the start.
+		return nil, f.cfg.Metrics.Rewind(f.model.Name(), 0)
 	case err != nil:
 		return nil, err
 	case !f.cfg.Resume:
@@ -275,11 +280,17 @@ func (f *fitter) resume() (*Fitted, error) {
 		return nil, err
 	}
 	f.epoch, f.inEpoch, f.step = c.Epoch, c.StepInEpoch, c.Step
-	f.seconds, f.samples, f.peak, f.lastLoss = c.TrainSeconds, c.Samples, c.PeakHeap, c.LastLoss
+	f.seconds, f.samples, f.peak, f.firstLoss, f.lastLoss = c.TrainSeconds, c.Samples, c.PeakHeap, c.FirstLoss, c.LastLoss
 	f.prevSolver = c.Solver
 	f.intervalLoss, f.intervalSteps, f.intervalSolver = c.IntervalLoss, c.IntervalSteps, c.IntervalSolver
 	f.epochLoss, f.epochSteps, f.epochSolver = c.EpochLoss, c.EpochSteps, c.EpochSolver
 	f.sess.Skipped = c.Skipped
+	f.radius = c.SpectralRadius
+	if f.net.SetState != nil && c.ModelState != nil {
+		if err := f.net.SetState(c.ModelState); err != nil {
+			return nil, fmt.Errorf("train: checkpoint %s: the model's state: %w", path, err)
+		}
+	}
 	f.resumed = true
 	if err := f.cfg.Metrics.Rewind(f.model.Name(), c.Step); err != nil {
 		return nil, err
@@ -303,21 +314,29 @@ func (f *fitter) checkpoint(done bool) error {
 	if f.cfg.Checkpoint == "" {
 		return nil
 	}
+	var state []byte
+	if f.net.State != nil {
+		var err error
+		if state, err = f.net.State(); err != nil {
+			return fmt.Errorf("train: %s: saving the model's state: %w", f.model.Name(), err)
+		}
+	}
 	return SaveCheckpoint(f.cfg.Checkpoint, &Checkpoint{
 		Model: f.model.Name(), Fingerprint: f.fp,
 		Epoch: f.epoch, StepInEpoch: f.inEpoch, Step: f.step, Done: done,
 		Params: saveParams(f.net.Params), Optimizer: f.opt.State(),
-		TrainSeconds: f.seconds, PeakHeap: f.peak, Samples: f.samples, LastLoss: f.lastLoss,
+		TrainSeconds: f.seconds, PeakHeap: f.peak, Samples: f.samples, FirstLoss: f.firstLoss, LastLoss: f.lastLoss,
 		Solver:       f.solverStats(),
 		IntervalLoss: f.intervalLoss, IntervalSteps: f.intervalSteps, IntervalSolver: f.intervalSolver,
 		EpochLoss: f.epochLoss, EpochSteps: f.epochSteps, EpochSolver: f.epochSolver, Skipped: f.sess.Skipped,
+		SpectralRadius: f.radius, ModelState: state,
 	})
 }
 
 func (f *fitter) result() *Fitted {
 	res := &Fitted{
 		Net: f.net, Steps: f.step, Epochs: f.epoch, Seconds: f.seconds, Samples: f.samples,
-		PeakHeap: f.peak, FinalLoss: f.lastLoss, Solver: f.solverStats(), Resumed: f.resumed,
+		PeakHeap: f.peak, FirstLoss: f.firstLoss, FinalLoss: f.lastLoss, Solver: f.solverStats(), Resumed: f.resumed,
 		Skipped: f.sess.Skipped, SpectralRadius: f.radius,
 	}
 	if f.seconds > 0 {
@@ -338,17 +357,21 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 		f.intervalSolver = f.solverStats()
 		f.epochSolver = f.solverStats()
 	}
+	if f.net.SetContext != nil {
+		f.net.SetContext(ctx) // a cancellation stops a solve within an iteration
+		defer f.net.SetContext(nil)
+	}
 	for f.step < f.total && f.epoch < cfg.Epochs {
 		order := epochOrder(cfg.Seed, f.epoch, f.data.Len())
 		for f.inEpoch < f.perEpoch && f.step < f.total {
 			if err := ctx.Err(); err != nil {
-				if cerr := f.checkpoint(false); cerr != nil {
-					return nil, errors.Join(err, cerr)
-				}
-				return nil, fmt.Errorf("train: %s stopped at step %d: %w", f.model.Name(), f.step, err)
+				return nil, f.stopped(err)
 			}
 			lo := f.inEpoch * cfg.BatchSize
 			if err := f.stepOn(st, order[lo:min(lo+cfg.BatchSize, len(order))]); err != nil {
+				if ctx.Err() != nil { // cancelled inside the step, which did not update the weights
+					return nil, f.stopped(ctx.Err())
+				}
 				return nil, err
 			}
 			prog.Add(1)
@@ -374,6 +397,15 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 		return nil, err
 	}
 	return f.result(), nil
+}
+
+// stopped checkpoints the run at the last completed step after ctx was
+// cancelled and returns the error saying so.
+func (f *fitter) stopped(err error) error {
+	if cerr := f.checkpoint(false); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	return fmt.Errorf("train: %s stopped at step %d: %w", f.model.Name(), f.step, err)
 }
 
 // progress starts the progress display, if there is one.
@@ -406,8 +438,12 @@ func (f *fitter) stepOn(st *State, idx []int) error {
 	f.samples += len(idx)
 	f.peak = f.heap.sample()
 	f.step++
+	killpoint.At("train:%s:%d", f.model.Name(), f.step)
 	f.inEpoch++
 	f.lastLoss = loss
+	if f.step == 1 {
+		f.firstLoss = loss
+	}
 	f.intervalLoss += loss
 	f.intervalSteps++
 	f.epochLoss += loss

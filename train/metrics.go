@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,10 +50,15 @@ type Record struct {
 	Metric *float64 `json:"metric,omitempty"`
 }
 
-// OpenMetrics opens (creating) the log at path for appending.
+// OpenMetrics opens (creating) the log at path for appending. A last line
+// that a killed run left half written is dropped first, so the next
+// record starts on a line of its own.
 func OpenMetrics(path string) (*MetricsLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
+	}
+	if err := dropTornTail(path); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -99,8 +105,8 @@ func (m *MetricsLog) Rewind(model string, step int) error {
 			continue
 		}
 		var r Record
-		if json.Unmarshal(line, &r) == nil && r.Model == model && r.Step > step {
-			continue
+		if json.Unmarshal(line, &r) != nil || (r.Model == model && r.Step > step) {
+			continue // a record the resumed run logs again, or a torn one
 		}
 		kept.Write(line)
 	}
@@ -117,6 +123,23 @@ func (m *MetricsLog) Rewind(model string, step int) error {
 		return fmt.Errorf("train: %w", err)
 	}
 	m.f, m.w = f, bufio.NewWriter(f)
+	return nil
+}
+
+// dropTornTail truncates the file at path after its last newline: a
+// record is written whole with its newline, so bytes after the last one
+// are a record a killed write left incomplete.
+func dropTornTail(path string) error {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || len(raw) == 0 || raw[len(raw)-1] == '\n' {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := os.Truncate(path, int64(bytes.LastIndexByte(raw, '\n')+1)); err != nil {
+		return fmt.Errorf("train: dropping the incomplete last line of %s: %w", path, err)
+	}
 	return nil
 }
 

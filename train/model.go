@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
@@ -61,6 +62,15 @@ type Net struct {
 	// SetSampleIDs, when set, is told the dataset indices of each batch's
 	// rows before it runs (−1 for padding), for per-sample warm starts.
 	SetSampleIDs func(ids []int)
+	// State and SetState, when set, save and restore the model's run-time
+	// state that is not a parameter — per-sample warm starts, random
+	// streams — so that a run resumed from a checkpoint continues exactly.
+	State    func() ([]byte, error)
+	SetState func([]byte) error
+	// SetContext, when set, bounds the model's iterative solves by ctx, so
+	// a cancellation stops a step or an evaluation within an iteration
+	// rather than at its end (nil removes the bound).
+	SetContext func(ctx context.Context)
 	// SpectralRadius, when set, estimates the spectral radius of the
 	// implicit layers' Jacobian J_f(z*) at the last backward pass (the
 	// largest over layers of the mean over samples): the monitor of

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/implicit-ml/implicit/internal/killpoint"
 	"github.com/implicit-ml/implicit/train"
 )
 
@@ -71,6 +72,7 @@ func WriteFile(path string, write func(io.Writer) error) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	killpoint.At("report:%s", filepath.Base(path))
 	return os.Rename(tmp, path)
 }
 
