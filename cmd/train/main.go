@@ -31,8 +31,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var stopped *experiments.Interrupted
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &stopped):
+		// A signal stopped the run after it saved its checkpoints; the
+		// message says how to continue it. 130 is the shells' code for a
+		// command ended by SIGINT.
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(130)
 	case experiments.UsageError(err):
 		fmt.Fprintln(os.Stderr, "usage error:", err)
 		fmt.Fprintln(os.Stderr, "run 'go run ./cmd/train -h' for the flags")

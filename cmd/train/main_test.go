@@ -15,45 +15,115 @@ import (
 	"github.com/implicit-ml/implicit/train/experiments"
 )
 
-func TestBadArgumentsAreUsageErrors(t *testing.T) {
+// TestBadInputs: every bad command line ends with one line saying what is
+// wrong — a usage error (exit 2) for what the user typed, a runtime error
+// (exit 1) for what the machine lacks — never a stack trace, never a run
+// that silently ignores a flag or overwrites another run. OUT is a fresh
+// folder, FILE a file, RUN the folder of a toy run, BADRUN one with a
+// corrupt manifest, NODATA a missing data folder.
+func TestBadInputs(t *testing.T) {
+	const usage, runtime = true, false
 	for _, c := range []struct {
-		args []string
-		want string
+		args  []string
+		usage bool
+		want  string
 	}{
-		{[]string{"-batch", "-1"}, "-batch must be positive"},
-		{[]string{"-batch", "0"}, "-batch must be positive"},
-		{[]string{"-tol", "0"}, "-tol must be positive"},
-		{[]string{"-tol", "-1e-3"}, "-tol must be positive"},
-		{[]string{"-lr", "-1"}, "-lr must be positive"},
-		{[]string{"-epochs", "-2"}, "-epochs must be positive"},
-		{[]string{"-experiment", "nope"}, "unknown experiment"},
-		{[]string{"-bogus"}, "flag provided but not defined"},
-		{[]string{"-dtype", "int8"}, "-dtype"},
-		{[]string{"-solver", "newton"}, "solver"},
-		{[]string{"-backward", "magic"}, "backward"},
-		{[]string{"-progress", "sometimes"}, "progress"},
-		{[]string{"-resume"}, "-resume needs -out"},
-		{[]string{"-dataset", "cifar", "-out", "OUT"}, "dataset"},
-		{[]string{"extra"}, "unexpected arguments"},
-		{[]string{"-problem", "darcy"}, "-problem"},
-		{[]string{"-experiment", "toy", "-problem", "x"}, "-problem"},
-		{[]string{"-experiment", "lp", "-dataset", "mnist"}, "-dataset"},
-		{[]string{"-experiment", "pde", "-problem", "heat"}, "pde takes darcy"},
-		{[]string{"-radius", "0.1"}, "-radius"},
+		{[]string{"-batch", "-1"}, usage, "-batch must be positive"},
+		{[]string{"-batch", "0"}, usage, "-batch must be positive"},
+		{[]string{"-quick", "-batch", "100000000", "-out", "OUT"}, usage, "larger than the training set"},
+		{[]string{"-experiment", "toy", "-quick", "-batch", "5000", "-out", "OUT"}, usage, "larger than the training set"},
+		{[]string{"-experiment", "lp", "-quick", "-batch", "100000", "-out", "OUT"}, usage, "larger than the training set"},
+		{[]string{"-hidden", "100000000"}, usage, "-hidden 100000000 is too large"},
+		{[]string{"-hidden", "0"}, usage, "-hidden must be positive"},
+		{[]string{"-tol", "0"}, usage, "-tol must be positive"},
+		{[]string{"-tol", "-1e-3"}, usage, "-tol must be positive"},
+		{[]string{"-tol", "NaN"}, usage, "-tol must be positive"},
+		{[]string{"-tol", "1e-9"}, usage, "float32"},
+		{[]string{"-lr", "-1"}, usage, "-lr must be positive"},
+		{[]string{"-lr", "NaN"}, usage, "-lr must be positive"},
+		{[]string{"-lr", "0"}, usage, "-lr must be positive"},
+		{[]string{"-lr", "Inf"}, usage, "lr"},
+		{[]string{"-epochs", "-2"}, usage, "-epochs must be positive"},
+		{[]string{"-max-iter", "0"}, usage, "-max-iter must be positive"},
+		{[]string{"-max-iter", "-3"}, usage, "-max-iter must be positive"},
+		{[]string{"-clip", "-1"}, usage, "clip"},
+		{[]string{"-clip", "NaN"}, usage, "clip"},
+		{[]string{"-experiment", "toy", "-radius", "NaN"}, usage, "radius"},
+		{[]string{"-experiment", "toy", "-radius", "0.7"}, usage, "radius"},
+		{[]string{"-radius", "0.1"}, usage, "-radius"},
+		{[]string{"-experiment", "nope"}, usage, "unknown experiment"},
+		{[]string{"-bogus"}, usage, "flag provided but not defined"},
+		{[]string{"-epochs", "1.5"}, usage, "invalid value"},
+		{[]string{"-seed", "-1"}, usage, "invalid value"},
+		{[]string{"-quick=maybe"}, usage, "invalid"},
+		{[]string{"-dtype", "int8"}, usage, "-dtype"},
+		{[]string{"-solver", "newton"}, usage, "solver"},
+		{[]string{"-backward", "magic"}, usage, "backward"},
+		{[]string{"-adjoint", "cg"}, usage, "adjoint"},
+		{[]string{"-schedule", "linear"}, usage, "schedule"},
+		{[]string{"-optimizer", "lbfgs"}, usage, "optimizer"},
+		{[]string{"-progress", "sometimes"}, usage, "progress"},
+		{[]string{"-resume"}, usage, "-resume needs -out"},
+		{[]string{"-resume", "-out", "OUT"}, usage, "holds no run to continue"},
+		{[]string{"-dataset", "cifar", "-out", "OUT"}, usage, "dataset"},
+		{[]string{"extra"}, usage, "unexpected arguments"},
+		{[]string{"-problem", "nosuch"}, usage, "-problem"},
+		{[]string{"-experiment", "toy", "-problem", "x"}, usage, "-problem"},
+		{[]string{"-experiment", "toy", "-dataset", "mnist"}, usage, "-dataset"},
+		{[]string{"-experiment", "lp", "-dataset", "fashion"}, usage, "-dataset"},
+		{[]string{"-experiment", "reason", "-problem", "long"}, usage, "-problem"},
+		{[]string{"-experiment", "pde", "-problem", "heat"}, usage, "pde takes darcy"},
+		{[]string{"-experiment", "deblur", "-problem", "box"}, usage, "-problem"},
+		{[]string{"-experiment", "ablation", "-problem", "toy"}, usage, "-problem"},
+		{[]string{"-out", "FILE"}, usage, "is a file, not a folder"},
+		{[]string{"-quick", "-out", "RUN"}, usage, "already holds a run of toy"},
+		{[]string{"-experiment", "toy", "-quick", "-epochs", "3", "-out", "RUN", "-resume"}, usage, "epochs: 40, now 3"},
+		{[]string{"-quick", "-out", "RUN", "-resume"}, usage, "experiment: toy, now classify"},
+		{[]string{"-quick", "-out", "BADRUN", "-resume"}, runtime, "is not a run manifest"},
+		{[]string{"-quick", "-dataset", "fashion", "-data", "NODATA", "-out", "OUT"}, runtime, "apt-get install dataset-fashion-mnist"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			for i, a := range c.args {
-				if a == "OUT" {
-					c.args[i] = t.TempDir()
-				}
+				c.args[i] = badInputPath(t, a)
 			}
 			var out, errb bytes.Buffer
 			err := run(context.Background(), c.args, &out, &errb)
-			if err == nil || !experiments.UsageError(err) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("got %v (usage error: %v), want a usage error mentioning %q", err, experiments.UsageError(err), c.want)
+			if err == nil || experiments.UsageError(err) != c.usage || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v (usage error: %v), want a %s error mentioning %q", err, experiments.UsageError(err), map[bool]string{true: "usage", false: "runtime"}[c.usage], c.want)
+			}
+			if strings.Contains(err.Error(), "\n") || strings.Contains(errb.String(), "goroutine ") {
+				t.Errorf("not a one-line message: %q (stderr %q)", err, errb.String())
 			}
 		})
 	}
+}
+
+// badInputPath replaces the placeholders of TestBadInputs's arguments.
+func badInputPath(t *testing.T, a string) string {
+	t.Helper()
+	switch a {
+	case "OUT":
+		return t.TempDir()
+	case "NODATA":
+		return filepath.Join(t.TempDir(), "none")
+	case "FILE":
+		f := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	case "RUN", "BADRUN":
+		dir := t.TempDir()
+		manifest := `{"experiment": "toy", "settings": {"experiment": "toy", "epochs": "40"}, "created": "2026-12-03T00:00:00Z"}`
+		if a == "BADRUN" {
+			manifest = "{not json"
+		}
+		if err := os.WriteFile(filepath.Join(dir, experiments.ManifestFile), []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	return a
 }
 
 func TestHelpAndList(t *testing.T) {

@@ -50,7 +50,7 @@ func listPackages(t *testing.T) map[string]pkg {
 // lists the one family import a family may make (imaging's PGD cell is
 // built on conv's denoiser).
 var (
-	families      = []string{"layers/conv", "layers/fourier", "layers/graph", "layers/imaging"}
+	families      = []string{"layers/attention", "layers/conv", "layers/fourier", "layers/graph", "layers/imaging"}
 	allowedFamily = map[string][]string{"layers/imaging": {"layers/conv"}}
 )
 

@@ -211,7 +211,7 @@ func ablationReason(ctx context.Context, s Settings) (*report.Report, error) {
 		},
 		evalBatch: 100,
 		evalView:  func(m model) train.Model { return reshaped(m, []int{4 * n}, []int{4 * n, 2}) },
-		after: func(m model, ev *train.Evaluator, mr *report.ModelReport) error {
+		after: func(_ context.Context, m model, ev *train.Evaluator, mr *report.ModelReport) error {
 			if m.Kind() != train.KindImplicit {
 				return nil
 			}

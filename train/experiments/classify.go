@@ -127,6 +127,10 @@ func classifyData(s Settings, z classifySizes) (trainSet, val, test *datasets.La
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if all.Len() <= z.valN {
+		return nil, nil, nil, fmt.Errorf("experiments: the %s training set in %s has %d images, and classify holds out %d of them for validation; give it the full set (-data)",
+			s.Dataset, orString(s.DataDir, "the default location"), all.Len(), z.valN)
+	}
 	mean, std := all.MeanStd()
 	all.Standardize(mean, std)
 	test.Standardize(mean, std)
@@ -170,7 +174,7 @@ func (Classify) Run(ctx context.Context, s Settings) (*report.Report, error) {
 		},
 		notes: []string{
 			"L is the empirical Lipschitz constant of x ↦ logits: the largest ‖y(x+δ) − y(x)‖/‖δ‖ over the probe.",
-			"The implicit model's curve evaluates y_t, t iterations of the cell from z₀ = 0; its test accuracy is at convergence.",
+			"The implicit model's curve evaluates y_t, t iterations of the cell from z₀ = 0; its test accuracy is at the solver's result (tol and max_iter above; extra.test_not_converged_fraction is the share of test samples whose solve missed the tolerance).",
 		},
 	}
 	return c.run(ctx, s.Options)

@@ -199,9 +199,9 @@ func (e *deblurEval) view(m model) train.Model {
 	return v
 }
 
-func (e *deblurEval) after(m model, ev *train.Evaluator, mr *report.ModelReport) error {
+func (e *deblurEval) after(ctx context.Context, m model, ev *train.Evaluator, mr *report.ModelReport) error {
 	nm := m.(*network.Network)
-	lip, err := e.net.lipschitz(nm, e.probe, e.evalCfg)
+	lip, err := e.net.lipschitz(ctx, nm, e.probe, e.evalCfg)
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (e *deblurEval) after(m model, ev *train.Evaluator, mr *report.ModelReport)
 		e.show[nm.Name()] = [][]float32{y}
 		return nil
 	}
-	if e.curves, err = e.net.curves(nm, e.handle, e.test, e.probe, e.evalCfg); err != nil {
+	if e.curves, err = e.net.curves(ctx, nm, e.handle, e.test, e.probe, e.evalCfg); err != nil {
 		return err
 	}
 	e.curves.report(mr, e.st)
@@ -362,13 +362,14 @@ func deblurProbe(test *datasets.DeblurSet, a *imaging.Blur, st deblurSettings) d
 // lipschitz is L of the trained model as evaluated, on its float64 copy;
 // the implicit model's fixed point is solved to a relative residual of
 // 1e-11, far below the output changes the probe makes.
-func (n deblurNets) lipschitz(m *network.Network, p deblurProbeSet, icfg layers.ImplicitConfig) (float64, error) {
+func (n deblurNets) lipschitz(ctx context.Context, m *network.Network, p deblurProbeSet, icfg layers.ImplicitConfig) (float64, error) {
 	icfg.Stop = deq.Stop{Tol: 1e-11, MaxIter: 500}
 	ev, _, err := n.twin64(m, icfg, p.n)
 	if err != nil {
 		return 0, err
 	}
 	defer ev.Close()
+	ev.SetContext(ctx)
 	l, err := ev.Lipschitz(train.Probe{N: p.n, X: p.x, Deltas: p.deltas})
 	if err != nil {
 		return 0, err
@@ -391,7 +392,7 @@ type deblurCurves struct {
 
 // curves iterates the trained PGD cell on every test image (float32, the
 // trained values) and on the probe (its float64 copy), recording each t.
-func (n deblurNets) curves(m *network.Network, h *deblurHandle, test *datasets.DeblurSet, p deblurProbeSet, icfg layers.ImplicitConfig) (*deblurCurves, error) {
+func (n deblurNets) curves(ctx context.Context, m *network.Network, h *deblurHandle, test *datasets.DeblurSet, p deblurProbeSet, icfg layers.ImplicitConfig) (*deblurCurves, error) {
 	st := n.st
 	T := st.maxT
 	c := &deblurCurves{modes: p.modes, grid: make([][]float32, len(st.gridTs))}
@@ -418,6 +419,9 @@ func (n deblurNets) curves(m *network.Network, h *deblurHandle, test *datasets.D
 		inj := tensor.New(tensor.WithShape(hi-lo, 784), tensor.WithBacking(atx))
 		for s, z0 := range [][]float32{nil, atx} {
 			err := layers.IterateCell(h.cell, []G.Value{inj}, slices.Clone(z0), T, func(t int, z []float32) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				for i := range hi - lo {
 					v := psnr(z[i*784:(i+1)*784], test.Y[(lo+i)*784:(lo+i+1)*784])
 					sum[s][t-1] += v
@@ -442,7 +446,7 @@ func (n deblurNets) curves(m *network.Network, h *deblurHandle, test *datasets.D
 			c.std[s][t] = math.Sqrt(math.Max(sum2[s][t]/float64(test.N)-mean*mean, 0))
 		}
 	}
-	if err := n.lipschitzCurves(c, m, p, icfg); err != nil {
+	if err := n.lipschitzCurves(ctx, c, m, p, icfg); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -451,7 +455,7 @@ func (n deblurNets) curves(m *network.Network, h *deblurHandle, test *datasets.D
 // lipschitzCurves records L_t from y₀ = 0 and y₀ = Aᵀx (and per rank
 // from y₀ = 0) on m's float64 copy: one trajectory of the stacked rows
 // [x; x+δ₁; …; x+δ_R].
-func (n deblurNets) lipschitzCurves(c *deblurCurves, m *network.Network, p deblurProbeSet, icfg layers.ImplicitConfig) error {
+func (n deblurNets) lipschitzCurves(ctx context.Context, c *deblurCurves, m *network.Network, p deblurProbeSet, icfg layers.ImplicitConfig) error {
 	T := n.st.maxT
 	ev, h64, err := n.twin64(m, icfg, p.n)
 	if err != nil {
@@ -471,6 +475,9 @@ func (n deblurNets) lipschitzCurves(c *deblurCurves, m *network.Network, p deblu
 	inj := tensor.New(tensor.WithShape(rows, 784), tensor.WithBacking(atx))
 	for s, z0 := range [][]float64{nil, atx} {
 		err := layers.IterateCell(h64.cell, []G.Value{inj}, slices.Clone(z0), T, func(t int, z []float64) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			worst := 0.0
 			for r, d := range p.deltas {
 				rankWorst := 0.0

@@ -48,8 +48,10 @@ func Names() []string {
 	return ns
 }
 
-// Run resolves opts for the named experiment and runs it; an unknown
-// name or a bad option is a usage error.
+// Run resolves opts for the named experiment, claims its output folder
+// (see Manifest) and runs it; an unknown name, a bad option or a folder
+// that belongs to another run is a usage error. A run stopped by ctx has
+// saved its checkpoints, and the error says how to continue it.
 func Run(ctx context.Context, opts Options) (*report.Report, error) {
 	e, ok := All()[opts.Experiment]
 	if !ok {
@@ -59,8 +61,32 @@ func Run(ctx context.Context, opts Options) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.Run(ctx, s)
+	if err := claimFolder(s, opts.Stderr); err != nil {
+		return nil, err
+	}
+	rep, err := e.Run(ctx, s)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, &Interrupted{Dir: s.Out, Err: err}
+	case err != nil && UsageError(err) && !s.Resume:
+		releaseFolder(s.Out) // a corrected command may use the folder again
+	}
+	return rep, err
 }
+
+// Interrupted is the error of a run stopped by its context (a signal):
+// its checkpoints are saved in Dir, and the same command with -resume
+// continues it exactly.
+type Interrupted struct {
+	Dir string
+	Err error
+}
+
+func (e *Interrupted) Error() string {
+	return fmt.Sprintf("interrupted; the run is saved in %s: continue it with the same flags and -out %s -resume (%v)", e.Dir, e.Dir, e.Err)
+}
+
+func (e *Interrupted) Unwrap() error { return e.Err }
 
 // WriteDefaults writes a table of every experiment's own defaults (its
 // default problem, full configuration): what -h and -list show.

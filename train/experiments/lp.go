@@ -110,6 +110,9 @@ func (LP) Run(ctx context.Context, s Settings) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st.batch > trainSet.Len() {
+		return nil, usagef("-batch %d is larger than the training set (%d instances); use at most %d", st.batch, trainSet.Len(), trainSet.Len())
+	}
 	lay := testSet.Layout()
 	training := s.Backward
 	if _, unrolled := training.(deq.Unrolled); unrolled {
@@ -127,7 +130,7 @@ func (LP) Run(ctx context.Context, s Settings) (*report.Report, error) {
 		evalCfg: layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: deq.IFT{Solver: deq.GMRES{}, Stop: s.Stop}}}
 	c := &comparison{
 		experiment: "lp", dataset: fmt.Sprintf("random LPs %d×%d (%d train, %d test)", lay.M, lay.N, trainSet.Len(), testSet.Len()),
-		metric: lpError(), trainSet: trainSet, testSet: testSet, models: ms.models, start: start,
+		metric: lpError(), trainSet: trainSet, testSet: testSet, models: ms.models, start: start, continues: true,
 		fit: lpFit(s, st, training, st.epochs2, st.lr2), evalBatch: 250,
 		evalView: ev.view, after: ev.after, finish: ev.finish,
 		config: lpConfig(s, st, stats, trainSet.Len(), testSet.Len(), training),
@@ -218,7 +221,7 @@ func (e *lpEval) view(m model) train.Model {
 	return m.(*network.Network).Sharing(lpModel(lpImplicit, e.embOf[m.Name()], e.lay, e.s.Dtype, e.s.Seed, e.evalCfg))
 }
 
-func (e *lpEval) after(m model, ev *train.Evaluator, mr *report.ModelReport) error {
+func (e *lpEval) after(ctx context.Context, m model, ev *train.Evaluator, mr *report.ModelReport) error {
 	nm := m.(*network.Network)
 	if f := e.first[nm.Name()]; f != nil {
 		mr.Extra = map[string]float64{"phase1_seconds": f.Seconds, "phase1_epochs": float64(f.Epochs), "phase1_final_loss": f.FinalLoss}
@@ -227,7 +230,7 @@ func (e *lpEval) after(m model, ev *train.Evaluator, mr *report.ModelReport) err
 		mr.TrainSamplesPerSecond = samples / mr.TrainSeconds
 		mr.PeakHeapBytes = max(mr.PeakHeapBytes, f.PeakHeap)
 	}
-	return lpAfter(nm, e.embOf[nm.Name()], ev, mr, e.st, e.probe, e.labels, e.lay, e.s.Dtype, e.s.Seed, e.perType)
+	return lpAfter(ctx, nm, e.embOf[nm.Name()], ev, mr, e.st, e.probe, e.labels, e.lay, e.s.Dtype, e.s.Seed, e.perType)
 }
 
 func (e *lpEval) finish(dir string, rep *report.Report) error {
@@ -535,7 +538,7 @@ func meanOf(v []float64) float64 {
 // lpAfter measures a trained model: for implicit ones the curve t = 0 …
 // maxT (t = 0 through a view that reads out y₀ = 0) and the test error at
 // testT iterations, for every model the L per perturbed part.
-func lpAfter(nm *network.Network, emb int, ev *train.Evaluator, mr *report.ModelReport, st lpSettings, probe train.Probe, labels []float64,
+func lpAfter(ctx context.Context, nm *network.Network, emb int, ev *train.Evaluator, mr *report.ModelReport, st lpSettings, probe train.Probe, labels []float64,
 	lay datasets.LPLayout, dt tensor.Dtype, seed uint64, perType map[string][][]float64) error {
 	if mr.Extra == nil {
 		mr.Extra = map[string]float64{}
@@ -563,6 +566,7 @@ func lpAfter(nm *network.Network, emb int, ev *train.Evaluator, mr *report.Model
 		return err
 	}
 	defer ev0.Close()
+	ev0.SetContext(ctx)
 	var curves [][]float64
 	mr.Curve = nil
 	for t := 0; t <= st.maxT; t++ {

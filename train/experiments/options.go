@@ -139,14 +139,22 @@ func Resolve(e Experiment, o Options) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	if o.Hidden > maxHidden {
+		return Settings{}, usagef("-hidden %d is too large: at most %d (a square weight of that width alone needs %d GiB)", o.Hidden, maxHidden, maxHidden*maxHidden*8>>30)
+	}
 	if o.Radius != 0 && d.Radius == 0 {
 		return Settings{}, usagef("-radius is the toy experiment's; %s does not use it", name)
 	}
+	o.Experiment = e.Name()
+	o.Out = outDir(o)
 	s := Settings{Options: o, Problem: problem, Dataset: dataset,
 		Epochs: orInt(o.Epochs, d.Epochs), Batch: orInt(o.Batch, d.Batch), Hidden: orInt(o.Hidden, d.Hidden),
 		LR: orFloat(o.LR, d.LR), Clip: orFloat(o.Clip, d.Clip), Radius: orFloat(o.Radius, d.Radius),
 		Stop:  deq.Stop{Tol: orFloat(o.Tol, d.Tol), MaxIter: orInt(o.MaxIter, d.MaxIter)},
 		Dtype: orDtype(o.Dtype, d.Dtype),
+	}
+	if s.Dtype == tensor.Float32 && s.Stop.Tol > 0 && s.Stop.Tol < float32Reach && s.Stop.Mode == deq.Relative {
+		return Settings{}, usagef("-tol %g is below what float32 solves can reach (relative residuals of about %g); use -dtype float64 or a larger -tol", s.Stop.Tol, float32Reach)
 	}
 	if s.Schedule, err = train.ParseSchedule(orString(o.Schedule, d.Schedule)); err != nil {
 		return Settings{}, Usage(err)
@@ -162,6 +170,15 @@ func Resolve(e Experiment, o Options) (Settings, error) {
 	}
 	return s, nil
 }
+
+// maxHidden bounds -hidden: wider layers cannot be held in the memory of
+// the machines this runs on (a square float64 weight of this width alone
+// takes 32 GiB).
+const maxHidden = 1 << 16
+
+// float32Reach is about the smallest relative residual a float32 solve
+// can meet: rounding leaves ‖F(z) − z‖/‖F(z)‖ near float32's epsilon.
+const float32Reach = 1e-7
 
 // choose returns the value of a flag that takes one of allowed (the
 // default first), or a usage error.

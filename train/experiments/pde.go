@@ -175,7 +175,7 @@ type pdeShow struct {
 	preds map[string][]float64 // model → normalised predictions
 }
 
-func (p *pdeShow) after(m model, ev *train.Evaluator, _ *report.ModelReport) error {
+func (p *pdeShow) after(_ context.Context, m model, ev *train.Evaluator, _ *report.ModelReport) error {
 	if len(p.x) == 0 {
 		return nil
 	}

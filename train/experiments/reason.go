@@ -159,14 +159,14 @@ type reasonEval struct {
 
 // after records a model's accuracies at every size (and for the implicit
 // model its curves); the implicit evaluator is left at t = 4·main.
-func (r *reasonEval) after(m model, ev *train.Evaluator, mr *report.ModelReport) error {
+func (r *reasonEval) after(ctx context.Context, m model, ev *train.Evaluator, mr *report.ModelReport) error {
 	if mr.Extra == nil {
 		mr.Extra = map[string]float64{}
 	}
 	r.curves[m.Name()] = map[int][]train.CurvePoint{}
 	r.posCurves[m.Name()] = map[int][]train.CurvePoint{}
 	for _, sz := range r.sizes {
-		if err := r.atSize(m, mr, sz); err != nil {
+		if err := r.atSize(ctx, m, mr, sz); err != nil {
 			return err
 		}
 	}
@@ -178,12 +178,13 @@ func (r *reasonEval) after(m model, ev *train.Evaluator, mr *report.ModelReport)
 
 // atSize evaluates m on the strings of length sz (the implicit model at
 // t = 4·sz, and its curves against t).
-func (r *reasonEval) atSize(m model, mr *report.ModelReport, sz int) error {
+func (r *reasonEval) atSize(ctx context.Context, m model, mr *report.ModelReport, sz int) error {
 	e2, err := train.NewEvaluator(reshaped(m, []int{sz}, []int{sz, 2}), 100)
 	if err != nil {
 		return err
 	}
 	defer e2.Close()
+	e2.SetContext(ctx)
 	implicit := m.Kind() == train.KindImplicit
 	if implicit {
 		e2.SetIterations(4 * sz)

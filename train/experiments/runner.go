@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/implicit-ml/implicit/internal/killpoint"
 	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
 	"github.com/implicit-ml/implicit/train/report"
@@ -33,7 +34,7 @@ type comparison struct {
 	config    map[string]any
 	// after, when set, adds experiment-specific figures to a model's row
 	// once it is evaluated (the evaluator is at convergence, t = 0).
-	after func(m model, ev *train.Evaluator, mr *report.ModelReport) error
+	after func(ctx context.Context, m model, ev *train.Evaluator, mr *report.ModelReport) error
 	// evalView, when set, gives the model to evaluate on the test set (a
 	// view of the trained one at other input sizes, sharing parameters).
 	evalView func(m model) train.Model
@@ -44,6 +45,12 @@ type comparison struct {
 	// (a diverging solver configuration) as failed instead of ending the
 	// run: the ablation compares configurations, some of which diverge.
 	tolerateFailures bool
+	// continues says the models' training continues an earlier phase
+	// (LP's second), so a flat loss is no sign of collapse.
+	continues bool
+	// modelNotes are notes the models' runs add (a collapse), appended to
+	// the report's.
+	modelNotes []string
 	// start, when set, is when the run began (experiments that train in
 	// phases before run); the report's wall time counts from it.
 	start time.Time
@@ -82,6 +89,9 @@ func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error)
 	if start.IsZero() {
 		start = time.Now()
 	}
+	if c.fit.BatchSize > c.trainSet.Len() {
+		return nil, usagef("-batch %d is larger than the training set (%d samples); use at most %d", c.fit.BatchSize, c.trainSet.Len(), c.trainSet.Len())
+	}
 	dir := outDir(o)
 	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
 		return nil, fmt.Errorf("experiments: %w", err)
@@ -118,6 +128,7 @@ func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error)
 		}
 		rep.Models = append(rep.Models, *mr)
 	}
+	rep.Notes = append(rep.Notes, c.modelNotes...)
 	if c.finish != nil {
 		if err := c.finish(dir, rep); err != nil {
 			return nil, err
@@ -155,6 +166,7 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 		return nil, err
 	}
 	defer ev.Close()
+	ev.SetContext(ctx)
 	if c.valSet != nil {
 		cfg.Hooks = append(cfg.Hooks, train.Validation(ev, c.valSet, c.metric))
 	}
@@ -183,13 +195,34 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 		}
 	}
 	ev.SetIterations(0)
+	var before train.SolverStats
+	if f := ev.Net().SolverStats; f != nil {
+		before = f()
+	}
 	e, err := ev.Evaluate(c.testSet, c.metric)
 	if err != nil {
 		return nil, err
 	}
+	if f := ev.Net().SolverStats; f != nil && m.Kind() == train.KindImplicit {
+		if mr.Extra == nil {
+			mr.Extra = map[string]float64{}
+		}
+		mr.Extra["test_not_converged_fraction"] = f().Sub(before).NotConvergedFraction()
+	}
 	mr.TestMetric, mr.TestMetricStd, mr.InferSamplesPerSecond = e.Mean, e.Std, e.SamplesPerSecond
+	killpoint.At("eval:%s", m.Name())
+	if why, err := collapsed(fitted, ev, c.testSet, !c.continues); err != nil {
+		return nil, err
+	} else if why != "" {
+		logf("warning: %s: training collapsed: %s; lower -lr, clip the gradients (-clip) or try another seed", m.Name(), why)
+		if mr.Extra == nil {
+			mr.Extra = map[string]float64{}
+		}
+		mr.Extra["collapsed"] = 1
+		c.modelNotes = append(c.modelNotes, fmt.Sprintf("%s: training collapsed (%s); extra.collapsed = 1. Its figures are those of a failed run, not of the model.", m.Name(), why))
+	}
 	if c.after != nil {
-		if err := c.after(m, ev, mr); err != nil {
+		if err := c.after(ctx, m, ev, mr); err != nil {
 			return nil, err
 		}
 	}

@@ -192,7 +192,7 @@ type toyFits struct {
 
 // after records a model's fit and its errors near and away from the
 // poles (and, for the gated model, its iterates').
-func (f toyFits) after(m model, ev *train.Evaluator, mr *report.ModelReport) error {
+func (f toyFits) after(_ context.Context, m model, ev *train.Evaluator, mr *report.ModelReport) error {
 	y, err := ev.Predict(f.testSet.X, f.testSet.Len())
 	if err != nil {
 		return err
