@@ -34,32 +34,60 @@ func encodeBlob(header []byte, arrays ...[]float32) []byte {
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, blobCRC))
 }
 
-// readBlob reads the blob at path into arrays of the given lengths.
-func readBlob(path string, header []byte, lens ...int) ([][]float32, error) {
-	want := int64(len(header) + 4)
+// blobSize returns the size of a blob with header and arrays of the given
+// lengths, or an error for a negative length or a size past 2⁶³ bytes.
+func blobSize(header []byte, lens []int) (int64, error) {
+	size := int64(len(header) + 4)
 	for _, n := range lens {
-		want += 4 * int64(n)
+		if n < 0 || int64(n) > (math.MaxInt64-size)/4 {
+			return 0, fmt.Errorf("array of %d values asked for", n)
+		}
+		size += 4 * int64(n)
 	}
-	st, err := os.Stat(path) // the size first, so a wrong file is not read in full
+	return size, nil
+}
+
+// readBlob reads the blob at path into arrays of the given lengths. Its
+// size is checked before it is read, so a wrong file is not read in full.
+func readBlob(path string, header []byte, lens ...int) ([][]float32, error) {
+	want, err := blobSize(header, lens)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("datasets: %s: %v; the caller asked for an impossible blob", path, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("datasets: %w", err)
+	}
+	if st.IsDir() {
+		return nil, cacheIsDirError(path)
 	}
 	if st.Size() != want {
 		return nil, fmt.Errorf("datasets: %s: %d bytes, want %d", path, st.Size(), want)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("datasets: %w", err)
+	}
+	return decodeBlob(b, path, header, lens...)
+}
+
+// decodeBlob parses blob b, named name in errors, into arrays of the given
+// lengths: b must be exactly that long, start with header and carry its
+// checksum. Nothing is allocated before the size is known to match.
+func decodeBlob(b []byte, name string, header []byte, lens ...int) ([][]float32, error) {
+	want, err := blobSize(header, lens)
+	if err != nil {
+		return nil, fmt.Errorf("datasets: %s: %v; the caller asked for an impossible blob", name, err)
 	}
 	if int64(len(b)) != want {
-		return nil, fmt.Errorf("datasets: %s changed while read", path)
+		return nil, fmt.Errorf("datasets: %s: %d bytes, want %d; the file is truncated or not this set", name, len(b), want)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, blobCRC) != sum {
-		return nil, fmt.Errorf("datasets: %s: checksum mismatch", path)
+		return nil, fmt.Errorf("datasets: %s: checksum mismatch; the file is corrupt", name)
 	}
 	if !bytes.Equal(body[:len(header)], header) {
-		return nil, fmt.Errorf("datasets: %s: header does not match the settings asked for", path)
+		return nil, fmt.Errorf("datasets: %s: header does not match the settings asked for", name)
 	}
 	data := body[len(header):]
 	out := make([][]float32, len(lens))

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -57,19 +58,35 @@ func loadDarcy(cacheOverride string, cfg DarcyConfig, seed, first uint64, n int)
 	if err != nil {
 		return nil, err
 	}
+	if err := darcyCheckCount(cfg, n); err != nil {
+		return nil, fmt.Errorf("datasets: %w", err)
+	}
 	path := filepath.Join(dir, darcyFileName(cfg, seed, first, n))
-	if d, err := readDarcyFile(path, cfg, seed, first, n); err == nil {
+	d, err := readDarcyFile(path, cfg, seed, first, n)
+	switch {
+	case err == nil:
 		return d, nil
+	case errors.Is(err, errCacheIsDir):
+		return nil, err // no write could replace it: say so before generating
 	}
 	// Missing or invalid: generate, then replace whatever was there.
-	d, err := generateDarcy(cfg, seed, first, n)
-	if err != nil {
+	if d, err = generateDarcy(cfg, seed, first, n); err != nil {
 		return nil, err
 	}
 	if err := writeAtomic(path, encodeDarcy(d)); err != nil {
-		return nil, fmt.Errorf("datasets: caching Darcy set: %w; set IMPLICIT_CACHE_DIR to a writable folder", err)
+		return nil, cacheWriteError("Darcy set", err)
 	}
 	return d, nil
+}
+
+// darcyCheckCount checks that n samples of cfg (resolved) fit in memory;
+// the caller prefixes the error.
+func darcyCheckCount(cfg DarcyConfig, n int) error {
+	p := cfg.S * cfg.S
+	if n < 0 || n > darcyMaxValues/p {
+		return fmt.Errorf("%d Darcy samples of %d×%d; want 0 to %d at this size", n, cfg.S, cfg.S, darcyMaxValues/p)
+	}
+	return nil
 }
 
 // darcyFileName names the cache file of a set: the format version, S,
@@ -104,12 +121,53 @@ func encodeDarcy(d *DarcySet) []byte {
 }
 
 // readDarcyFile reads the cache file at path and checks that it holds
-// exactly the set asked for: its size, header and checksum.
+// exactly the set asked for: its size, header and checksum, then its
+// values.
 func readDarcyFile(path string, cfg DarcyConfig, seed, first uint64, n int) (*DarcySet, error) {
+	if err := darcyCheckCount(cfg, n); err != nil {
+		return nil, fmt.Errorf("datasets: %s: %w", path, err)
+	}
 	p := cfg.S * cfg.S
 	arrs, err := readBlob(path, darcyHeader(cfg, seed, first, n), n*p, n*p)
 	if err != nil {
 		return nil, err
 	}
-	return &DarcySet{S: cfg.S, N: n, A: arrs[0], U: arrs[1], Config: cfg, Seed: seed, First: first}, nil
+	return darcyFromArrays(arrs, path, cfg, seed, first, n)
+}
+
+// decodeDarcy is readDarcyFile for the bytes b of a file named name.
+func decodeDarcy(b []byte, name string, cfg DarcyConfig, seed, first uint64, n int) (*DarcySet, error) {
+	if err := darcyCheckCount(cfg, n); err != nil {
+		return nil, fmt.Errorf("datasets: %s: %w", name, err)
+	}
+	p := cfg.S * cfg.S
+	arrs, err := decodeBlob(b, name, darcyHeader(cfg, seed, first, n), n*p, n*p)
+	if err != nil {
+		return nil, err
+	}
+	return darcyFromArrays(arrs, name, cfg, seed, first, n)
+}
+
+// darcyFromArrays makes a set of the arrays A and U of a file named name
+// after checking what every generated set satisfies: a is High or Low at
+// every node, u finite and zero on the boundary. The checksum catches
+// damage; this catches a file a faulty writer filled with a valid
+// checksum.
+func darcyFromArrays(arrs [][]float32, name string, cfg DarcyConfig, seed, first uint64, n int) (*DarcySet, error) {
+	a, u, s := arrs[0], arrs[1], cfg.S
+	high, low := float32(cfg.High), float32(cfg.Low)
+	for i, v := range a {
+		if v != high && v != low {
+			return nil, fmt.Errorf("datasets: %s: coefficient %d of sample %d is %g, neither High %g nor Low %g; the file is corrupt, delete it", name, i%(s*s), i/(s*s), v, high, low)
+		}
+	}
+	for i, v := range u {
+		node := i % (s * s)
+		r, c := node/s, node%s
+		boundary := r == 0 || c == 0 || r == s-1 || c == s-1
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) || boundary && v != 0 {
+			return nil, fmt.Errorf("datasets: %s: solution value %g at node (%d, %d) of sample %d; want finite, zero on the boundary; the file is corrupt, delete it", name, v, r, c, i/(s*s))
+		}
+	}
+	return &DarcySet{S: s, N: n, A: a, U: u, Config: cfg, Seed: seed, First: first}, nil
 }

@@ -62,10 +62,10 @@ func generateDarcy(cfg DarcyConfig, seed, first uint64, n int) (*DarcySet, error
 	if err != nil {
 		return nil, err
 	}
-	p := cfg.S * cfg.S
-	if n < 0 || n > darcyMaxValues/p {
-		return nil, fmt.Errorf("datasets: %d Darcy samples of %d×%d; want 0 to %d at this size", n, cfg.S, cfg.S, darcyMaxValues/p)
+	if err := darcyCheckCount(cfg, n); err != nil {
+		return nil, fmt.Errorf("datasets: %w", err)
 	}
+	p := cfg.S * cfg.S
 	d := &DarcySet{S: cfg.S, N: n, A: make([]float32, n*p), U: make([]float32, n*p),
 		Config: cfg, Seed: seed, First: first}
 	grf := newDarcyGRF(cfg)

@@ -2,10 +2,12 @@ package datasets
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 
 	"github.com/implicit-ml/implicit/internal/blur"
@@ -119,14 +121,21 @@ func LoadDeblur(source, dataDir, cacheOverride string, cfg DeblurConfig, seed ui
 	sets := make([]*DeblurSet, 3)
 	missing := false
 	for k, split := range deblurSplits {
-		h := deblurHeader(source, split, cfg, seed, sizes[k])
-		p := deblurSide * deblurSide
-		arrs, err := readBlob(filepath.Join(dir, deblurFileName(source, split, cfg, seed, sizes[k], h)), h, sizes[k]*p, sizes[k]*p)
-		if err != nil {
-			missing = true
-			break
+		path := filepath.Join(dir, deblurFileName(source, split, cfg, seed, sizes[k], deblurHeader(source, split, cfg, seed, sizes[k])))
+		if missing { // all splits are made again: only a directory in the way matters
+			if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+				return nil, nil, nil, cacheIsDirError(path)
+			}
+			continue
 		}
-		sets[k] = &DeblurSet{Source: source, Split: split, N: sizes[k], H: deblurSide, W: deblurSide, X: arrs[0], Y: arrs[1], Config: cfg, Seed: seed}
+		d, err := readDeblurFile(path, source, split, cfg, seed, sizes[k])
+		switch {
+		case errors.Is(err, errCacheIsDir):
+			return nil, nil, nil, err // no write could replace it: say so before generating
+		case err != nil:
+			missing = true
+		}
+		sets[k] = d
 	}
 	if !missing {
 		return sets[0], sets[1], sets[2], nil
@@ -141,7 +150,7 @@ func LoadDeblur(source, dataDir, cacheOverride string, cfg DeblurConfig, seed ui
 	for k, d := range sets {
 		h := deblurHeader(source, d.Split, cfg, seed, d.N)
 		if err := writeAtomic(filepath.Join(dir, deblurFileName(source, d.Split, cfg, seed, d.N, h)), encodeBlob(h, d.X, d.Y)); err != nil {
-			return nil, nil, nil, fmt.Errorf("datasets: caching the %s deblurring pairs: %w; set IMPLICIT_CACHE_DIR to a writable folder", deblurSplits[k], err)
+			return nil, nil, nil, cacheWriteError("the "+deblurSplits[k]+" deblurring pairs", err)
 		}
 	}
 	return sets[0], sets[1], sets[2], nil
@@ -202,6 +211,58 @@ func deblurHeader(source, split string, cfg DeblurConfig, seed uint64, n int) []
 		b = binary.LittleEndian.AppendUint64(b, v)
 	}
 	return b
+}
+
+// deblurMaxPairs bounds the pairs of a split so that its file can be
+// addressed: N·28·28 float32 pairs stay far below 2⁶³ bytes.
+const deblurMaxPairs = 1 << 40
+
+// readDeblurFile reads the cache file at path of the pairs of one split
+// and checks that it holds exactly the set asked for: its size, header
+// and checksum, then its values.
+func readDeblurFile(path, source, split string, cfg DeblurConfig, seed uint64, n int) (*DeblurSet, error) {
+	if n < 0 || n > deblurMaxPairs {
+		return nil, fmt.Errorf("datasets: %s: %d deblurring pairs asked for; want 0 to %d", path, n, int64(deblurMaxPairs))
+	}
+	p := deblurSide * deblurSide
+	arrs, err := readBlob(path, deblurHeader(source, split, cfg, seed, n), n*p, n*p)
+	if err != nil {
+		return nil, err
+	}
+	return deblurFromArrays(arrs, path, source, split, cfg, seed, n)
+}
+
+// decodeDeblur is readDeblurFile for the bytes b of a file named name.
+func decodeDeblur(b []byte, name, source, split string, cfg DeblurConfig, seed uint64, n int) (*DeblurSet, error) {
+	if n < 0 || n > deblurMaxPairs {
+		return nil, fmt.Errorf("datasets: %s: %d deblurring pairs asked for; want 0 to %d", name, n, int64(deblurMaxPairs))
+	}
+	p := deblurSide * deblurSide
+	arrs, err := decodeBlob(b, name, deblurHeader(source, split, cfg, seed, n), n*p, n*p)
+	if err != nil {
+		return nil, err
+	}
+	return deblurFromArrays(arrs, name, source, split, cfg, seed, n)
+}
+
+// deblurFromArrays makes a set of the measurements and clean images of a
+// file named name after checking what every generated set satisfies:
+// finite measurements and clean pixels in [0, 1]. The checksum catches
+// damage; this catches a file a faulty writer filled with a valid
+// checksum.
+func deblurFromArrays(arrs [][]float32, name, source, split string, cfg DeblurConfig, seed uint64, n int) (*DeblurSet, error) {
+	p := deblurSide * deblurSide
+	for i, v := range arrs[0] {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("datasets: %s: pixel %d of measurement %d is %g; the file is corrupt, delete it", name, i%p, i/p, v)
+		}
+	}
+	for i, v := range arrs[1] {
+		if !(v >= 0 && v <= 1) {
+			return nil, fmt.Errorf("datasets: %s: pixel %d of clean image %d is %g, outside [0, 1]; the file is corrupt, delete it", name, i%p, i/p, v)
+		}
+	}
+	return &DeblurSet{Source: source, Split: split, N: n, H: deblurSide, W: deblurSide, X: arrs[0], Y: arrs[1], Config: cfg, Seed: seed}, nil
 }
 
 // deblurFileName names a split's cache file: what it is for people, and a

@@ -10,7 +10,7 @@
 // bytes or a header announcing absurd sizes is an error naming the file
 // and the problem, never a panic, and a corrupt header cannot make the
 // reader allocate much more than the data actually present. The parser is
-// fuzzed (FuzzParseIDX).
+// fuzzed (FuzzParseIDX, and FuzzLoadIDXPair for image and label pairs).
 //
 // # Labelled images
 //
@@ -24,6 +24,20 @@
 // package, and this package knows no model. Inputs are flat vectors of
 // Rows·Cols pixels for MLPs, or 1×Rows×Cols images when Labeled.Image is
 // set; targets are one-hot.
+//
+// # Caches of generated data
+//
+// Generated sets (Darcy, Navier–Stokes, LP instances, deblurring pairs)
+// are cached in CacheDir, each file named after everything it depends on
+// and written atomically: a temporary file ".tmp-<digits>" in the cache
+// folder, synced, then renamed. A write first removes the temporaries
+// that killed writes left there more than an hour ago. A reader accepts a
+// file only if its size, header and checksum match the request and its
+// values are what the generator makes (finite, in range, counts that add
+// up); anything else is regenerated. A directory where a cache file
+// belongs is an error that says to remove it. Every reader is fuzzed from
+// real files: FuzzReadBlob, FuzzDarcyCache, FuzzNavierStokesCache,
+// FuzzLPCache and FuzzDeblurCache.
 //
 // # Where the data are found
 //

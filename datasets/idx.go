@@ -31,6 +31,10 @@ const (
 	// input is unknown (gzip, pipes): a lying header then costs at most
 	// this much before the data run out.
 	initialDataCap = 1 << 24
+	// maxDeflateRatio bounds how far deflate expands its input (258
+	// bytes from a 2-bit code, RFC 1951), so that a gzip file of known
+	// size bounds its data too.
+	maxDeflateRatio = 1032
 )
 
 // IDX is a parsed IDX file, the format of MNIST.
@@ -159,9 +163,13 @@ func ParseIDX(r io.Reader, name string) (*IDX, error) {
 			return nil, fmt.Errorf("datasets: %s: corrupt gzip header (%v); re-download or re-install the file", name, err)
 		}
 		defer zr.Close()
-		return parseIDX(zr, name, -1)
+		avail := int64(-1)
+		if hint >= 0 && hint <= math.MaxInt64/maxDeflateRatio {
+			avail = hint * maxDeflateRatio
+		}
+		return parseIDX(zr, name, -1, avail)
 	}
-	return parseIDX(br, name, hint)
+	return parseIDX(br, name, hint, hint)
 }
 
 // sizeHint returns how many bytes r has left when it can tell cheaply,
@@ -184,9 +192,10 @@ func sizeHint(r io.Reader) int64 {
 	return -1
 }
 
-// parseIDX parses an uncompressed IDX stream with size bytes left (-1
-// when unknown).
-func parseIDX(r io.Reader, name string, size int64) (*IDX, error) {
+// parseIDX parses an uncompressed IDX stream with size bytes left, and
+// at most avail bytes left (-1 when unknown): an exact size judges a
+// truncated file at once, a bound only caps the first allocation.
+func parseIDX(r io.Reader, name string, size, avail int64) (*IDX, error) {
 	var magic [4]byte
 	if n, err := io.ReadFull(r, magic[:]); err != nil {
 		if n == 0 && err == io.EOF {
@@ -229,7 +238,11 @@ func parseIDX(r io.Reader, name string, size int64) (*IDX, error) {
 	if left := size - int64(4+4*nd); size >= 0 && left < total {
 		return nil, fmt.Errorf("datasets: %s: truncated data: dims %v of %d-byte elements need %d bytes, found %d; the file is incomplete, re-download or re-install it", name, x.Dims, esize, total, left)
 	}
-	data, err := readData(r, total)
+	first := min(total, initialDataCap)
+	if avail >= 0 {
+		first = min(first, avail)
+	}
+	data, err := readData(r, total, first)
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("datasets: %s: truncated data: dims %v of %d-byte elements need %d bytes, found %d; the file is incomplete, re-download or re-install it", name, x.Dims, esize, total, len(data))
@@ -259,14 +272,16 @@ func countTrailing(n, limit int64) string {
 	return fmt.Sprint(n)
 }
 
-// readData reads total bytes, growing its buffer as the data arrive so
-// that a header lying about an input of unknown size costs at most
-// initialDataCap bytes. On error it returns what it read.
-func readData(r io.Reader, total int64) ([]byte, error) {
-	buf := make([]byte, 0, min(total, initialDataCap))
+// readData reads total bytes into a buffer that starts at first bytes
+// and grows as the data arrive, so that a header lying about the size of
+// its input costs little more than first. On error it returns what it
+// read.
+func readData(r io.Reader, total, first int64) ([]byte, error) {
+	buf := make([]byte, 0, max(first, 0))
 	for int64(len(buf)) < total {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, int(min(int64(len(buf)), total-int64(len(buf)))))
+			// Doubling, from a page, so that an empty start grows too.
+			buf = slices.Grow(buf, int(min(int64(max(len(buf), 4096)), total-int64(len(buf)))))
 		}
 		end := int(min(int64(cap(buf)), total))
 		n, err := io.ReadFull(r, buf[len(buf):end])

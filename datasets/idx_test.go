@@ -200,14 +200,47 @@ func TestIDXDecode(t *testing.T) {
 	}
 }
 
+// TestParseIDXGzipLyingHeader checks that a small gzip file whose header
+// announces far more data than it can expand to costs an allocation in
+// proportion to the file, not to the header (FuzzLoadIDXPair found one of
+// 20 bytes that took 12 MB).
+func TestParseIDXGzipLyingHeader(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		in   []byte
+	}{
+		{"found by FuzzLoadIDXPair", []byte("\x1f\x8b\bA000000b`\xe0ad0000")}, // int32, dims [3158064]
+		{"1 GiB announced", gz(ubyteFile([]int{1 << 15, 1 << 15}, []byte{1, 2, 3}))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := writeFile(t, dir, "lying.gz", c.in)
+			for _, read := range []func() error{
+				func() error { _, err := ParseIDX(bytes.NewReader(c.in), path); return err },
+				func() error { _, err := ReadIDX(path); return err },
+			} {
+				var err error
+				// The gzip and buffered readers take ~100 kB of their own;
+				// the header alone used to cost 12 to 16 MiB.
+				if got := allocated(func() { err = read() }); got > 1<<20 {
+					t.Errorf("reading %d bytes allocated %d", len(c.in), got)
+				}
+				if err == nil || !strings.Contains(err.Error(), path) {
+					t.Errorf("error %v; want one naming %s", err, path)
+				}
+			}
+		})
+	}
+}
+
 // TestReadDataGrows checks the growing buffer past its first allocation.
 func TestReadDataGrows(t *testing.T) {
 	total := int64(initialDataCap + initialDataCap/2 + 3)
-	b, err := readData(io.LimitReader(iotest.HalfReader(zeros{}), total), total)
+	b, err := readData(io.LimitReader(iotest.HalfReader(zeros{}), total), total, initialDataCap)
 	if err != nil || int64(len(b)) != total {
 		t.Fatalf("read %d of %d bytes: %v", len(b), total, err)
 	}
-	b, err = readData(io.LimitReader(zeros{}, 5), total)
+	b, err = readData(io.LimitReader(zeros{}, 5), total, 0)
 	if err != io.ErrUnexpectedEOF || len(b) != 5 {
 		t.Fatalf("short input: %d bytes, %v", len(b), err)
 	}
@@ -239,11 +272,30 @@ func FuzzParseIDX(f *testing.F) {
 	} {
 		f.Add(b)
 	}
+	f.Add(gz(ubyteFile([]int{1 << 15, 1 << 15}, []byte{1, 2, 3}))) // 1 GiB announced by a few bytes
 	f.Fuzz(func(t *testing.T, in []byte) {
-		x, err := ParseIDX(bytes.NewReader(in), "fuzz")
+		var x *IDX
+		var err error
+		// Of known size, a file costs what it holds, gzip expanded at most
+		// maxDeflateRatio-fold.
+		if got := allocated(func() { x, err = ParseIDX(bytes.NewReader(in), "fuzz") }); got > allocLimit(len(in), 2*maxDeflateRatio) {
+			t.Fatalf("parsing %d bytes allocated %d", len(in), got)
+		}
+		// Read as a stream of unknown size, it may cost initialDataCap
+		// more before the data run out, and must come to the same result.
+		var sx *IDX
+		var serr error
+		if got := allocated(func() { sx, serr = ParseIDX(iotest.HalfReader(bytes.NewReader(in)), "fuzz") }); got > allocLimit(len(in), 2*maxDeflateRatio)+initialDataCap {
+			t.Fatalf("streaming %d bytes allocated %d", len(in), got)
+		}
+		if (err == nil) != (serr == nil) || err == nil && (sx.Type != x.Type || !slices.Equal(sx.Dims, x.Dims) || !bytes.Equal(sx.Data, x.Data)) {
+			t.Fatalf("sized and streamed parses differ: %v, %v", err, serr)
+		}
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "datasets: fuzz: ") {
-				t.Fatalf("error %q does not name the input", err)
+			for _, e := range []error{err, serr} {
+				if !strings.HasPrefix(e.Error(), "datasets: fuzz: ") {
+					t.Fatalf("error %q does not name the input", e)
+				}
 			}
 			return
 		}

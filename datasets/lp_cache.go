@@ -44,19 +44,55 @@ func loadLPs(dir string, cfg LPConfig, seed uint64, n int, generate func(LPConfi
 		return nil, LPStats{}, fmt.Errorf("datasets: %d LP instances requested; want n ≥ 0", n)
 	}
 	path := filepath.Join(dir, lpCacheName(cfg, seed, n))
-	if data, err := os.ReadFile(path); err == nil {
-		if lps, stats, err := decodeLPs(data, cfg, seed, n); err == nil {
-			return lps, stats, nil
-		}
+	lps, stats, err := readLPFile(path, cfg, seed, n)
+	switch {
+	case err == nil:
+		return lps, stats, nil
+	case errors.Is(err, errCacheIsDir):
+		return nil, LPStats{}, err // no write could replace it: say so before generating
 	}
-	lps, stats, err := generate(cfg, seed, n)
-	if err != nil {
+	if lps, stats, err = generate(cfg, seed, n); err != nil {
 		return nil, stats, err
 	}
 	if err := writeAtomic(path, encodeLPs(lps, stats, cfg, seed)); err != nil {
-		return nil, stats, fmt.Errorf("datasets: caching LP instances: %w; set IMPLICIT_CACHE_DIR to a writable folder", err)
+		return nil, stats, cacheWriteError("LP instances", err)
 	}
 	return lps, stats, nil
+}
+
+// readLPFile reads the cache file at path, checking its size before
+// reading it, and decodes it as decodeLPs does.
+func readLPFile(path string, cfg LPConfig, seed uint64, n int) ([]LP, LPStats, error) {
+	want, err := lpFileSize(cfg, n)
+	if err != nil {
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: %w", path, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, LPStats{}, fmt.Errorf("datasets: %w", err)
+	}
+	if st.IsDir() {
+		return nil, LPStats{}, cacheIsDirError(path)
+	}
+	if st.Size() != int64(want) {
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache of %d bytes, want %d", path, st.Size(), want)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, LPStats{}, fmt.Errorf("datasets: %w", err)
+	}
+	return decodeLPs(data, path, cfg, seed, n)
+}
+
+// lpFileSize returns the size of the cache file of n instances of cfg
+// (with defaults applied), or an error, for the caller to prefix, when n
+// is negative or the file could not be addressed.
+func lpFileSize(cfg LPConfig, n int) (int, error) {
+	rec := lpRecordSize(cfg)
+	if n < 0 || n > (math.MaxInt-lpHeaderSize-sha256.Size)/rec {
+		return 0, fmt.Errorf("%d LP instances of %d×%d requested; want 0 to %d", n, cfg.M, cfg.N, (math.MaxInt-lpHeaderSize-sha256.Size)/rec)
+	}
+	return lpHeaderSize + n*rec + sha256.Size, nil
 }
 
 // lpCacheName names the cache file of a configuration (with defaults
@@ -153,37 +189,47 @@ func (r *lpReader) floats(n int) []float64 {
 	return s
 }
 
-// decodeLPs parses and checks a cache file written for (cfg, seed, n).
-func decodeLPs(data []byte, cfg LPConfig, seed uint64, n int) ([]LP, LPStats, error) {
+// decodeLPs parses and checks the bytes of a cache file, named name in
+// errors, written for (cfg, seed, n).
+func decodeLPs(data []byte, name string, cfg LPConfig, seed uint64, n int) ([]LP, LPStats, error) {
 	// The size is fixed by the header we expect, so a file of any other
 	// size is rejected before anything is allocated from its contents.
-	if want := lpHeaderSize + n*lpRecordSize(cfg) + sha256.Size; len(data) != want {
-		return nil, LPStats{}, fmt.Errorf("datasets: LP cache of %d bytes, want %d", len(data), want)
+	want, err := lpFileSize(cfg, n)
+	if err != nil {
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: %w", name, err)
+	}
+	if len(data) != want {
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache of %d bytes, want %d", name, len(data), want)
 	}
 	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
 	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
-		return nil, LPStats{}, errors.New("datasets: LP cache checksum mismatch")
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache checksum mismatch; the file is corrupt", name)
 	}
 	r := &lpReader{buf: body}
 	if !bytes.Equal(body[:8], lpMagic[:]) {
-		return nil, LPStats{}, errors.New("datasets: not an LP cache file")
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: not an LP cache file", name)
 	}
 	r.off = 8
 	if v := r.u32(); v != lpFormat {
-		return nil, LPStats{}, fmt.Errorf("datasets: LP cache format %d, want %d", v, lpFormat)
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache format %d, want %d", name, v, lpFormat)
 	}
 	got := LPConfig{M: r.int(), N: r.int(), NNZ: r.int(), PEq: r.float(), CScale: r.float(), BoundStd: r.float()}
 	if got != cfg || r.u64() != seed || r.int() != n {
-		return nil, LPStats{}, errors.New("datasets: LP cache header does not match the request")
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache header does not match the request", name)
 	}
 	var st LPStats
-	ok := true
 	for _, f := range []*int{&st.Drawn, &st.Kept, &st.Infeasible, &st.Unbounded, &st.Unverified, &st.SolverFailed} {
 		*f = r.int()
-		ok = ok && *f >= 0
 	}
-	if !ok || st.Kept != n || st.Drawn != st.Kept+st.Rejected() {
-		return nil, LPStats{}, fmt.Errorf("datasets: LP cache stats %v do not add up", st)
+	// Each count must fit in what the others leave of Drawn, so that huge
+	// counts cannot wrap around to a sum that adds up.
+	left, ok := st.Drawn, st.Drawn >= 0
+	for _, v := range []int{st.Kept, st.Infeasible, st.Unbounded, st.Unverified, st.SolverFailed} {
+		ok = ok && v >= 0 && v <= left
+		left -= v
+	}
+	if !ok || left != 0 || st.Kept != n {
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache stats %v do not add up; the file is corrupt", name, st)
 	}
 	lps := make([]LP, n)
 	last := -1
@@ -191,7 +237,7 @@ func decodeLPs(data []byte, cfg LPConfig, seed uint64, n int) ([]LP, LPStats, er
 		p := &lps[k]
 		p.Index, p.M, p.N = r.int(), cfg.M, cfg.N
 		if p.Index <= last || p.Index >= st.Drawn {
-			return nil, LPStats{}, fmt.Errorf("datasets: LP cache instance %d has draw index %d", k, p.Index)
+			return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache instance %d has draw index %d; the file is corrupt", name, k, p.Index)
 		}
 		last = p.Index
 		p.Rows, p.Cols, p.Vals = make([]int, cfg.NNZ), make([]int, cfg.NNZ), make([]float64, cfg.NNZ)
@@ -207,15 +253,19 @@ func decodeLPs(data []byte, cfg LPConfig, seed uint64, n int) ([]LP, LPStats, er
 			case 1:
 				p.Eq[i] = true
 			default:
-				return nil, LPStats{}, fmt.Errorf("datasets: LP cache instance %d has a bad equality flag", k)
+				return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache instance %d has a bad equality flag; the file is corrupt", name, k)
 			}
 			r.off++
 		}
 		p.C, p.L, p.U, p.Y = r.floats(cfg.N), r.floats(cfg.N), r.floats(cfg.N), r.floats(cfg.N)
 		p.Objective = r.float()
 		if err := VerifyLP(p, lpTol); err != nil {
-			return nil, LPStats{}, err
+			return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache instance %d: %w", name, k, err)
 		}
+	}
+	// Generation stops at the last kept draw.
+	if last+1 != st.Drawn {
+		return nil, LPStats{}, fmt.Errorf("datasets: %s: LP cache stats count %d draws but the last kept one is draw %d; the file is corrupt", name, st.Drawn, last)
 	}
 	return lps, st, nil
 }

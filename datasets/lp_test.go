@@ -251,6 +251,8 @@ func TestVerifyLPRejects(t *testing.T) {
 	noY.Y = nil
 	badObj := opt
 	badObj.Objective += 1e-3
+	nanObj := opt
+	nanObj.Objective = math.NaN()
 	badIdx := opt
 	badIdx.Cols = append([]int(nil), opt.Cols...)
 	badIdx.Cols[0] = opt.N
@@ -265,6 +267,7 @@ func TestVerifyLPRejects(t *testing.T) {
 		{"below a bound", withY(shifted(atBound, -1e-3)), 0, "outside its bounds"},
 		{"equality violated", withY(shifted(inEq, step)), 0, "equality row"},
 		{"objective field wrong", badObj, 0, "Objective"},
+		{"objective field NaN", nanObj, 0, "Objective"},
 		{"column out of range", badIdx, 0, "outside A"},
 		{"no solution", noY, 0, "solve the instance"},
 		{"negative tolerance", opt, -1, "tolerance"},

@@ -63,7 +63,7 @@ func VerifyLP(p *LP, tol float64) error {
 	}
 	obj := dot(p.C, p.Y)
 	scale := max(1, math.Abs(obj))
-	if math.Abs(p.Objective-obj) > tol*scale {
+	if !(math.Abs(p.Objective-obj) <= tol*scale) { // NaN too
 		return fmt.Errorf("datasets: LP %d: Objective %.12g but cᵀy = %.12g; the instance is corrupt, regenerate it", p.Index, p.Objective, obj)
 	}
 
