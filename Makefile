@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BENCHTIME ?= 1s
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: all test unit bench lint fmt vet staticcheck bench-deps bench-compare notebook-deps notebooks
+.PHONY: all test unit bench lint fmt vet staticcheck fuzz bench-deps bench-compare notebook-deps notebooks
 
 all: lint test
 
@@ -14,6 +14,18 @@ test: unit
 ## unit: go test over every package (the quick runs of every experiment take most of the time)
 unit:
 	$(GO) test -count=1 -timeout 40m $(PKGS)
+
+## fuzz: every fuzz target for FUZZTIME each (the committed corpora run in make test too)
+FUZZTIME ?= 5s
+FUZZ_TARGETS = datasets:FuzzParseIDX datasets:FuzzLoadIDXPair datasets:FuzzReadBlob datasets:FuzzDarcyCache \
+	datasets:FuzzNavierStokesCache datasets:FuzzLPCache datasets:FuzzDeblurCache train:FuzzLoadCheckpoint
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz ./$$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$name.log 2>&1 \
+			|| { tail -30 /tmp/fuzz-$$name.log; exit 1; }; \
+	done
 
 ## bench: benchmarks with allocation counts (speed and memory targets live here)
 bench:
