@@ -132,7 +132,7 @@ func FuzzLoadCheckpoint(f *testing.F) {
 	dir := f.TempDir()
 	good := filepath.Join(dir, "good.ckpt")
 	if err := SaveCheckpoint(good, &Checkpoint{Model: "m", Fingerprint: map[string]string{"a": "b"}, Step: 3,
-		Params: []SavedTensor{{Name: "w", Shape: []int{2}, Dtype: "float64", Data: []float64{1, 2}}},
+		Params:    []SavedTensor{{Name: "w", Shape: []int{2}, Dtype: "float64", Data: []float64{1, 2}}},
 		Optimizer: OptimizerState{Kind: "adam", Buffers: map[string][][]float64{"m": {{0, 0}}, "v": {{0, 0}}}}, ModelState: []byte{1, 2, 3}}); err != nil {
 		f.Fatal(err)
 	}
