@@ -51,15 +51,21 @@ func Motion(size int) (Kernel, error) {
 }
 
 // Named returns the kernel of the deblurring workload called name:
-// "gaussian" (7×7, σ = 1.5) or "motion" (7×7).
+// "gaussian" (7×7, σ = 1.5), "motion" (7×7) or "shake" (ShakeFixed(9):
+// deepinv's default camera-shake model in a 9×9 box, a third of a 28×28
+// image, where a path's coordinates spread σ = 0.25·4.5 ≈ 1.1 pixels, as
+// far as the Gaussian's; a larger box would blur the strokes of a digit
+// away, a smaller one would bin the path into a few pixels).
 func Named(name string) (Kernel, error) {
 	switch name {
 	case "", "gaussian":
 		return Gaussian(7, 1.5)
 	case "motion":
 		return Motion(7)
+	case "shake":
+		return ShakeFixed(9)
 	}
-	return Kernel{}, fmt.Errorf("blur: unknown kernel %q (want gaussian or motion)", name)
+	return Kernel{}, fmt.Errorf("blur: unknown kernel %q (want gaussian, motion or shake)", name)
 }
 
 func (k *Kernel) normalise() {
