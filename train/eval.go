@@ -392,6 +392,11 @@ type CurvePoint struct {
 	// MetricStd is the standard deviation of the per-sample metric, when
 	// the metric is a mean over samples.
 	MetricStd float64 `json:"metric_std,omitempty"`
+	// MetricSeedStd and LipschitzSeedStd are the standard deviations over
+	// seeds, in a report that combines several seeds' runs (Metric and
+	// Lipschitz are then the means).
+	MetricSeedStd    float64 `json:"metric_seed_std,omitempty"`
+	LipschitzSeedStd float64 `json:"lipschitz_seed_std,omitempty"`
 }
 
 // IterationCounts returns 1, 2, …, dense up to 10, then roughly

@@ -26,11 +26,29 @@ import (
 // line), no temporary file left. The run uses warm starts and gradient
 // clipping, whose state and settings a resume must carry.
 func TestKilledRunsResumeExactly(t *testing.T) {
+	killAndResume(t, []string{"-quick", "-epochs", "2", "-warm-start", "-clip", "5", "-seed", "3", "-progress", "never"},
+		// classify -quick: 3000 training images, batch 64: 47 steps an epoch.
+		[]string{"train:explicit-mlp:10", "train:implicit-deq:60", "checkpoint:implicit-deq:47", "eval:implicit-deq", "report:report.md"},
+		nil)
+}
+
+// TestKilledMultiSeedRunResumes kills a two-seed run before its second
+// seed, inside its first seed's training and in the first seed's report,
+// and checks that -resume gives the uninterrupted run's combined report
+// and seed folders.
+func TestKilledMultiSeedRunResumes(t *testing.T) {
+	killAndResume(t, []string{"-quick", "-epochs", "1", "-seeds", "1,2", "-progress", "never"},
+		[]string{"seed:2", "train:implicit-deq:20", "report:report.md"}, []string{"seed-1", "seed-2"})
+}
+
+// killAndResume runs the command with args once uninterrupted, then for
+// each kill point kills a run there, resumes it and compares its folder
+// (and the subfolders sub) with the uninterrupted run's.
+func killAndResume(t *testing.T, args, kills, sub []string) {
 	bin := filepath.Join(t.TempDir(), "train")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building the command: %v\n%s", err, out)
 	}
-	args := []string{"-quick", "-epochs", "2", "-warm-start", "-clip", "5", "-seed", "3", "-progress", "never"}
 	runBin := func(dir, kill string, extra ...string) error {
 		cmd := exec.Command(bin, append(append(append([]string(nil), args...), "-out", dir), extra...)...)
 		cmd.Env = append(os.Environ(), killpoint.Variable+"="+kill)
@@ -46,14 +64,7 @@ func TestKilledRunsResumeExactly(t *testing.T) {
 	if err := runBin(ref, ""); err != nil {
 		t.Fatalf("uninterrupted run: %v", err)
 	}
-	// classify -quick: 3000 training images, batch 64: 47 steps an epoch.
-	for _, kill := range []string{
-		"train:explicit-mlp:10",
-		"train:implicit-deq:60",
-		"checkpoint:implicit-deq:47",
-		"eval:implicit-deq",
-		"report:report.md",
-	} {
+	for _, kill := range kills {
 		t.Run(kill, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "run")
 			err := runBin(dir, kill)
@@ -64,7 +75,20 @@ func TestKilledRunsResumeExactly(t *testing.T) {
 			if err := runBin(dir, "", "-resume"); err != nil {
 				t.Fatalf("resuming: %v", err)
 			}
-			sameRun(t, ref, dir)
+			if sub == nil {
+				sameRun(t, ref, dir)
+			}
+			for _, d := range sub {
+				sameRun(t, filepath.Join(ref, d), filepath.Join(dir, d))
+			}
+			if sub != nil {
+				if a, b := reportJSON(t, ref), reportJSON(t, dir); !reflect.DeepEqual(a, b) {
+					t.Errorf("combined report.json differs:\nuninterrupted %v\nresumed       %v", a, b)
+				}
+				if a, b := reportMarkdown(t, ref), reportMarkdown(t, dir); a != b {
+					t.Errorf("combined report.md differs:\n--- uninterrupted\n%s\n--- resumed\n%s", a, b)
+				}
+			}
 		})
 	}
 }

@@ -58,6 +58,7 @@ type config struct {
 	set   map[string]bool // flags given explicitly
 	dtype string
 	prog  string
+	seeds string
 }
 
 // Validate checks the values as given: an explicit zero or negative
@@ -86,6 +87,14 @@ func (c *config) Validate() error {
 		return err
 	}
 	c.Progress = p
+	if c.seeds != "" {
+		if c.set["seed"] {
+			return fmt.Errorf("-seed and -seeds are exclusive: -seeds %s runs each of its seeds", c.seeds)
+		}
+		if c.Seeds, err = experiments.ParseSeeds(c.seeds); err != nil {
+			return err
+		}
+	}
 	if c.Resume && c.Out == "" {
 		return fmt.Errorf("-resume needs -out: the folder of the run to continue")
 	}
@@ -106,6 +115,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&o.Hidden, "hidden", 0, "hidden width, channels or embedding size (default: the experiment's, see below)")
 	fs.Float64Var(&o.LR, "lr", 0, "learning rate (default: the experiment's, see below)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed: initialisation, data order and splits")
+	fs.StringVar(&c.seeds, "seeds", "", "run once per seed, in sequence (a list such as 1,2,3 or a range such as 1-5), and report the mean ± std over seeds")
 	fs.StringVar(&o.Solver, "solver", "", "forward fixed-point solver: picard, anderson or broyden (default: the experiment's, see below)")
 	fs.StringVar(&o.Backward, "backward", "", "gradient mode: ift, jfb, phantom or unrolled (default: the experiment's, see below)")
 	fs.StringVar(&o.AdjointSolver, "adjoint", "", "IFT adjoint solver: anderson, picard or gmres (default: the experiment's, see below)")

@@ -6,13 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/implicit-ml/implicit/train/experiments"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // TestBadInputs: every bad command line ends with one line saying what is
@@ -55,6 +60,12 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"-bogus"}, usage, "flag provided but not defined"},
 		{[]string{"-epochs", "1.5"}, usage, "invalid value"},
 		{[]string{"-seed", "-1"}, usage, "invalid value"},
+		{[]string{"-seeds", "1,x"}, usage, `"x" is not a seed`},
+		{[]string{"-seeds", "3-1"}, usage, "not a range"},
+		{[]string{"-seeds", "1-500"}, usage, "at most 100 seeds"},
+		{[]string{"-seeds", "1,2,1"}, usage, "seed 1 is listed twice"},
+		{[]string{"-seed", "2", "-seeds", "1,2"}, usage, "-seed and -seeds are exclusive"},
+		{[]string{"-seeds", "1,2", "-epochs", "-1"}, usage, "-epochs must be positive"},
 		{[]string{"-quick=maybe"}, usage, "invalid"},
 		{[]string{"-dtype", "int8"}, usage, "-dtype"},
 		{[]string{"-solver", "newton"}, usage, "solver"},
@@ -225,6 +236,41 @@ func TestQuickRuns(t *testing.T) {
 				t.Errorf("report compares kinds %v; want implicit models and an explicit or unrolled baseline", kinds)
 			}
 		})
+	}
+}
+
+// TestSeeds runs two seeds and checks the combined report against the
+// seeds' own: each seed's folder holds exactly the run -seed N gives, and
+// the combined figures are their means and spreads.
+func TestSeeds(t *testing.T) {
+	dir, out := quickRun(t, "classify", "-seeds", "1,2", "-epochs", "1")
+	one, _ := quickRun(t, "classify", "-seed", "2", "-epochs", "1")
+	if a, b := reportJSON(t, filepath.Join(dir, "seed-2")), reportJSON(t, one); !reflect.DeepEqual(a, b) {
+		t.Errorf("seed-2 of -seeds 1,2 differs from -seed 2:\n%v\n%v", a, b)
+	}
+	var reps [2]*report.Report
+	for i := range reps {
+		r, err := report.Read(filepath.Join(dir, fmt.Sprintf("seed-%d", i+1), "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reps[i] = r
+	}
+	c, err := report.Read(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Seeds, []uint64{1, 2}) || len(c.Comparisons) == 0 {
+		t.Errorf("combined report: seeds %v, %d comparisons", c.Seeds, len(c.Comparisons))
+	}
+	for i, m := range c.Models {
+		a, b := reps[0].Models[i].TestMetric, reps[1].Models[i].TestMetric
+		if math.Abs(m.TestMetric-(a+b)/2) > 1e-12 || math.Abs(m.TestMetricSeedStd-math.Abs(a-b)/math.Sqrt2) > 1e-12 || len(m.Seeds) != 2 {
+			t.Errorf("%s: %g ± %g from seeds %g, %g", m.Name, m.TestMetric, m.TestMetricSeedStd, a, b)
+		}
+	}
+	if !strings.Contains(out, "mean ± std over seeds 1, 2") || !strings.Contains(out, "implicit-deq ") {
+		t.Errorf("the table does not show the seeds:\n%s", out)
 	}
 }
 

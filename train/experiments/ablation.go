@@ -161,7 +161,7 @@ func ablationClassify(ctx context.Context, s Settings) (*report.Report, error) {
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("classify, %s (%d training images, %d epochs)", s.Dataset, trainN, s.Epochs),
 		metric: train.Accuracy(), trainSet: trainSet, testSet: test,
-		models: ablationGrid(s, 10, ablationJacobian, mk), tolerateFailures: true,
+		models: ablationGrid(s, 10, ablationJacobian, mk), tolerateFailures: true, pairs: [][2]string{},
 		fit: train.Config{
 			Epochs: s.Epochs, BatchSize: s.Batch, Seed: s.Seed, Schedule: s.Schedule, Optimizer: s.Optimizer(s.LR),
 			Fingerprint: map[string]string{"hidden": strconv.Itoa(hidden), "dtype": s.Dtype.String(), "quick": strconv.FormatBool(s.Quick)},
@@ -204,7 +204,7 @@ func ablationReason(ctx context.Context, s Settings) (*report.Report, error) {
 	}
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("reason: prefix parity, trained at n=%d, tested at n=%d with t=%d", n, 4*n, 4*4*n),
-		metric: sequenceAccuracy(), trainSet: trainSet, testSet: test, models: ablationGrid(s, n, ablationJacobian, mk), tolerateFailures: true,
+		metric: sequenceAccuracy(), trainSet: trainSet, testSet: test, models: ablationGrid(s, n, ablationJacobian, mk), tolerateFailures: true, pairs: [][2]string{},
 		fit: train.Config{
 			Epochs: s.Epochs, BatchSize: s.Batch, Seed: s.Seed, Schedule: s.Schedule, Optimizer: s.Optimizer(s.LR),
 			Fingerprint: map[string]string{"problem": "reason", "quick": strconv.FormatBool(s.Quick)},
@@ -267,7 +267,7 @@ func ablationPde(ctx context.Context, s Settings) (*report.Report, error) {
 	c := &comparison{
 		experiment: "ablation", dataset: fmt.Sprintf("pde: Darcy flow %d×%d, %d training samples, %d epochs", size, size, ps.trainN, ps.epochs),
 		metric: pdeRelativeL2(norm), trainSet: trainSet, testSet: testSet,
-		models: ablationGrid(s, unrolled, ablationPdeJacobian, mk), tolerateFailures: true,
+		models: ablationGrid(s, unrolled, ablationPdeJacobian, mk), tolerateFailures: true, pairs: [][2]string{},
 		fit: train.Config{
 			Epochs: ps.epochs, BatchSize: ps.batch, Seed: s.Seed, Schedule: s.Schedule, Optimizer: s.Optimizer(ps.lr),
 			Fingerprint: map[string]string{"problem": "pde", "train": strconv.Itoa(ps.trainN), "width": strconv.Itoa(ps.width), "dtype": s.Dtype.String(), "quick": strconv.FormatBool(s.Quick)},

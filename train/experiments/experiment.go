@@ -57,6 +57,9 @@ func Run(ctx context.Context, opts Options) (*report.Report, error) {
 	if !ok {
 		return nil, usagef("unknown experiment %q (want one of %v)", opts.Experiment, Names())
 	}
+	if len(opts.Seeds) > 0 {
+		return runSeeds(ctx, e, opts)
+	}
 	s, err := Resolve(e, opts)
 	if err != nil {
 		return nil, err

@@ -130,7 +130,7 @@ func (LP) Run(ctx context.Context, s Settings) (*report.Report, error) {
 		evalCfg: layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: deq.IFT{Solver: deq.GMRES{}, Stop: s.Stop}}}
 	c := &comparison{
 		experiment: "lp", dataset: fmt.Sprintf("random LPs %d×%d (%d train, %d test)", lay.M, lay.N, trainSet.Len(), testSet.Len()),
-		metric: lpError(), trainSet: trainSet, testSet: testSet, models: ms.models, start: start, continues: true,
+		metric: lpError(), trainSet: trainSet, testSet: testSet, models: ms.models, start: start, continues: true, pairs: ms.pairs(),
 		fit: lpFit(s, st, training, st.epochs2, st.lr2), evalBatch: 250,
 		evalView: ev.view, after: ev.after, finish: ev.finish,
 		config: lpConfig(s, st, stats, trainSet.Len(), testSet.Len(), training),
@@ -169,6 +169,15 @@ func lpModels(s Settings, st lpSettings, lay datasets.LPLayout, training deq.Bac
 		ms.embOf[im.Name()] = emb
 	}
 	return ms
+}
+
+// pairs sets each width's implicit model against its explicit one.
+func (ms lpNets) pairs() [][2]string {
+	var out [][2]string
+	for i := 0; i+1 < len(ms.models); i += 2 {
+		out = append(out, [2]string{ms.models[i+1].Name(), ms.models[i].Name()})
+	}
+	return out
 }
 
 // lpFit is the training configuration of one phase.

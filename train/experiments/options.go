@@ -27,6 +27,11 @@ type Options struct {
 	Epochs, Batch, Hidden int
 	LR                    float64
 	Seed                  uint64
+	// Seeds, when set, runs the experiment once per seed, in sequence,
+	// into the folders seed-N of Out, and writes one report there with
+	// each figure's mean and spread over the seeds (see report.Combine).
+	// Seed is then ignored.
+	Seeds []uint64
 	// Solver is picard, anderson or broyden.
 	Solver string
 	// Backward is ift, jfb, phantom or unrolled.
@@ -219,6 +224,13 @@ func (o Options) validate() error {
 		return fmt.Errorf("dtype %v: want float32 or float64", o.Dtype)
 	case o.Optimizer != "" && o.Optimizer != "adam" && o.Optimizer != "sgd":
 		return fmt.Errorf("optimizer %q: want adam or sgd", o.Optimizer)
+	case len(o.Seeds) > maxSeeds:
+		return fmt.Errorf("seeds: %d seeds, at most %d", len(o.Seeds), maxSeeds)
+	}
+	for i, s := range o.Seeds {
+		if slices.Contains(o.Seeds[:i], s) {
+			return fmt.Errorf("seeds: seed %d is listed twice", s)
+		}
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ type Manifest struct {
 // folder, progress display, writers and command line are not in it.
 func (s Settings) Fingerprint() map[string]string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return map[string]string{
+	m := map[string]string{
 		"experiment": s.Experiment, "problem": s.Problem, "dataset": s.Dataset,
 		"epochs": strconv.Itoa(s.Epochs), "batch": strconv.Itoa(s.Batch), "hidden": strconv.Itoa(s.Hidden),
 		"lr": f(s.LR), "clip": f(s.Clip), "schedule": s.Schedule.String(), "optimizer": orString(s.Options.Optimizer, "adam"),
@@ -47,6 +47,11 @@ func (s Settings) Fingerprint() map[string]string {
 		"tol": f(s.Stop.Tol), "max_iter": strconv.Itoa(s.Stop.MaxIter), "dtype": s.Dtype.String(), "radius": f(s.Radius),
 		"seed": strconv.FormatUint(s.Seed, 10), "quick": strconv.FormatBool(s.Quick), "warm_start": strconv.FormatBool(s.WarmStart),
 	}
+	if len(s.Seeds) > 0 {
+		delete(m, "seed")
+		m["seeds"] = seedsString(s.Seeds)
+	}
+	return m
 }
 
 // codeVersion is the VCS revision the binary was built from ("+dirty"

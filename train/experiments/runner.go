@@ -51,9 +51,30 @@ type comparison struct {
 	// modelNotes are notes the models' runs add (a collapse), appended to
 	// the report's.
 	modelNotes []string
+	// pairs are the comparisons the experiment is about, as [challenger,
+	// baseline] model names; nil means every implicit model against every
+	// other model (see defaultPairs).
+	pairs [][2]string
 	// start, when set, is when the run began (experiments that train in
 	// phases before run); the report's wall time counts from it.
 	start time.Time
+}
+
+// defaultPairs sets every implicit model against every model of
+// another kind.
+func defaultPairs(models []model) [][2]string {
+	var out [][2]string
+	for _, a := range models {
+		if a.Kind() != train.KindImplicit {
+			continue
+		}
+		for _, b := range models {
+			if b.Kind() != train.KindImplicit {
+				out = append(out, [2]string{a.Name(), b.Name()})
+			}
+		}
+	}
+	return out
 }
 
 // model is a train.Model with the report fields train cannot know
@@ -112,7 +133,10 @@ func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error)
 		Experiment: c.experiment, Dataset: c.dataset, Seed: o.Seed, Quick: o.Quick,
 		Metric:  report.MetricInfo{Name: c.metric.Name, HigherIsBetter: c.metric.HigherIsBetter},
 		Command: o.Command, Machine: fmt.Sprintf("%d CPUs, %s, %s/%s", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH),
-		Config: c.config, Notes: c.notes,
+		Config: c.config, Notes: c.notes, Pairs: c.pairs,
+	}
+	if rep.Pairs == nil {
+		rep.Pairs = defaultPairs(c.models)
 	}
 	for _, m := range c.models {
 		mr, err := c.runModel(ctx, o, dir, m, metrics, logf)

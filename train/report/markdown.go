@@ -55,7 +55,10 @@ func writeHeader(b *strings.Builder, r *Report) {
 	fmt.Fprintf(b, "# %s\n\n", title)
 
 	var meta []string
-	if r.Seed != 0 {
+	switch {
+	case len(r.Seeds) > 1:
+		meta = append(meta, "seeds "+seedList(r.Seeds))
+	case r.Seed != 0:
 		meta = append(meta, fmt.Sprintf("seed %d", r.Seed))
 	}
 	if r.Quick {
@@ -114,7 +117,10 @@ func writeModelTable(b *strings.Builder, r *Report) {
 			if best[k] {
 				s = "**" + s + "**"
 			}
-			if m.TestMetricStd > 0 {
+			switch {
+			case len(r.Seeds) > 1:
+				s += " ± " + FormatSpread(m.TestMetricSeedStd)
+			case m.TestMetricStd > 0:
 				s += " ± " + formatFigure(m.TestMetricStd)
 			}
 			return s
@@ -124,7 +130,15 @@ func writeModelTable(b *strings.Builder, r *Report) {
 	if r.Metric.HigherIsBetter {
 		direction = "higher"
 	}
-	fmt.Fprintf(b, "\nBest %s in bold (%s is better).\n\n", metricName, direction)
+	spread := ""
+	switch {
+	case len(r.Seeds) > 1:
+		spread = fmt.Sprintf("; mean ± standard deviation over %d seeds (%s)", len(r.Seeds), seedList(r.Seeds))
+	case anyModelHas(r.Models, func(m ModelReport) bool { return m.TestMetricStd > 0 }):
+		spread = "; ± the standard deviation over the test samples"
+	}
+	fmt.Fprintf(b, "\nBest %s in bold (%s is better)%s.\n\n", metricName, direction, spread)
+	writeComparisons(b, r, metricName)
 	if anyModelHas(r.Models, func(m ModelReport) bool { return m.Description != "" }) {
 		for _, m := range r.Models {
 			if m.Description != "" {
@@ -133,6 +147,26 @@ func writeModelTable(b *strings.Builder, r *Report) {
 		}
 		b.WriteString("\n")
 	}
+}
+
+// writeComparisons states the verdict on each pair of a combined report.
+func writeComparisons(b *strings.Builder, r *Report, metricName string) {
+	if len(r.Comparisons) == 0 {
+		return
+	}
+	b.WriteString("Over the seeds (a difference counts only when it exceeds its spread):\n\n")
+	for _, c := range r.Comparisons {
+		fmt.Fprintf(b, "- %s.\n", c.Sentence(metricName))
+	}
+	b.WriteString("\n")
+}
+
+func seedList(seeds []uint64) string {
+	parts := make([]string, len(seeds))
+	for i, s := range seeds {
+		parts[i] = strconv.FormatUint(s, 10)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // tableColumns are the results table's columns before the metric's. The
@@ -255,21 +289,34 @@ func writeCurves(b *strings.Builder, r *Report) {
 		}
 		fmt.Fprintf(b, "### %s\n\n", singleLine(m.Name))
 		withStd := slices.ContainsFunc(m.Curve, func(c train.CurvePoint) bool { return c.MetricStd != 0 })
+		seeds := len(r.Seeds) > 1
 		heads := []string{"t", metricName}
+		if seeds {
+			heads = append(heads, "± (seeds)")
+		}
 		if withStd {
 			heads = append(heads, "std")
 		}
 		heads = append(heads, "L_t")
+		if seeds {
+			heads = append(heads, "± (seeds)")
+		}
 		writeTableRow(b, len(heads), func(i int) string { return heads[i] })
 		writeTableRow(b, len(heads), func(int) string { return "--:" })
 		rows := curveRows(len(m.Curve), maxCurveRows)
 		for _, k := range rows {
 			c := m.Curve[k]
 			cells := []string{strconv.Itoa(c.T), formatFigure(c.Metric)}
+			if seeds {
+				cells = append(cells, formatSpreadMeasured(c.MetricSeedStd))
+			}
 			if withStd {
 				cells = append(cells, formatMeasured(c.MetricStd))
 			}
 			cells = append(cells, formatMeasured(c.Lipschitz))
+			if seeds {
+				cells = append(cells, formatSpreadMeasured(c.LipschitzSeedStd))
+			}
 			writeTableRow(b, len(cells), func(i int) string { return cells[i] })
 		}
 		if len(rows) < len(m.Curve) {
@@ -366,6 +413,23 @@ func formatFigure(v float64) string {
 		return groupThousands(int64(math.Round(v)))
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+// FormatSpread formats a spread (a standard deviation) to two
+// significant digits: more would claim a precision a few seeds cannot
+// give.
+func FormatSpread(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) >= 9999.5 {
+		return formatFigure(v)
+	}
+	return strconv.FormatFloat(v, 'g', 2, 64)
+}
+
+func formatSpreadMeasured(v float64) string {
+	if v == 0 {
+		return ""
+	}
+	return FormatSpread(v)
 }
 
 // formatMeasured is formatFigure with zero, meaning "not measured", left blank.

@@ -43,6 +43,10 @@ type Series struct {
 	// pieces of a curve broken at a gap share one look and one legend
 	// entry.
 	Style int
+	// Lo and Hi, when set (the same length as X), shade a band from Lo to
+	// Hi at each X in the series' colour: the spread over seeds. Points
+	// whose band cannot be drawn are left out of the band only.
+	Lo, Hi []float64
 }
 
 // Figure geometry. 6×4 inches at 150 dpi is 900×600 pixels: sharp in a
@@ -104,6 +108,9 @@ func LinePlot(path string, title, xLabel, yLabel string, logX, logY bool, series
 		if len(s.X) != len(s.Y) {
 			return fmt.Errorf("report: LinePlot %s: series %q has %d x values but %d y values", path, s.Name, len(s.X), len(s.Y))
 		}
+		if (s.Lo != nil || s.Hi != nil) && (len(s.Lo) != len(s.X) || len(s.Hi) != len(s.X)) {
+			return fmt.Errorf("report: LinePlot %s: series %q has %d x values but a band of %d and %d", path, s.Name, len(s.X), len(s.Lo), len(s.Hi))
+		}
 	}
 	kept := make([]plotter.XYs, len(series))
 	n := 0
@@ -150,6 +157,13 @@ func renderLines(title, xLabel, yLabel string, logX, logY bool, series []Series,
 	for i, xys := range kept {
 		kept[i] = logTransform(xys, logX, logY)
 	}
+	bands := make([]plotter.XYs, len(series))
+	for i, s := range series {
+		bands[i] = logTransform(bandPolygon(s, logX, logY), logX, logY)
+	}
+	if err := addBands(p, series, bands); err != nil {
+		return nil, err
+	}
 	entries, err := addSeries(p, series, kept)
 	if err != nil {
 		return nil, err
@@ -157,7 +171,7 @@ func renderLines(title, xLabel, yLabel string, logX, logY bool, series []Series,
 	// Ranges are set from the kept points, not left to plot.Add, so that a
 	// log axis never sees a non-positive bound.
 	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	for _, xys := range kept {
+	for _, xys := range append(kept, bands...) {
 		for _, q := range xys {
 			xmin, xmax = math.Min(xmin, q.X), math.Max(xmax, q.X)
 			ymin, ymax = math.Min(ymin, q.Y), math.Max(ymax, q.Y)
@@ -185,6 +199,56 @@ func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	grid.Horizontal.Color = color.Gray{Y: 0xDD}
 	p.Add(grid)
 	return p
+}
+
+// bandPolygon is the outline of s's band: along Hi, then back along Lo,
+// over the points where x, Lo and Hi can all be drawn; nil when s has no
+// band or fewer than two such points.
+func bandPolygon(s Series, logX, logY bool) plotter.XYs {
+	if s.Lo == nil {
+		return nil
+	}
+	var idx []int
+	for i := range s.X {
+		if plottable(s.X[i], logX) && plottable(s.Lo[i], logY) && plottable(s.Hi[i], logY) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) < 2 {
+		return nil
+	}
+	out := make(plotter.XYs, 0, 2*len(idx))
+	for _, i := range idx {
+		out = append(out, plotter.XY{X: s.X[i], Y: s.Hi[i]})
+	}
+	for k := len(idx) - 1; k >= 0; k-- {
+		out = append(out, plotter.XY{X: s.X[idx[k]], Y: s.Lo[idx[k]]})
+	}
+	return out
+}
+
+// addBands shades each series' band in a translucent tint of its colour,
+// under every line.
+func addBands(p *plot.Plot, series []Series, bands []plotter.XYs) error {
+	for i, b := range bands {
+		if len(b) == 0 {
+			continue
+		}
+		style := i
+		if series[i].Style > 0 {
+			style = series[i].Style - 1
+		}
+		r, g, bl, _ := plotColors[style%len(plotColors)].RGBA()
+		poly, err := plotter.NewPolygon(b)
+		if err != nil {
+			return err
+		}
+		// Premultiplied alpha: a quarter of the colour over white.
+		poly.Color = color.RGBA{R: uint8(r >> 10), G: uint8(g >> 10), B: uint8(bl >> 10), A: 0x40}
+		poly.LineStyle.Width = 0
+		p.Add(poly)
+	}
+	return nil
 }
 
 // addSeries draws each series' kept points as a line (dashed, with point
@@ -522,12 +586,16 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 	}
 	logX := spansRatio(ts, logXRatio)
 	figures := []curveFigure{
-		{PlotMetricVsT, metricName,
-			func(c train.CurvePoint) float64 { return c.Metric },
-			func(m ModelReport) float64 { return m.TestMetric }, false},
-		{PlotLipschitzVsT, "empirical Lipschitz constant L_t",
-			func(c train.CurvePoint) float64 { return c.Lipschitz },
-			func(m ModelReport) float64 { return m.Lipschitz }, true},
+		{file: PlotMetricVsT, yLabel: metricName,
+			curve:    func(c train.CurvePoint) float64 { return c.Metric },
+			ref:      func(m ModelReport) float64 { return m.TestMetric },
+			curveStd: func(c train.CurvePoint) float64 { return c.MetricSeedStd },
+			refStd:   func(m ModelReport) float64 { return m.TestMetricSeedStd }},
+		{file: PlotLipschitzVsT, yLabel: "empirical Lipschitz constant L_t", positive: true,
+			curve:    func(c train.CurvePoint) float64 { return c.Lipschitz },
+			ref:      func(m ModelReport) float64 { return m.Lipschitz },
+			curveStd: func(c train.CurvePoint) float64 { return c.LipschitzSeedStd },
+			refStd:   func(m ModelReport) float64 { return m.LipschitzSeedStd }},
 	}
 	var written []string
 	for _, fig := range figures {
@@ -540,7 +608,11 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 				return written, fmt.Errorf("report: WritePlots: %w", err)
 			}
 		}
-		if err := LinePlot(filepath.Join(dir, fig.file), plotTitle(r), "test-time iterations t", fig.yLabel, logX, logY, series); err != nil {
+		title := plotTitle(r)
+		if len(r.Seeds) > 1 {
+			title += fmt.Sprintf(" (%d seeds: mean, band ± 1 std)", len(r.Seeds))
+		}
+		if err := LinePlot(filepath.Join(dir, fig.file), title, "test-time iterations t", fig.yLabel, logX, logY, series); err != nil {
 			return written, err
 		}
 		written = append(written, fig.file)
@@ -555,6 +627,9 @@ type curveFigure struct {
 	yLabel string
 	curve  func(train.CurvePoint) float64
 	ref    func(ModelReport) float64
+	// curveStd and refStd are the spreads over seeds (0 for one seed).
+	curveStd func(train.CurvePoint) float64
+	refStd   func(ModelReport) float64
 	// positive drops values <= 0 even on a linear axis.
 	positive bool
 }
@@ -575,7 +650,11 @@ func (fig curveFigure) series(models []ModelReport, logX bool) ([]Series, bool, 
 				}
 				series[i].X = append(series[i].X, float64(c.T))
 				series[i].Y = append(series[i].Y, y)
+				if sd := fig.curveStd(c); sd > 0 {
+					series[i].addBand(len(series[i].X)-1, y-sd, y+sd)
+				}
 			}
+			series[i].padBand()
 			series[i].Points = len(m.Curve) <= maxMarkedPoints
 			ys = append(ys, series[i].Y...)
 			if len(plottablePoints(series[i].X, series[i].Y, logX, false)) > 0 {
@@ -587,6 +666,9 @@ func (fig curveFigure) series(models []ModelReport, logX bool) ([]Series, bool, 
 			series[i].Dashed = true
 			series[i].Y = []float64{y, y}
 			ys = append(ys, y)
+			if sd := fig.refStd(m); sd > 0 {
+				series[i].Lo, series[i].Hi = []float64{y - sd, y - sd}, []float64{y + sd, y + sd}
+			}
 		}
 	}
 	if curves == 0 {
@@ -600,6 +682,22 @@ func (fig curveFigure) series(models []ModelReport, logX bool) ([]Series, bool, 
 		}
 	}
 	return series, logY, true
+}
+
+// addBand sets the band at point i to [lo, hi], extending it with NaN
+// (not drawn) up to i.
+func (s *Series) addBand(i int, lo, hi float64) {
+	for len(s.Lo) <= i {
+		s.Lo, s.Hi = append(s.Lo, math.NaN()), append(s.Hi, math.NaN())
+	}
+	s.Lo[i], s.Hi[i] = lo, hi
+}
+
+// padBand extends a band shorter than X with NaN (not drawn).
+func (s *Series) padBand() {
+	for s.Lo != nil && len(s.Lo) < len(s.X) {
+		s.Lo, s.Hi = append(s.Lo, math.NaN()), append(s.Hi, math.NaN())
+	}
 }
 
 // maxMarkedPoints bounds the curves drawn with glyphs: beyond it the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"image/png"
 	"math"
 	"os"
@@ -224,15 +225,7 @@ func TestWriteMarkdownErrors(t *testing.T) {
 // image.
 func checkPNG(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	img := decodePNG(t, path)
 	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
 		t.Errorf("%s: image is %v", path, b)
 	}
@@ -508,4 +501,19 @@ func TestImplicitIterationsAlwaysInJSON(t *testing.T) {
 			t.Errorf("round trip: %v, %+v", err, back)
 		}
 	}
+}
+
+// decodePNG reads the PNG at path or fails t.
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
 }

@@ -32,6 +32,28 @@ type Report struct {
 	Config map[string]any `json:"config,omitempty"`
 	// Notes are remarks the experiment wants a reader to see.
 	Notes []string `json:"notes,omitempty"`
+	// Pairs name the comparisons the experiment is about, as
+	// [challenger, baseline] model names (an implicit model and its
+	// equal-parameter explicit one); a combined report judges each.
+	Pairs [][2]string `json:"pairs,omitempty"`
+	// Seeds lists the seeds of a report that combines several runs (see
+	// Combine); each model's figures are then means over them.
+	Seeds []uint64 `json:"seeds,omitempty"`
+	// Comparisons judge each pair of a combined report.
+	Comparisons []Comparison `json:"comparisons,omitempty"`
+}
+
+// Comparison is the verdict on a pair of models over seeds: the
+// challenger's mean metric minus the baseline's, oriented so that a
+// positive Difference is better, with the spread sqrt(s₁² + s₂²) of the
+// two seed standard deviations. Verdict is "beats" or "trails" only when
+// |Difference| exceeds Spread, and "matches" otherwise.
+type Comparison struct {
+	Challenger string  `json:"challenger"`
+	Baseline   string  `json:"baseline"`
+	Difference float64 `json:"difference"`
+	Spread     float64 `json:"spread"`
+	Verdict    string  `json:"verdict"`
 }
 
 // MetricInfo names the task metric.
@@ -83,6 +105,27 @@ type ModelReport struct {
 	NotConvergedFraction float64 `json:"not_converged_fraction,omitempty"`
 	// Extra holds experiment-specific figures.
 	Extra map[string]float64 `json:"extra,omitempty"`
+
+	// In a report that combines several seeds' runs the figures above are
+	// means over seeds; TestMetricSeedStd, LipschitzSeedStd and
+	// ExtraSeedStd are their standard deviations over seeds, and Seeds
+	// holds each run's own figures.
+	TestMetricSeedStd float64            `json:"test_metric_seed_std,omitempty"`
+	LipschitzSeedStd  float64            `json:"lipschitz_seed_std,omitempty"`
+	ExtraSeedStd      map[string]float64 `json:"extra_seed_std,omitempty"`
+	Seeds             []SeedRun          `json:"seeds,omitempty"`
+}
+
+// SeedRun is one seed's figures of a model in a combined report.
+type SeedRun struct {
+	Seed          uint64             `json:"seed"`
+	TestMetric    float64            `json:"test_metric"`
+	TestMetricStd float64            `json:"test_metric_std,omitempty"`
+	Lipschitz     float64            `json:"lipschitz,omitempty"`
+	FinalLoss     float64            `json:"final_loss,omitempty"`
+	TrainSeconds  float64            `json:"train_seconds"`
+	Curve         []train.CurvePoint `json:"curve,omitempty"`
+	Extra         map[string]float64 `json:"extra,omitempty"`
 }
 
 // MarshalJSON writes the report's fields, with forward_iterations_mean and

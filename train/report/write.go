@@ -17,7 +17,8 @@ import (
 
 // Write writes the report into dir: report.json (NaN and Inf, which JSON
 // cannot hold, as 0), the PNG plots, report.md and curves.csv, each to a
-// temporary name and then renamed, so a reader never sees half a file.
+// temporary name and then renamed, so a reader never sees half a file;
+// curves.csv is written last (see Written).
 func Write(dir string, rep *Report) error {
 	js, err := json.MarshalIndent(sanitize(rep), "", "  ")
 	if err != nil {
@@ -40,15 +41,36 @@ func Write(dir string, rep *Report) error {
 	}
 	return WriteFile(filepath.Join(dir, "curves.csv"), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"model", "t", "metric", "metric_std", "lipschitz"})
+		cw.Write([]string{"model", "t", "metric", "metric_std", "lipschitz", "metric_seed_std", "lipschitz_seed_std"})
 		for _, m := range rep.Models {
 			for _, p := range m.Curve {
-				cw.Write([]string{m.Name, strconv.Itoa(p.T), CSVFloat(p.Metric), CSVFloat(p.MetricStd), CSVFloat(p.Lipschitz)})
+				cw.Write([]string{m.Name, strconv.Itoa(p.T), CSVFloat(p.Metric), CSVFloat(p.MetricStd), CSVFloat(p.Lipschitz),
+					CSVFloat(p.MetricSeedStd), CSVFloat(p.LipschitzSeedStd)})
 			}
 		}
 		cw.Flush()
 		return cw.Error()
 	})
+}
+
+// Written says whether Write finished in dir: each file is renamed into
+// place when complete, and curves.csv, the last, is there.
+func Written(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "curves.csv"))
+	return err == nil
+}
+
+// Read loads a report.json written by Write.
+func Read(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", path, err)
+	}
+	return &r, nil
 }
 
 // CSVFloat formats a number for the CSV files of a report: 8 significant
@@ -79,7 +101,11 @@ func WriteFile(path string, write func(io.Writer) error) error {
 // PrintTable writes the side-by-side table and the curves as text, for a
 // terminal.
 func PrintTable(w io.Writer, rep *Report) {
-	fmt.Fprintf(w, "\n%s on %s (seed %d%s)\n\n", rep.Experiment, rep.Dataset, rep.Seed, map[bool]string{true: ", quick", false: ""}[rep.Quick])
+	seeds := fmt.Sprintf("seed %d", rep.Seed)
+	if len(rep.Seeds) > 1 {
+		seeds = fmt.Sprintf("mean ± std over seeds %s", seedList(rep.Seeds))
+	}
+	fmt.Fprintf(w, "\n%s on %s (%s%s)\n\n", rep.Experiment, rep.Dataset, seeds, map[bool]string{true: ", quick", false: ""}[rep.Quick])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "model\tkind\tparams\ttrain s\tsamples/s\tpeak heap MiB\tfwd it\tbwd it\tL (conv.)\ttest %s\t\n", rep.Metric.Name)
 	for _, m := range rep.Models {
@@ -89,8 +115,12 @@ func PrintTable(w io.Writer, rep *Report) {
 			}
 			return fmt.Sprintf("%.1f", v)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.0f\t%.1f\t%s\t%s\t%.3g\t%.4f\t\n", m.Name, m.Kind, m.Params, m.TrainSeconds,
-			m.TrainSamplesPerSecond, float64(m.PeakHeapBytes)/(1<<20), it(m.ForwardIterationsMean), it(m.BackwardIterationsMean), m.Lipschitz, m.TestMetric)
+		metric := fmt.Sprintf("%.4f", m.TestMetric)
+		if len(rep.Seeds) > 1 {
+			metric += " ± " + FormatSpread(m.TestMetricSeedStd)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.0f\t%.1f\t%s\t%s\t%.3g\t%s\t\n", m.Name, m.Kind, m.Params, m.TrainSeconds,
+			m.TrainSamplesPerSecond, float64(m.PeakHeapBytes)/(1<<20), it(m.ForwardIterationsMean), it(m.BackwardIterationsMean), m.Lipschitz, metric)
 	}
 	tw.Flush()
 	for _, m := range rep.Models {
@@ -99,9 +129,19 @@ func PrintTable(w io.Writer, rep *Report) {
 		}
 		var parts []string
 		for _, p := range m.Curve {
+			if len(rep.Seeds) > 1 {
+				parts = append(parts, fmt.Sprintf("t=%d: %.4f ± %s (L %.3g ± %s)", p.T, p.Metric, FormatSpread(p.MetricSeedStd), p.Lipschitz, FormatSpread(p.LipschitzSeedStd)))
+				continue
+			}
 			parts = append(parts, fmt.Sprintf("t=%d: %.4f (L %.3g)", p.T, p.Metric, p.Lipschitz))
 		}
 		fmt.Fprintf(w, "\n%s, %s and L_t against test-time iterations:\n  %s\n", m.Name, rep.Metric.Name, strings.Join(parts, "\n  "))
+	}
+	for _, c := range rep.Comparisons {
+		fmt.Fprintf(w, "\n%s", c.Sentence(rep.Metric.Name))
+	}
+	if len(rep.Comparisons) > 0 {
+		fmt.Fprintln(w)
 	}
 }
 
