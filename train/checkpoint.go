@@ -77,6 +77,14 @@ type Checkpoint struct {
 	// SpectralRadius is the last monitored ρ(J_f(z*)), kept so a finished
 	// run reports it after a resume.
 	SpectralRadius float64
+	// Best, BestScore and HasBest are Config.Best's parameters and score
+	// so far; LRScale the rate's scale after its spikes (0 reads as 1),
+	// Spikes their count.
+	Best      []SavedTensor
+	BestScore float64
+	HasBest   bool
+	LRScale   float64
+	Spikes    int
 	// ModelState is the model's own run-time state (Net.State: per-sample
 	// warm starts, the Jacobian penalty's random stream), so a resumed run
 	// continues exactly as an uninterrupted one.
@@ -224,6 +232,16 @@ func saveParams(ps G.Nodes) []SavedTensor {
 // restoreParams writes saved values into the parameters, rejecting any
 // difference in names, shapes or dtypes.
 func restoreParams(path string, ps G.Nodes, saved []SavedTensor) error {
+	if err := checkSaved(path, ps, saved); err != nil {
+		return err
+	}
+	writeParams(ps, saved)
+	return nil
+}
+
+// checkSaved checks that saved values fit the parameters ps: the same
+// names, shapes, dtypes and sizes.
+func checkSaved(path string, ps G.Nodes, saved []SavedTensor) error {
 	if len(ps) != len(saved) {
 		return fmt.Errorf("train: checkpoint %s holds %d parameters, the model has %d; it was written by another model", path, len(saved), len(ps))
 	}
@@ -235,14 +253,6 @@ func restoreParams(path string, ps G.Nodes, saved []SavedTensor) error {
 		}
 		if len(s.Data) != v.Shape().TotalSize() {
 			return fmt.Errorf("train: checkpoint %s is inconsistent: parameter %s of shape %v holds %d values; remove it to start over", path, s.Name, s.Shape, len(s.Data))
-		}
-		switch d := v.Data().(type) {
-		case []float64:
-			copy(d, s.Data)
-		case []float32:
-			for j, x := range s.Data {
-				d[j] = float32(x)
-			}
 		}
 	}
 	return nil

@@ -72,6 +72,9 @@ type Config struct {
 	SkipNonConvergedBackward bool
 	// Warnings receives warnings (nil: ProgressOut; both nil: none).
 	Warnings io.Writer
+	// Best, when set, keeps the parameters of the best training loss or
+	// epoch metric and ends training with them (see Best).
+	Best Best
 }
 
 // Hook is a named extension of the loop: metrics, checkpoints, early
@@ -122,6 +125,12 @@ type Fitted struct {
 	// Resumed is true when the run continued a checkpoint; AlreadyDone
 	// when the checkpoint was of a finished run and nothing was trained.
 	Resumed, AlreadyDone bool
+	// BestScore is the score of the parameters the run ended with when
+	// Config.Best kept some (BestKept); Spikes counts the loss spikes it
+	// undid.
+	BestScore float64
+	BestKept  bool
+	Spikes    int
 }
 
 func (c Config) resolved() Config {
@@ -151,7 +160,7 @@ func (c Config) validate() error {
 	case c.Resume && c.Checkpoint == "":
 		return fmt.Errorf("train: Resume needs a Checkpoint path")
 	}
-	return nil
+	return c.Best.validate()
 }
 
 // epochOrder is the order in which epoch e visits n samples.
@@ -187,7 +196,8 @@ func Fit(ctx context.Context, model Model, data Dataset, cfg Config) (*Fitted, e
 		total = cfg.MaxSteps
 	}
 	fp := fingerprint(model, net, cfg, n)
-	f := &fitter{model: model, data: data, cfg: cfg, net: net, sess: sess, opt: opt, heap: heap, perEpoch: perEpoch, total: total, fp: fp, baseLR: cfg.Optimizer.LR}
+	f := &fitter{model: model, data: data, cfg: cfg, net: net, sess: sess, opt: opt, heap: heap, perEpoch: perEpoch, total: total, fp: fp, baseLR: cfg.Optimizer.LR,
+		keep: newKeeper(cfg.Best)}
 	if f.baseLR == 0 {
 		f.baseLR = 1e-3
 	}
@@ -213,6 +223,9 @@ func fingerprint(model Model, net *Net, cfg Config, n int) map[string]string {
 		"seed":      strconv.FormatUint(cfg.Seed, 10),
 		"schedule":  cfg.Schedule.String(),
 		"params":    strconv.Itoa(len(net.Params)),
+	}
+	if cfg.Best.By != BestNone {
+		fp["best"] = fmt.Sprintf("%+v", cfg.Best)
 	}
 	for k, v := range cfg.Fingerprint {
 		fp[k] = v
@@ -250,6 +263,7 @@ type fitter struct {
 	epochSteps     int
 	epochSolver    SolverStats // solver stats at the epoch's start
 	radius         float64
+	keep           *keeper
 }
 
 // resume restores the checkpoint when asked to. It returns a result when
@@ -286,6 +300,15 @@ func (f *fitter) resume() (*Fitted, error) {
 	f.epochLoss, f.epochSteps, f.epochSolver = c.EpochLoss, c.EpochSteps, c.EpochSolver
 	f.sess.Skipped = c.Skipped
 	f.radius = c.SpectralRadius
+	if c.HasBest {
+		if err := checkSaved(path, f.net.Params, c.Best); err != nil {
+			return nil, fmt.Errorf("%w (its best parameters)", err)
+		}
+	}
+	f.keep.best, f.keep.score, f.keep.has, f.keep.spikes = c.Best, c.BestScore, c.HasBest, c.Spikes
+	if c.LRScale > 0 {
+		f.keep.lrScale = c.LRScale
+	}
 	if f.net.SetState != nil && c.ModelState != nil {
 		if err := f.net.SetState(c.ModelState); err != nil {
 			return nil, fmt.Errorf("train: checkpoint %s: the model's state: %w", path, err)
@@ -330,6 +353,7 @@ func (f *fitter) checkpoint(done bool) error {
 		IntervalLoss: f.intervalLoss, IntervalSteps: f.intervalSteps, IntervalSolver: f.intervalSolver,
 		EpochLoss: f.epochLoss, EpochSteps: f.epochSteps, EpochSolver: f.epochSolver, Skipped: f.sess.Skipped,
 		SpectralRadius: f.radius, ModelState: state,
+		Best: f.keep.best, BestScore: f.keep.score, HasBest: f.keep.has, LRScale: f.keep.lrScale, Spikes: f.keep.spikes,
 	})
 }
 
@@ -337,7 +361,10 @@ func (f *fitter) result() *Fitted {
 	res := &Fitted{
 		Net: f.net, Steps: f.step, Epochs: f.epoch, Seconds: f.seconds, Samples: f.samples,
 		PeakHeap: f.peak, FirstLoss: f.firstLoss, FinalLoss: f.lastLoss, Solver: f.solverStats(), Resumed: f.resumed,
-		Skipped: f.sess.Skipped, SpectralRadius: f.radius,
+		Skipped: f.sess.Skipped, SpectralRadius: f.radius, Spikes: f.keep.spikes,
+	}
+	if f.keep.has {
+		res.BestScore, res.BestKept = f.keep.score, true
 	}
 	if f.seconds > 0 {
 		res.SamplesPerSecond = float64(f.samples) / f.seconds
@@ -390,6 +417,7 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 	// at all: measure what the trained model holds once, at the end.
 	runtime.GC()
 	f.peak = f.heap.sample()
+	f.keep.restore(f.net.Params)
 	if err := f.checkpoint(true); err != nil {
 		return nil, err
 	}
@@ -484,6 +512,7 @@ func (f *fitter) endEpoch(st *State) error {
 			rec.Epoch = f.epoch
 		}
 		rec.Metric = st.EpochMetric
+		f.keep.afterEpoch(f.net.Params, st.EpochMetric)
 		if err := f.epochHealth(&rec); err != nil {
 			return err
 		}
@@ -546,12 +575,14 @@ func (f *fitter) epochHealth(rec *Record) error {
 // trainStep runs one batch forward and backward and applies the optimizer
 // at the scheduled rate.
 func (f *fitter) trainStep(idx []int) (loss, lr float64, err error) {
-	lr = f.cfg.Schedule.Rate(f.baseLR, f.step, f.total)
+	lr = f.cfg.Schedule.Rate(f.baseLR, f.step, f.total) * f.keep.lrScale
 	f.opt.SetLearnRate(lr)
+	f.keep.beforeStep(f.net.Params)
 	loss, err = f.sess.Step(f.data, idx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%w (step %d)", err, f.step)
 	}
+	f.keep.afterStep(f.net.Params, loss, lr)
 	return loss, lr, nil
 }
 
