@@ -34,6 +34,13 @@ type PartsDense struct {
 // of the concatenated fan-in. act must have a derivative computable from
 // its output (identity, tanh, ReLU, sigmoid, softplus).
 func NewPartsDense(s *layers.Scope, name string, in []int, out int, act layers.Activation) *PartsDense {
+	return NewPartsDenseInit(s, name, in, out, act, nil)
+}
+
+// NewPartsDenseInit is NewPartsDense with the weights drawn by init (nil:
+// Glorot uniform) as one matrix of the concatenated fan-in, split into
+// its parts' blocks of rows.
+func NewPartsDenseInit(s *layers.Scope, name string, in []int, out int, act layers.Activation, init layers.Init) *PartsDense {
 	d := &PartsDense{Act: act, In: append([]int(nil), in...), Out: out}
 	total := 0
 	for _, k := range in {
@@ -51,11 +58,24 @@ func NewPartsDense(s *layers.Scope, name string, in []int, out int, act layers.A
 		d.err = s.Fail(fmt.Errorf("graph: PartsDense %q: activation %v is not supported (use identity, tanh, relu, sigmoid or softplus)", name, act))
 		return d
 	}
-	// One Glorot scale for the whole matrix: a part is a block of rows.
-	fan := tensor.Shape{total, out}
-	init := func(rng *rand.Rand, _ tensor.Shape, vals []float64) { layers.GlorotUniform(1)(rng, fan, vals) }
+	if init == nil {
+		init = layers.GlorotUniform(1)
+	}
+	// One matrix for all parts, drawn when the first part is created (a
+	// rebound scope draws nothing); each part takes its block of rows.
+	// For i.i.d. draws such as Glorot's this is the same as drawing the
+	// blocks one after another.
+	full, row := []float64(nil), 0
 	for p, k := range in {
-		d.W = append(d.W, s.Param(fmt.Sprintf("%s.W%d", name, p), tensor.Shape{k, out}, init))
+		block := func(rng *rand.Rand, _ tensor.Shape, vals []float64) {
+			if full == nil {
+				full = make([]float64, total*out)
+				init(rng, tensor.Shape{total, out}, full)
+			}
+			copy(vals, full[row*out:])
+		}
+		d.W = append(d.W, s.Param(fmt.Sprintf("%s.W%d", name, p), tensor.Shape{k, out}, block))
+		row += k
 	}
 	d.B = s.Param(name+".b", tensor.Shape{1, out}, layers.Zeros)
 	d.err = s.Err()
@@ -132,7 +152,10 @@ func (d *PartsDense) apply(xs, ws G.Nodes, add *G.Node, outAct layers.Activation
 // D being the node counts of the two sides, instance-major.
 type BipartiteConv struct {
 	Msg1, Msg2 *PartsDense // message MLP: Src → Width → Width
-	Upd1, Upd2 *PartsDense // update MLP: Dst + [Width] → Width → Width
+	// Dst1, Dst2, with ConvOptions.DstMLP: the destination MLP, Dst →
+	// Width → Width (ReLU, then identity); nil otherwise.
+	Dst1, Dst2 *PartsDense
+	Upd1, Upd2 *PartsDense // update MLP: Dst (or Width) + [Width] → Width → Width
 	Dir        BipartiteDir
 	M, N       int
 	Src, Dst   []int
@@ -140,33 +163,62 @@ type BipartiteConv struct {
 	err        error
 }
 
+// ConvOptions are a BipartiteConv's options; the zero value is the
+// convolution documented there.
+type ConvOptions struct {
+	// DstMLP passes the destination features through a two-layer MLP of
+	// their own (Dst → Width, ReLU, → Width) before the update, which then
+	// sees [MLP(dst), agg]: the convolutions of the LP paper's code carry
+	// three MLPs, on the source, on the destination and on the
+	// concatenation.
+	DstMLP bool
+	// Init draws every weight matrix (nil: Glorot uniform, gain 1);
+	// biases start at zero.
+	Init layers.Init
+}
+
 // BipartiteConv creates a convolution for graphs of m constraint and n
 // variable nodes, with source and destination feature parts of the given
 // widths and width hidden and output channels. Parameters are
 // name.msg1.*, name.msg2.*, name.upd1.* and name.upd2.*.
 func NewBipartiteConv(s *layers.Scope, name string, m, n int, dir BipartiteDir, src, dst []int, width int) *BipartiteConv {
+	return NewBipartiteConvWith(s, name, m, n, dir, src, dst, width, ConvOptions{})
+}
+
+// NewBipartiteConvWith is NewBipartiteConv with options; the destination
+// MLP's parameters are name.dst1.* and name.dst2.*, created after the
+// message MLP's.
+func NewBipartiteConvWith(s *layers.Scope, name string, m, n int, dir BipartiteDir, src, dst []int, width int, opt ConvOptions) *BipartiteConv {
 	c := &BipartiteConv{Dir: dir, M: m, N: n, Src: append([]int(nil), src...), Dst: append([]int(nil), dst...), Width: width}
 	if m <= 0 || n <= 0 || width <= 0 || len(src) == 0 || len(dst) == 0 || (dir != VarToCons && dir != ConsToVar) {
 		c.err = s.Fail(fmt.Errorf("graph: BipartiteConv %q needs m, n, width > 0, source and destination parts and a direction, got %d, %d, %d, %v, %v, %v", name, m, n, width, src, dst, dir))
 		return c
 	}
-	c.Msg1 = NewPartsDense(s, name+".msg1", src, width, layers.ReLU)
-	c.Msg2 = NewPartsDense(s, name+".msg2", []int{width}, width, layers.Identity)
-	c.Upd1 = NewPartsDense(s, name+".upd1", append(append([]int(nil), dst...), width), width, layers.ReLU)
-	c.Upd2 = NewPartsDense(s, name+".upd2", []int{width}, width, layers.ReLU)
+	c.Msg1 = NewPartsDenseInit(s, name+".msg1", src, width, layers.ReLU, opt.Init)
+	c.Msg2 = NewPartsDenseInit(s, name+".msg2", []int{width}, width, layers.Identity, opt.Init)
+	upd := dst
+	if opt.DstMLP {
+		c.Dst1 = NewPartsDenseInit(s, name+".dst1", dst, width, layers.ReLU, opt.Init)
+		c.Dst2 = NewPartsDenseInit(s, name+".dst2", []int{width}, width, layers.Identity, opt.Init)
+		upd = []int{width}
+	}
+	c.Upd1 = NewPartsDenseInit(s, name+".upd1", append(append([]int(nil), upd...), width), width, layers.ReLU, opt.Init)
+	c.Upd2 = NewPartsDenseInit(s, name+".upd2", []int{width}, width, layers.ReLU, opt.Init)
 	c.err = s.Err()
 	return c
 }
 
-// Params returns the convolution's parameters: the message MLP's, then
-// the update MLP's.
+// Params returns the convolution's parameters: the message MLP's, the
+// destination MLP's (if any), then the update MLP's.
 func (c *BipartiteConv) Params() G.Nodes {
 	if c.Msg1 == nil {
 		return nil
 	}
 	var ps G.Nodes
-	for _, d := range []*PartsDense{c.Msg1, c.Msg2, c.Upd1, c.Upd2} {
-		ps = append(ps, d.Params()...)
+	for _, d := range []*PartsDense{c.Msg1, c.Msg2, c.Dst1, c.Dst2, c.Upd1, c.Upd2} {
+		if d != nil {
+			ps = append(ps, d.Params()...)
+		}
 	}
 	return ps
 }
@@ -182,6 +234,17 @@ func (c *BipartiteConv) Params() G.Nodes {
 func (c *BipartiteConv) Apply(src, dst G.Nodes, a *G.Node) (*G.Node, error) {
 	if c.err != nil {
 		return nil, c.err
+	}
+	if c.Dst1 != nil {
+		hd, err := c.Dst1.Apply(dst...)
+		if err != nil {
+			return nil, err
+		}
+		pd, err := c.Dst2.Apply(hd)
+		if err != nil {
+			return nil, err
+		}
+		dst = G.Nodes{pd}
 	}
 	h, err := c.Msg1.Apply(src...)
 	if err != nil {

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -92,13 +93,20 @@ func TestBipartiteAggregateGradients(t *testing.T) {
 // input, the edge weights included.
 func TestBipartiteConvGradients(t *testing.T) {
 	const b, m, n, width = 2, 3, 4, 3
-	for _, dir := range []BipartiteDir{VarToCons, ConsToVar} {
-		t.Run(dir.String(), func(t *testing.T) {
+	for _, c := range []struct {
+		dir BipartiteDir
+		opt ConvOptions
+	}{{VarToCons, ConvOptions{}}, {ConsToVar, ConvOptions{}}, {VarToCons, ConvOptions{DstMLP: true}}, {ConsToVar, ConvOptions{DstMLP: true, Init: layers.Orthogonal(1)}}} {
+		dir := c.dir
+		t.Run(fmt.Sprintf("%v-dstmlp=%v", dir, c.opt.DstMLP), func(t *testing.T) {
 			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 				rng := rand.New(rand.NewPCG(3, uint64(dir)))
 				s := layers.NewScope(g, tensor.Float64, rng)
 				src, dst := dir.sizes(m, n)
-				conv := NewBipartiteConv(s, "conv", m, n, dir, []int{2, 1}, []int{3, 1}, width)
+				conv := NewBipartiteConvWith(s, "conv", m, n, dir, []int{2, 1}, []int{3, 1}, width, c.opt)
+				if (conv.Dst1 != nil) != c.opt.DstMLP {
+					t.Fatalf("DstMLP %v but Dst1 %v", c.opt.DstMLP, conv.Dst1)
+				}
 				a := edges(g, rng, b, m, n)
 				s1 := layertest.Input(g, tensor.Float64, rng, "src1", b*src, 2)
 				s2 := layertest.Input(g, tensor.Float64, rng, "src2", b*src, 1)

@@ -50,6 +50,12 @@ var _ layers.Cell = (*GNNCell)(nil)
 // nodes with emb-channel embeddings; parameters are name.conv1.* …
 // name.conv4.* and name.out.*.
 func NewGNNCell(s *layers.Scope, name string, m, n, emb int) *GNNCell {
+	return NewGNNCellWith(s, name, m, n, emb, ConvOptions{})
+}
+
+// NewGNNCellWith is NewGNNCell with the convolutions' options (the
+// output map's weight is drawn by opt.Init too).
+func NewGNNCellWith(s *layers.Scope, name string, m, n, emb int, opt ConvOptions) *GNNCell {
 	c := &GNNCell{M: m, N: n, Emb: emb, cache: &opkit.Cache{}}
 	if m <= 0 || n <= 0 || emb <= 0 {
 		c.err = s.Fail(fmt.Errorf("graph: GNNCell %q needs m, n, emb > 0, got %d, %d, %d", name, m, n, emb))
@@ -57,11 +63,11 @@ func NewGNNCell(s *layers.Scope, name string, m, n, emb int) *GNNCell {
 	}
 	e := []int{emb}
 	ey := []int{emb, 1}
-	c.Convs[0] = NewBipartiteConv(s, name+".conv1", m, n, VarToCons, ey, e, emb)
-	c.Convs[1] = NewBipartiteConv(s, name+".conv2", m, n, ConsToVar, e, ey, emb)
-	c.Convs[2] = NewBipartiteConv(s, name+".conv3", m, n, VarToCons, e, e, emb)
-	c.Convs[3] = NewBipartiteConv(s, name+".conv4", m, n, ConsToVar, e, e, emb)
-	c.Out = NewPartsDense(s, name+".out", e, 1, layers.Identity)
+	c.Convs[0] = NewBipartiteConvWith(s, name+".conv1", m, n, VarToCons, ey, e, emb, opt)
+	c.Convs[1] = NewBipartiteConvWith(s, name+".conv2", m, n, ConsToVar, e, ey, emb, opt)
+	c.Convs[2] = NewBipartiteConvWith(s, name+".conv3", m, n, VarToCons, e, e, emb, opt)
+	c.Convs[3] = NewBipartiteConvWith(s, name+".conv4", m, n, ConsToVar, e, e, emb, opt)
+	c.Out = NewPartsDenseInit(s, name+".out", e, 1, layers.Identity, opt.Init)
 	c.err = s.Err()
 	return c
 }

@@ -14,9 +14,14 @@ import (
 // layers' blocks per part (the update's last block multiplies the
 // aggregate), the biases and the second layers.
 type gnnConvW[T deq.Float] struct {
-	dir                BipartiteDir
-	m1                 [][]T
-	m1b, m2, m2b       []T
+	dir          BipartiteDir
+	m1           [][]T
+	m1b, m2, m2b []T
+	// The destination MLP (hasDst): first layer's blocks per part, bias,
+	// second layer and bias.
+	hasDst             bool
+	d1                 [][]T
+	d1b, d2, d2b       []T
 	u1                 [][]T
 	u1b, u2, u2b       []T
 	srcSide, dstSide   int // nodes per instance on each side
@@ -29,7 +34,9 @@ type gnnConvW[T deq.Float] struct {
 // aggregate; cons → var: the message and its product with Wₐ), the
 // aggregate on the variable side (cons → var only), and the update MLP's
 // hidden layer and output.
-type gnnActs[T deq.Float] struct{ hm, t1, t2, agg, hu, out []T }
+//
+// With a destination MLP, hd and pd are its hidden layer and output.
+type gnnActs[T deq.Float] struct{ hm, t1, t2, agg, hu, out, hd, pd []T }
 
 // gnnPart is a varying input part of a first layer: its values (rows of
 // k) and its weight block (k × e).
@@ -59,8 +66,9 @@ type gnnKernel[T deq.Float] struct {
 
 // gnnScratch holds gradients of one side's rows: of the update's two
 // pre-activations (as destination), of two intermediate products
-// (constraint side) and of the message MLP's hidden layer (as source).
-type gnnScratch[T deq.Float] struct{ po, pu, a, b, hm []T }
+// (constraint side), of the message MLP's hidden layer (as source) and
+// of the destination MLP's output and hidden layer.
+type gnnScratch[T deq.Float] struct{ po, pu, a, b, hm, pd, hd []T }
 
 // side returns the scratch of the constraint side (for the m-node side)
 // or the variable side.
@@ -81,6 +89,9 @@ func newGNNKernel[T deq.Float](c *GNNCell, b int) *gnnKernel[T] {
 			} else {
 				as[i] = gnnActs[T]{hm: make([]T, rc), t1: make([]T, rc), t2: make([]T, rc), agg: make([]T, rv), hu: make([]T, rv), out: make([]T, rv)}
 			}
+			if c.Convs[i].Dst1 != nil {
+				as[i].hd, as[i].pd = make([]T, len(as[i].out)), make([]T, len(as[i].out))
+			}
 		}
 		return as
 	}
@@ -94,12 +105,12 @@ func newGNNKernel[T deq.Float](c *GNNCell, b int) *gnnKernel[T] {
 		}
 	}
 	for i, r := range []int{rc, rv} {
-		k.scratch[i] = gnnScratch[T]{po: make([]T, r), pu: make([]T, r), a: make([]T, r), b: make([]T, r), hm: make([]T, r)}
+		k.scratch[i] = gnnScratch[T]{po: make([]T, r), pu: make([]T, r), a: make([]T, r), b: make([]T, r), hm: make([]T, r), pd: make([]T, r), hd: make([]T, r)}
 	}
 	k.ylin = make([]T, b*c.N)
 	for i, cv := range c.Convs {
 		src, dst := cv.Dir.sizes(c.M, c.N)
-		k.convs[i] = gnnConvW[T]{dir: cv.Dir, srcSide: src, dstSide: dst, srcWidth: cv.Src, dstWidth: cv.Dst}
+		k.convs[i] = gnnConvW[T]{dir: cv.Dir, srcSide: src, dstSide: dst, srcWidth: cv.Src, dstWidth: cv.Dst, hasDst: cv.Dst1 != nil}
 	}
 	return k
 }
@@ -142,8 +153,17 @@ func (k *gnnKernel[T]) Bind(inj, params []G.Value) error {
 			cv.m1 = append(cv.m1, take())
 		}
 		cv.m1b, cv.m2, cv.m2b = take(), take(), take()
+		updParts := len(cv.dstWidth)
+		if cv.hasDst {
+			cv.d1 = cv.d1[:0]
+			for range cv.dstWidth {
+				cv.d1 = append(cv.d1, take())
+			}
+			cv.d1b, cv.d2, cv.d2b = take(), take(), take()
+			updParts = 1
+		}
 		cv.u1 = cv.u1[:0]
-		for range len(cv.dstWidth) + 1 {
+		for range updParts + 1 {
 			cv.u1 = append(cv.u1, take())
 		}
 		cv.u1b, cv.u2, cv.u2b = take(), take(), take()
@@ -156,16 +176,28 @@ func (k *gnnKernel[T]) Bind(inj, params []G.Value) error {
 	return nil
 }
 
+// dstIn returns the weight blocks and bias of the first layer that sees
+// convolution cv's destination parts: its destination MLP's, or else its
+// update's (whose last block, the aggregate's, is left out).
+func (cv *gnnConvW[T]) dstIn() (w [][]T, b []T) {
+	if cv.hasDst {
+		return cv.d1, cv.d1b
+	}
+	return cv.u1[:len(cv.u1)-1], cv.u1b
+}
+
 // precompute fills the embedding-only parts of the first layers.
 func (k *gnnKernel[T]) precompute() {
 	e := k.e
 	c1, c2 := &k.convs[0], &k.convs[1]
+	w1, b1 := c1.dstIn()
+	w2, b2 := c2.dstIn()
 	linalg.Work(k.b, 2*k.b*(2*k.n+k.m)*e*e, func(lo, hi int) {
 		rv := rowsOf(lo, hi, k.n)
 		rc := rowsOf(lo, hi, k.m)
 		firstLayer(k.k1m[lo*k.n*e:hi*k.n*e], rv, e, c1.m1b, []gnnPart[T]{{x: k.v[lo*k.n*e:], w: c1.m1[0], k: e}}, nil)
-		firstLayer(k.k1u[lo*k.m*e:hi*k.m*e], rc, e, c1.u1b, []gnnPart[T]{{x: k.c[lo*k.m*e:], w: c1.u1[0], k: e}}, nil)
-		firstLayer(k.k2u[lo*k.n*e:hi*k.n*e], rv, e, c2.u1b, []gnnPart[T]{{x: k.v[lo*k.n*e:], w: c2.u1[0], k: e}}, nil)
+		firstLayer(k.k1u[lo*k.m*e:hi*k.m*e], rc, e, b1, []gnnPart[T]{{x: k.c[lo*k.m*e:], w: w1[0], k: e}}, nil)
+		firstLayer(k.k2u[lo*k.n*e:hi*k.n*e], rv, e, b2, []gnnPart[T]{{x: k.v[lo*k.n*e:], w: w2[0], k: e}}, nil)
 		for s := lo; s < hi; s++ {
 			for i := 0; i < k.m; i++ {
 				var d T
@@ -223,6 +255,15 @@ func (k *gnnKernel[T]) conv(i int, acts *gnnActs[T], lo, hi int, msgBase []T, sr
 	cv, e := &k.convs[i], k.e
 	rs, rd, rc := rowsOf(lo, hi, cv.srcSide), rowsOf(lo, hi, cv.dstSide), rowsOf(lo, hi, k.m)
 	os, od, oc := lo*cv.srcSide*e, lo*cv.dstSide*e, lo*k.m*e
+	if cv.hasDst {
+		// The destination MLP, its base (bias and constant parts) in
+		// updBase; the update then sees its output.
+		hd, pd := acts.hd[od:od+rd*e], acts.pd[od:od+rd*e]
+		firstLayer(hd, rd, e, cv.d1b, dst, updBase)
+		reluInPlace(hd)
+		dense(pd, hd, cv.d2, cv.d2b, rd, e, false)
+		dst, updBase = []gnnPart[T]{{x: pd, w: cv.u1[0], k: e}}, nil
+	}
 	hm := acts.hm[os : os+rs*e]
 	firstLayer(hm, rs, e, cv.m1b, src, msgBase)
 	reluInPlace(hm)
@@ -267,11 +308,14 @@ func (k *gnnKernel[T]) forward(out, z []T, acts *[4]gnnActs[T]) {
 		c1, c2 := &k.convs[0], &k.convs[1]
 		k.conv(0, &acts[0], lo, hi, k.k1m[vo:], []gnnPart[T]{{x: y, w: c1.m1[1], k: 1}}, k.k1u[co:], nil)
 		h1 := acts[0].out[co:]
-		k.conv(1, &acts[1], lo, hi, nil, []gnnPart[T]{{x: h1, w: c2.m1[0], k: e}}, k.k2u[vo:], []gnnPart[T]{{x: y, w: c2.u1[1], k: 1}})
+		w2, _ := c2.dstIn()
+		w3, _ := k.convs[2].dstIn()
+		w4, _ := k.convs[3].dstIn()
+		k.conv(1, &acts[1], lo, hi, nil, []gnnPart[T]{{x: h1, w: c2.m1[0], k: e}}, k.k2u[vo:], []gnnPart[T]{{x: y, w: w2[1], k: 1}})
 		h2 := acts[1].out[vo:]
-		k.conv(2, &acts[2], lo, hi, nil, []gnnPart[T]{{x: h2, w: k.convs[2].m1[0], k: e}}, nil, []gnnPart[T]{{x: h1, w: k.convs[2].u1[0], k: e}})
+		k.conv(2, &acts[2], lo, hi, nil, []gnnPart[T]{{x: h2, w: k.convs[2].m1[0], k: e}}, nil, []gnnPart[T]{{x: h1, w: w3[0], k: e}})
 		h3 := acts[2].out[co:]
-		k.conv(3, &acts[3], lo, hi, nil, []gnnPart[T]{{x: h3, w: k.convs[3].m1[0], k: e}}, nil, []gnnPart[T]{{x: h2, w: k.convs[3].u1[0], k: e}})
+		k.conv(3, &acts[3], lo, hi, nil, []gnnPart[T]{{x: h3, w: k.convs[3].m1[0], k: e}}, nil, []gnnPart[T]{{x: h2, w: w4[0], k: e}})
 		h4 := acts[3].out[vo:]
 		rows := rowsOf(lo, hi, n)
 		o := out[lo*n : hi*n]
@@ -318,8 +362,16 @@ func (k *gnnKernel[T]) convBack(i int, acts *gnnActs[T], lo, hi int, dOut []T, s
 	}
 	linalg.Gemm(false, true, rd, e, e, 1, dpo, e, cv.u2, e, 0, dpu, e)
 	maskRelu(dpu, hu)
+	dIn := dpu // the gradient of the pre-activation that sees dst's parts
+	if cv.hasDst {
+		dpd, dhd := ds.pd[od:od+rd*e], ds.hd[od:od+rd*e]
+		linalg.Gemm(false, true, rd, e, e, 1, dpu, e, cv.u1[0], e, 0, dpd, e)
+		linalg.Gemm(false, true, rd, e, e, 1, dpd, e, cv.d2, e, 0, dhd, e)
+		maskRelu(dhd, acts.hd[od:od+rd*e])
+		dIn = dhd
+	}
 	for _, t := range dst {
-		linalg.Gemm(false, true, rd, t.k, e, 1, dpu, e, t.w, e, t.beta, t.out, t.k)
+		linalg.Gemm(false, true, rd, t.k, e, 1, dIn, e, t.w, e, t.beta, t.out, t.k)
 	}
 	wa := cv.u1[len(cv.u1)-1]
 	ga, gb := cs.a[oc:oc+rc*e], cs.b[oc:oc+rc*e]
@@ -361,19 +413,22 @@ func (k *gnnKernel[T]) VJP(out, v []T) error {
 			}
 		}
 		c := &k.convs
+		w2, _ := c[1].dstIn()
+		w3, _ := c[2].dstIn()
+		w4, _ := c[3].dstIn()
 		// conv₄: src h₃, dst h₂.
 		k.convBack(3, &k.lin[3], lo, hi, dh4,
 			[]gradTarget[T]{{out: k.dh[2][co:], w: c[3].m1[0], k: e}},
-			[]gradTarget[T]{{out: k.dh[1][vo:], w: c[3].u1[0], k: e}})
+			[]gradTarget[T]{{out: k.dh[1][vo:], w: w4[0], k: e}})
 		// conv₃: src h₂ (added), dst h₁.
 		k.convBack(2, &k.lin[2], lo, hi, k.dh[2][co:],
 			[]gradTarget[T]{{out: k.dh[1][vo:], w: c[2].m1[0], k: e, beta: 1}},
-			[]gradTarget[T]{{out: k.dh[0][co:], w: c[2].u1[0], k: e}})
+			[]gradTarget[T]{{out: k.dh[0][co:], w: w3[0], k: e}})
 		// conv₂: src h₁ (added), dst [v, y]: the y part starts the result.
 		dy := out[lo*n : hi*n]
 		k.convBack(1, &k.lin[1], lo, hi, k.dh[1][vo:],
 			[]gradTarget[T]{{out: k.dh[0][co:], w: c[1].m1[0], k: e, beta: 1}},
-			[]gradTarget[T]{{out: dy, w: c[1].u1[1], k: 1}})
+			[]gradTarget[T]{{out: dy, w: w2[1], k: 1}})
 		// conv₁: src [v, y], the y part added; dst c is constant.
 		k.convBack(0, &k.lin[0], lo, hi, k.dh[0][co:],
 			[]gradTarget[T]{{out: dy, w: c[0].m1[1], k: 1, beta: 1}}, nil)

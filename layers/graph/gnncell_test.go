@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -23,11 +24,11 @@ type gnnFixture struct {
 	injNodes G.Nodes
 }
 
-func newGNNFixture(g *G.ExprGraph, seed uint64, b, m, n, emb int, outScale float64) gnnFixture {
+func newGNNFixture(g *G.ExprGraph, seed uint64, b, m, n, emb int, outScale float64, opt ConvOptions) gnnFixture {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	s := layers.NewScope(g, tensor.Float64, rng)
 	f := gnnFixture{s: s, b: b, m: m, n: n, emb: emb}
-	f.cell = NewGNNCell(s, "cell", m, n, emb)
+	f.cell = NewGNNCellWith(s, "cell", m, n, emb, opt)
 	for _, p := range f.cell.Params() {
 		if p.Shape()[0] == 1 { // biases off zero: ReLUs away from their kinks
 			d := p.Value().Data().([]float64)
@@ -51,9 +52,12 @@ func newGNNFixture(g *G.ExprGraph, seed uint64, b, m, n, emb int, outScale float
 // the cell built from graph ops: Eval against Apply, VJP against
 // Gorgonia's reverse mode, at a batch big enough to split over cores.
 func TestGNNCellKernelMatchesGraph(t *testing.T) {
-	for _, c := range []struct{ b, emb int }{{2, 3}, {64, 8}} {
+	for _, c := range []struct {
+		b, emb int
+		opt    ConvOptions
+	}{{2, 3, ConvOptions{}}, {64, 8, ConvOptions{}}, {2, 3, dstMLP}, {64, 8, dstMLP}} {
 		g := G.NewGraph()
-		f := newGNNFixture(g, 1, c.b, 4, 6, c.emb, 1)
+		f := newGNNFixture(g, 1, c.b, 4, 6, c.emb, 1, c.opt)
 		rng := rand.New(rand.NewPCG(2, 2))
 		z := layertest.Input(g, tensor.Float64, rng, "z", c.b, f.n)
 		w := layertest.Input(g, tensor.Float64, rng, "w", c.b, f.n)
@@ -105,10 +109,13 @@ func TestGNNCellKernelMatchesGraph(t *testing.T) {
 	}
 }
 
+// dstMLP are the options of the LP paper's convolutions.
+var dstMLP = ConvOptions{DstMLP: true, Init: layers.Orthogonal(1)}
+
 // gnnModel is embeddings → implicit (or unrolled) GNNCell → readout → MSE.
-func gnnModel(g *G.ExprGraph, mode deq.Backward) (*G.Node, G.Nodes, error) {
+func gnnModel(g *G.ExprGraph, mode deq.Backward, opt ConvOptions) (*G.Node, G.Nodes, error) {
 	const b, m, n, emb = 2, 3, 4, 3
-	f := newGNNFixture(g, 3, b, m, n, emb, 0.1)
+	f := newGNNFixture(g, 3, b, m, n, emb, 0.1, opt)
 	stop := deq.Stop{Tol: 1e-13, Mode: deq.Absolute, MaxIter: 200}
 	y, err := f.s.Implicit("deq", f.cell, layers.ImplicitConfig{Stop: stop, Backward: mode}).Apply(f.injNodes...)
 	if err != nil {
@@ -137,31 +144,39 @@ func TestGNNCellGradients(t *testing.T) {
 		"ift-gmres": deq.IFT{Solver: deq.GMRES{}, Stop: stop},
 		"unrolled":  deq.Unrolled{Steps: 3},
 	} {
-		t.Run(name, func(t *testing.T) {
-			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return gnnModel(g, mode) })
-		})
+		for _, opt := range []ConvOptions{{}, dstMLP} {
+			t.Run(fmt.Sprintf("%s-dstmlp=%v", name, opt.DstMLP), func(t *testing.T) {
+				layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return gnnModel(g, mode, opt) })
+			})
+		}
 	}
 }
 
 // TestGNNCellIteratesAreUnrolled: y_t from Controls.Iterations equals t
 // unrolled applications of the cell.
 func TestGNNCellIteratesAreUnrolled(t *testing.T) {
-	const b, m, n, emb, steps = 3, 4, 5, 4, 4
-	run := func(mode deq.Backward, iters int) []float64 {
-		g := G.NewGraph()
-		f := newGNNFixture(g, 5, b, m, n, emb, 1)
-		l := f.s.Implicit("deq", f.cell, layers.ImplicitConfig{Backward: mode})
-		l.SetControls(layers.Controls{Iterations: iters})
-		y, err := l.Apply(f.injNodes...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vm := G.NewTapeMachine(g)
-		defer vm.Close()
-		if err := vm.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		return append([]float64(nil), y.Value().Data().([]float64)...)
+	const steps = 4
+	for _, opt := range []ConvOptions{{}, dstMLP} {
+		layertest.Compare(t, "y_t", gnnIterate(t, opt, deq.IFT{}, steps), gnnIterate(t, opt, deq.Unrolled{Steps: steps}, 0))
 	}
-	layertest.Compare(t, "y_t", run(deq.IFT{}, steps), run(deq.Unrolled{Steps: steps}, 0))
+}
+
+// gnnIterate is the GNN fixture's y_t by Controls.Iterations, or its
+// unrolled output when iters is 0.
+func gnnIterate(t *testing.T, opt ConvOptions, mode deq.Backward, iters int) []float64 {
+	const b, m, n, emb = 3, 4, 5, 4
+	g := G.NewGraph()
+	f := newGNNFixture(g, 5, b, m, n, emb, 1, opt)
+	l := f.s.Implicit("deq", f.cell, layers.ImplicitConfig{Backward: mode})
+	l.SetControls(layers.Controls{Iterations: iters})
+	y, err := l.Apply(f.injNodes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return append([]float64(nil), y.Value().Data().([]float64)...)
 }
