@@ -262,17 +262,19 @@ func (l *Implicit) ResetStats() {
 }
 
 // SpectralRadius estimates the spectral radius of J_f(z*) at the fixed
-// point of the last backward pass (by power iteration on J_fᵀ, which has
-// the same spectrum), averaged over the batch; iters = 0 means 30. A
-// radius near or above 1 warns that the fixed point is losing stability
-// and the solves will slow down or fail. It needs a backward pass to have
-// run.
+// point of the layer's last solve — a forward solve (not an iterate of
+// Controls.Iterations) or a backward pass — by power iteration on J_fᵀ,
+// which has the same spectrum, averaged over the batch; iters = 0 means
+// 30. It is the contraction of the learned operator in z at its fixed
+// point: a radius near or above 1 warns that the fixed point is losing
+// stability and the solves will slow down or fail. It needs a solve to
+// have run.
 func (l *Implicit) SpectralRadius(iters int, rng *rand.Rand) (float64, error) {
 	l.state.mu.Lock()
 	f := l.state.radius
 	l.state.mu.Unlock()
 	if f == nil {
-		return 0, fmt.Errorf("layers: implicit layer %q has not run a backward pass yet; the spectral radius is taken at its fixed point", l.name)
+		return 0, fmt.Errorf("layers: implicit layer %q has not solved for a fixed point yet; the spectral radius is taken there", l.name)
 	}
 	rho, err := f(iters, rng)
 	if err != nil {

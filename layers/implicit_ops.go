@@ -120,6 +120,9 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 		r = deq.Solve(l.cfg.Forward, p, l.stop(run.ctl))
 	}
 	run.record(l, r)
+	if run.ctl.Iterations == 0 && (r.Status == deq.Converged || r.Status == deq.MaxIterations) {
+		keepRadius(l, k, r.Z, batch, dim)
+	}
 	switch {
 	case r.Status == deq.NonFinite || r.Status == deq.Failed:
 		return nil, fmt.Errorf("layers: implicit layer %q forward: %w", l.name, r.Err())
@@ -132,6 +135,22 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 		return op.iter.Get(op.Dtype(), op.state), nil
 	}
 	return tensor.New(tensor.WithShape(op.state...), tensor.WithBacking(r.Z)), nil
+}
+
+// keepRadius makes SpectralRadius measure J_f at the forward solution z
+// (copied), with the kernel as this solve bound it: it holds until the
+// layer's next solve binds the kernel again.
+func keepRadius[T deq.Float](l *Implicit, k Kernel[T], z []T, batch, dim int) {
+	zc := append([]T(nil), z...)
+	f := func(iters int, rng *rand.Rand) ([]float64, error) {
+		if err := k.Linearize(zc); err != nil {
+			return nil, err
+		}
+		return deq.SpectralRadius(k.VJP, batch, dim, iters, rng)
+	}
+	l.state.mu.Lock()
+	l.state.radius = f
+	l.state.mu.Unlock()
 }
 
 // forwardRun is what one forward solve reads of its layer's run-time

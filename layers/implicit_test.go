@@ -430,3 +430,57 @@ func TestPerSampleWarmStart(t *testing.T) {
 		t.Fatalf("per-sample warm start took %d iterations (cold %d); every sample should start at its fixed point", warm, cold)
 	}
 }
+
+// TestSpectralRadiusAfterForward: an inference graph (no backward pass)
+// measures the radius at its forward solve's fixed point too, with a
+// nonlinear cell, against the eigenvalues of its Jacobian
+// diag(1 − z*²)·Wᵀ at z*; an iterate (Controls.Iterations) is no fixed
+// point and sets nothing.
+func TestSpectralRadiusAfterForward(t *testing.T) {
+	g := G.NewGraph()
+	rng := rand.New(rand.NewPCG(31, 31))
+	s := NewScope(g, tensor.Float64, rng)
+	x := layertest.Input(g, tensor.Float64, rng, "x", 1, 5)
+	cell := s.DenseCell("cell", 5, Tanh)
+	layertest.ScaleToSpectralNorm(cell.W, 0.8, rng)
+	layer := s.Implicit("deq", cell, ImplicitConfig{Stop: tight})
+	layer.SetControls(Controls{Iterations: 3})
+	y, err := layer.Fwd(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := layer.SpectralRadius(0, rng); err == nil {
+		t.Fatal("a radius after iterating only")
+	}
+	layer.SetControls(Controls{})
+	vm.Reset()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	rho, err := layer.SpectralRadius(300, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := y.Value().Data().([]float64)
+	w := cell.W.Value().Data().([]float64)
+	j := mat.NewDense(5, 5, nil) // J[i][k] = (1 − z_i²)·W[k][i] for z ← tanh(zW + …)
+	for i := range 5 {
+		for k := range 5 {
+			j.Set(i, k, (1-z[i]*z[i])*w[k*5+i])
+		}
+	}
+	var eig mat.Eigen
+	eig.Factorize(j, mat.EigenNone)
+	want := 0.0
+	for _, v := range eig.Values(nil) {
+		want = math.Max(want, cmplx.Abs(v))
+	}
+	if math.Abs(rho-want) > 0.02*want {
+		t.Fatalf("radius after a forward solve %v, the Jacobian's eigenvalues say %v", rho, want)
+	}
+}

@@ -60,6 +60,26 @@ type comparison struct {
 	start time.Time
 }
 
+// testRadius records, for an implicit model evaluated at its solver's
+// fixed points, the contraction of the learned operator there: the
+// spectral radius of J_f(z*) over the test set's last batch
+// (extra.test_spectral_radius).
+func testRadius(ev *train.Evaluator, m model, mr *report.ModelReport) error {
+	f := ev.Net().SpectralRadius
+	if f == nil || m.Kind() != train.KindImplicit {
+		return nil
+	}
+	rho, err := f()
+	if err != nil {
+		return fmt.Errorf("experiments: %s: the spectral radius at the test fixed points: %w", m.Name(), err)
+	}
+	if mr.Extra == nil {
+		mr.Extra = map[string]float64{}
+	}
+	mr.Extra["test_spectral_radius"] = rho
+	return nil
+}
+
 // defaultPairs sets every implicit model against every model of
 // another kind.
 func defaultPairs(models []model) [][2]string {
@@ -234,6 +254,9 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 		mr.Extra["test_not_converged_fraction"] = f().Sub(before).NotConvergedFraction()
 	}
 	mr.TestMetric, mr.TestMetricStd, mr.InferSamplesPerSecond = e.Mean, e.Std, e.SamplesPerSecond
+	if err := testRadius(ev, m, mr); err != nil {
+		return nil, err
+	}
 	killpoint.At("eval:%s", m.Name())
 	if why, err := collapsed(fitted, ev, c.testSet, !c.continues); err != nil {
 		return nil, err

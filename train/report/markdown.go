@@ -202,6 +202,11 @@ func tableColumns(models []ModelReport) []tableColumn {
 			func(m ModelReport) string {
 				return onlyIf(m.Extra["spectral_radius"] != 0, formatFigure(m.Extra["spectral_radius"]))
 			}},
+		// The learned operator's contraction in z at the test fixed points.
+		{"ρ(J) at test z*", func(m ModelReport) bool { return m.Extra["test_spectral_radius"] != 0 },
+			func(m ModelReport) string {
+				return onlyIf(m.Extra["test_spectral_radius"] != 0, formatFigure(m.Extra["test_spectral_radius"]))
+			}},
 	}
 	for _, c := range optional {
 		if anyModelHas(models, c.has) {
