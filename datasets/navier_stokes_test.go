@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"encoding/binary"
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
@@ -724,6 +725,7 @@ func TestNavierStokesCache(t *testing.T) {
 		{"truncated", good[:len(good)-1]},
 		{"empty", nil},
 		{"other settings", encodeNavierStokes(foreign)},
+		{"another format version", nsOtherVersion(t, good, rcfg, 9, 3)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := os.WriteFile(path, c.data, 0o644); err != nil {
@@ -751,6 +753,21 @@ func TestNavierStokesCache(t *testing.T) {
 	if _, err := LoadNavierStokes(ro, cfg, 9, 3); err == nil || !strings.HasPrefix(err.Error(), "datasets: ") {
 		t.Errorf("cache folder that is a file: %v; want a datasets error", err)
 	}
+}
+
+// nsOtherVersion re-encodes the good file's arrays under a header that
+// differs only in its format version, with a valid checksum: what a file
+// of an older (or newer) generator looks like under this name.
+func nsOtherVersion(t *testing.T, good []byte, cfg NavierStokesConfig, seed uint64, n int) []byte {
+	t.Helper()
+	header := nsHeader(cfg, seed, 0, n)
+	arrs, err := decodeBlob(good, "good", header, nsLens(n, cfg.S*cfg.S)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := slices.Clone(header)
+	binary.LittleEndian.PutUint32(other[len(nsMagic):], nsFormat+1)
+	return encodeBlob(other, arrs...)
 }
 
 func TestNavierStokesSplitsAndDeterminism(t *testing.T) {

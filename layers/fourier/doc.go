@@ -5,11 +5,23 @@
 //     truncated 2-D DFT, a complex mixing of the lowest modes, the inverse
 //     real transform — with its transpose and weight gradient as ops (so
 //     vᵀJ of a cell built on it differentiates once more).
-//   - FourierBlock: φ(Kv + vW + b), one Fourier layer.
-//   - FNOCell: z = φ(Kz + zW + v + b) with the lifted input v injected at
-//     every iteration, with hand-written kernels and vᵀJ (layers.JacobianVJPer).
-//   - FNO: the frame around a body — the lift of (input, x, y) to the width
-//     and the two-layer projection back.
+//   - FourierBlock: φ(Kv + vW + b), one Fourier layer of the Darcy
+//     models; FNOCell: z = φ(Kz + zW + v + b) with the lifted input v
+//     injected at every iteration, with hand-written kernels and vᵀJ
+//     (layers.JacobianVJPer); FNO: their frame, the lift of (input, x, y)
+//     to the width and the two-layer projection back.
+//   - The FNO-DEQ of Marwah et al. (2023), the operator of the paper's
+//     steady Navier–Stokes case study: FourierLayer, GELU(MLP(Kz) + zW +
+//     b + inj) with a pointwise MLP; FourierStack, a block of such layers
+//     sharing one injection — the implicit model's G, a layers.Cell with
+//     hand-written kernels, and the block of the explicit baselines
+//     (Untied: the FNO, or FNO++ with injection); Frame, the lift of the
+//     input channels and coordinates, an output Fourier layer and a GELU
+//     projection around a body.
+//   - GELU as an op whose gradient takes GELU' from the pre-activation
+//     (GELU is not monotone, so the fused ops of layers, which recover φ'
+//     from φ, cannot take it), and RelativeL2Loss, the operator-learning
+//     loss.
 //
 // Constructors take the scope the parameters live in (NewFNOCell(s, …)).
 package fourier

@@ -82,7 +82,7 @@ func (k *fnoKernel[T]) VJP(out, v []T) error {
 		k.tmp[i] = v[i] * k.deriv[i]
 	}
 	opkit.FlushSubnormal(k.tmp)
-	k.plan.applyT(out, k.tmp, k.blk, k.b)
+	k.plan.applyT(out, k.tmp, nil, k.blk, k.b)
 	linalg.Gemm(false, true, rows, c, c, 1, k.tmp, c, k.w, c, 1, out, c)
 	return nil
 }

@@ -53,10 +53,7 @@ func (f *FNO) Params() G.Nodes {
 	if f.err != nil {
 		return nil
 	}
-	ps := append(G.Nodes{}, f.Lift.Params()...)
-	ps = append(ps, f.Body.Params()...)
-	ps = append(ps, f.Proj.Params()...)
-	return append(ps, f.Out.Params()...)
+	return paramsOf(f.Lift, f.Body, f.Proj, f.Out)
 }
 
 // Fwd implements Layer.
@@ -64,15 +61,29 @@ func (f *FNO) Fwd(x *G.Node) (*G.Node, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	v, err := f.Lifted(x)
+	return throughFrame(x, f.Lifted, f.Body, f.Project)
+}
+
+// throughFrame is project(body(lift(x))).
+func throughFrame(x *G.Node, lift func(*G.Node) (*G.Node, error), body layers.Layer, project func(*G.Node) (*G.Node, error)) (*G.Node, error) {
+	v, err := lift(x)
 	if err != nil {
 		return nil, err
 	}
-	z, err := f.Body.Fwd(v)
+	z, err := body.Fwd(v)
 	if err != nil {
 		return nil, err
 	}
-	return f.Project(z)
+	return project(z)
+}
+
+// paramsOf lists the parameters of ls in order.
+func paramsOf(ls ...layers.Layer) G.Nodes {
+	var ps G.Nodes
+	for _, l := range ls {
+		ps = append(ps, l.Params()...)
+	}
+	return ps
 }
 
 // Lifted returns the lift of x, (B, S²·Width).
@@ -82,20 +93,35 @@ func (f *FNO) Lifted(x *G.Node) (*G.Node, error) {
 	if len(s) < 2 || s.TotalSize() != s[0]*n {
 		return nil, fmt.Errorf("fourier: FNO on %d×%d grids needs input (B, 1, %d, %d) or (B, %d), got %v", f.Size, f.Size, f.Size, f.Size, n, s)
 	}
-	b := s[0]
-	a, err := G.Reshape(x, tensor.Shape{b * n, 1})
+	return liftGrid(x, f.Lift, f.Size, 1, f.Width, 1/float64(f.Size-1))
+}
+
+// liftGrid applies lift (in+2 → width) at every node to the input's in
+// channels (x is (B, in, S, S), channel-first) and the node's coordinates
+// (i·h, j·h), and returns (B, S²·width), channel-last.
+func liftGrid(x *G.Node, lift *layers.Dense, size, in, width int, h float64) (*G.Node, error) {
+	b, n := x.Shape()[0], size*size
+	a, err := G.Reshape(x, tensor.Shape{b, in, n})
 	if err != nil {
 		return nil, err
 	}
-	feat, err := G.Concat(1, a, gridNode(x.Graph(), x.Dtype(), b, f.Size))
+	if in > 1 { // channel-last: (B, S², In)
+		if a, err = G.Transpose(a, 0, 2, 1); err != nil {
+			return nil, err
+		}
+	}
+	if a, err = G.Reshape(a, tensor.Shape{b * n, in}); err != nil {
+		return nil, err
+	}
+	feat, err := G.Concat(1, a, gridNode(x.Graph(), x.Dtype(), b, size, h))
 	if err != nil {
 		return nil, err
 	}
-	v, err := f.Lift.Fwd(feat)
+	v, err := lift.Fwd(feat)
 	if err != nil {
 		return nil, err
 	}
-	return G.Reshape(v, tensor.Shape{b, n * f.Width})
+	return G.Reshape(v, tensor.Shape{b, n * width})
 }
 
 // Project maps the body's output (B, S²·Width) to (B, 1, S, S).
@@ -117,10 +143,9 @@ func (f *FNO) Project(z *G.Node) (*G.Node, error) {
 	return G.Reshape(u, tensor.Shape{b, 1, f.Size, f.Size})
 }
 
-// gridNode is the constant (B·S², 2) of node coordinates.
-func gridNode(g *G.ExprGraph, dt tensor.Dtype, b, size int) *G.Node {
+// gridNode is the constant (B·S², 2) of node coordinates (i·h, j·h).
+func gridNode(g *G.ExprGraph, dt tensor.Dtype, b, size int, h float64) *G.Node {
 	vals := make([]float64, 0, 2*b*size*size)
-	h := 1 / float64(size-1)
 	for range b {
 		for i := range size {
 			for j := range size {
@@ -129,5 +154,5 @@ func gridNode(g *G.ExprGraph, dt tensor.Dtype, b, size int) *G.Node {
 		}
 	}
 	t := opkit.NewTensor(dt, tensor.Shape{b * size * size, 2}, vals)
-	return g.AddNode(G.NewConstant(t, G.WithName(fmt.Sprintf("grid%dx%d_b%d", size, size, b))))
+	return g.AddNode(G.NewConstant(t, G.WithName(fmt.Sprintf("grid%dx%d_b%d_h%g", size, size, b, h))))
 }

@@ -87,15 +87,20 @@ func TestFNOCellRejectsBadInjections(t *testing.T) {
 	}
 }
 
-// BenchmarkFNOCell times one Eval and one VJP of the experiment's cell
-// (32×32 grids, width 16, 8 modes, batch 32) in float32.
+// BenchmarkFNOCell times one Eval and one VJP of the Darcy experiment's
+// cell (32×32 grids, width 16, 8 modes, batch 32) in float32.
 func BenchmarkFNOCell(b *testing.B) {
-	const batch, size, width, modes = 32, 32, 16, 8
+	benchmarkCell(b, 32, func(s *layers.Scope) (layers.Cell, int) {
+		return NewFNOCell(s, "cell", 32, 16, 8, layers.Tanh), 32 * 32 * 16
+	})
+}
+
+// benchmarkCell times Eval, Linearize and VJP of the float32 kernel of
+// the cell build makes (with its state size), at batch samples.
+func benchmarkCell(b *testing.B, batch int, build func(s *layers.Scope) (layers.Cell, int)) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	g := G.NewGraph()
-	s := layers.NewScope(g, tensor.Float32, rng)
-	cell := NewFNOCell(s, "cell", size, width, modes, layers.Tanh)
-	n := size * size * width
+	cell, n := build(layers.NewScope(g, tensor.Float32, rng))
 	inj := layertest.Input(g, tensor.Float32, rng, "inj", batch, n)
 	k, err := cell.Kernel32([]tensor.Shape{inj.Shape()})
 	if err != nil {
@@ -108,19 +113,23 @@ func BenchmarkFNOCell(b *testing.B) {
 	if err := k.Bind([]G.Value{inj.Value()}, params); err != nil {
 		b.Fatal(err)
 	}
-	z, out := make([]float32, batch*n), make([]float32, batch*n)
-	for i := range z {
-		z[i] = float32(rng.NormFloat64())
+	z32, out := make([]float32, batch*n), make([]float32, batch*n)
+	for i, v := range layertest.RandVec(rng, batch*n) {
+		z32[i] = float32(v)
 	}
 	b.Run("eval", func(b *testing.B) {
 		for b.Loop() {
-			k.Eval(out, z)
+			k.Eval(out, z32)
 		}
 	})
-	k.Linearize(z)
+	b.Run("linearize", func(b *testing.B) {
+		for b.Loop() {
+			k.Linearize(z32)
+		}
+	})
 	b.Run("vjp", func(b *testing.B) {
 		for b.Loop() {
-			k.VJP(out, z)
+			k.VJP(out, z32)
 		}
 	})
 }

@@ -136,14 +136,15 @@ func (p *spectralPlan[T]) apply(out, x, add, blk []T, b int) {
 	p.synthesize(out, add, b, p.cout)
 }
 
-// applyT writes out = Kᵀ g: g has Cout channels, out Cin.
-func (p *spectralPlan[T]) applyT(out, g, blk []T, b int) {
+// applyT writes out = Kᵀ g + add (add may be nil): g has Cout channels,
+// out and add Cin.
+func (p *spectralPlan[T]) applyT(out, g, add, blk []T, b int) {
 	p.ensure(b)
 	p.analyze(g, b, p.cout)
 	p.gather(p.xm, b, p.cout, true)
 	p.mix(p.ym, p.xm, blk, b, true)
 	p.scatter(p.ym, b, p.cin, false)
-	p.synthesize(out, nil, b, p.cin)
+	p.synthesize(out, add, b, p.cin)
 }
 
 // weightGrad writes into gw (2, nModes, Cin, Cout) the gradient of

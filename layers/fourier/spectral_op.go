@@ -106,7 +106,7 @@ func spectralDo[T deq.Float](op *spectralOp, out *tensor.Dense, vals []G.Value) 
 	p := planOf[T](op.plan, op.geo)
 	blk := blockBuf(p, w)
 	if op.transposed {
-		p.applyT(out.Data().([]T), x, blk, op.batch)
+		p.applyT(out.Data().([]T), x, nil, blk, op.batch)
 	} else {
 		p.apply(out.Data().([]T), x, add, blk, op.batch)
 	}

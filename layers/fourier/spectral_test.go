@@ -97,7 +97,7 @@ func TestSpectralTransposeAndWeightGrad(t *testing.T) {
 	kx := make([]float64, len(g))
 	p.apply(kx, x, nil, blockBuf(p, w), b)
 	ktg := make([]float64, len(x))
-	p.applyT(ktg, g, blockBuf(p, w), b)
+	p.applyT(ktg, g, nil, blockBuf(p, w), b)
 	if l, r := layertest.Dot(g, kx), layertest.Dot(ktg, x); math.Abs(l-r) > 1e-12*math.Abs(l) {
 		t.Errorf("⟨g, Kx⟩ = %v, ⟨Kᵀg, x⟩ = %v", l, r)
 	}
