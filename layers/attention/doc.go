@@ -17,6 +17,27 @@
 //   - Block: pre-norm, or Huginn's sandwich norm.
 //   - CoreCell: the recurrent core as a layers.Cell, for layers.Unrolled
 //     (Huginn's r iterations) or an implicit layer (the fixed point).
+//   - RecurrentDepth: the whole model — embedding, prelude, the core as an
+//     implicit layer (exactly r iterations, or solved for its fixed
+//     point), coda, logits — trained by truncated backpropagation through
+//     its last Backprop iterations; Recurrence draws each training
+//     batch's r from Huginn's heavy-tailed sampler.
+//   - Transformer: the untied baseline, Depth blocks with their own
+//     parameters.
+//
+// # Truncated backpropagation
+//
+// A training graph of RecurrentDepth holds the implicit layer and
+// Backprop−1 more applications of the core. The layer runs its first
+// iterations inside its op and applies the core once in the graph; its
+// gradient mode is JFB, which treats the iterate entering that
+// application as a constant. So the gradient is exactly
+// backpropagation through the last Backprop iterations, the earlier
+// ones cut off (Huginn's scheme), and a graph built once serves every r ≥
+// Backprop: r is the layer's run-time Controls.Iterations plus
+// Backprop−1 (RecurrentDepth.SetRecurrence). TestRecurrentDepthTruncated
+// checks the gradient against a graph fed z_{r−k} as a constant, and the
+// output against r unrolled iterations.
 //
 // # Shapes
 //
