@@ -63,6 +63,19 @@
 // Controls.WarmStart restarts each sample's solve from its last fixed
 // point.
 //
+// # Anytime inference
+//
+// SetContext bounds an implicit layer's solves by a context; with
+// Controls.Anytime a solve the context interrupts (a deadline, a
+// cancellation) returns each sample's best iterate so far instead of
+// failing, and Stats say how far it got (see ExampleImplicit_SetContext).
+// For a budget per sample within one batch, give the layer a forward
+// solver that calls deq.SolveBudgeted, as package serve's Solver does. A
+// Contractive cell bounds its contraction factor μ (DenseCell: Lip(φ)·‖W‖₂
+// by SVD); when μ < 1 the residual of any iterate z bounds the error of
+// the layer's output, ‖f(z) − z*‖ ≤ μ/(1 − μ)·‖f(z) − z‖
+// (Contraction.Bound).
+//
 // # Graph facts this package relies on
 //
 // Compile with G.Compile and pass WithPrecompiled, so compile errors are
