@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BENCHTIME ?= 1s
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: all test unit bench lint fmt vet staticcheck fuzz bench-deps bench-compare notebook-deps notebooks
+.PHONY: all test unit bench lint fmt vet staticcheck fuzz bench-deps bench-compare notebook-deps notebooks loadtest
 
 all: lint test
 
@@ -26,6 +26,16 @@ fuzz:
 		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$name.log 2>&1 \
 			|| { tail -30 /tmp/fuzz-$$name.log; exit 1; }; \
 	done
+
+## loadtest: the server under load on loopback, bounded in time: LOADTEST_CLIENTS clients for LOADTEST_SECONDS per phase
+## (a mix of budgets and bad requests, then uniform requests); asserts no 5xx, one answer per request, no goroutine
+## left after the shutdown; throughput and latency go to the log and .cache/loadtest.json (make test runs a smaller one)
+LOADTEST_CLIENTS ?= 64
+LOADTEST_SECONDS ?= 5
+loadtest:
+	@mkdir -p .cache
+	LOADTEST_CLIENTS=$(LOADTEST_CLIENTS) LOADTEST_SECONDS=$(LOADTEST_SECONDS) LOADTEST_OUT=$(CURDIR)/.cache/loadtest.json \
+		$(GO) test -count=1 -run '^TestLoad$$' -v -timeout 10m ./serve
 
 ## bench: benchmarks with allocation counts (speed and memory targets live here)
 bench:

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/implicit-ml/implicit/network"
+	"github.com/implicit-ml/implicit/serve"
+	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/experiments"
+)
+
+// TestMain lets a test run this command's main in a child process.
+func TestMain(m *testing.M) {
+	if os.Getenv("SERVE_TEST_MAIN") == "1" {
+		os.Args = append([]string{"serve"}, strings.Fields(os.Getenv("SERVE_TEST_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// fakeClassifyRun writes a classify run folder (quick settings) whose
+// implicit model's checkpoint holds its initial parameters.
+func fakeClassifyRun(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "run")
+	opts := experiments.Options{Experiment: "classify", Quick: true, Seed: 1, Out: dir}
+	s, err := experiments.Resolve(experiments.Classify{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, _ := json.Marshal(experiments.Manifest{Experiment: "classify", Settings: s.Fingerprint(), Created: "test"})
+	if err := os.MkdirAll(filepath.Join(dir, "checkpoints"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, experiments.ManifestFile), man, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := experiments.ClassifyModel("deq", 0, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Build(G.NewGraph(), 1, false); err != nil {
+		t.Fatal(err)
+	}
+	c := &train.Checkpoint{Model: m.Name(), Done: true}
+	for _, p := range m.(*network.Network).Scope().Params() {
+		v, _ := p.Value().Data().([]float32)
+		d := make([]float64, len(v))
+		for i, x := range v {
+			d[i] = float64(x)
+		}
+		c.Params = append(c.Params, train.SavedTensor{Name: p.Name(), Shape: p.Shape(), Dtype: p.Dtype().String(), Data: d})
+	}
+	if err := train.SaveCheckpoint(filepath.Join(dir, "checkpoints", m.Name()+".ckpt"), c); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBadCommandLines: each is a usage error naming the problem.
+func TestBadCommandLines(t *testing.T) {
+	run := fakeClassifyRun(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "-run is required"},
+		{[]string{"-run", run, "-nope"}, "flag provided but not defined"},
+		{[]string{"-run", run, "extra"}, "unexpected arguments"},
+		{[]string{"-run", run, "-drain", "0s"}, "-drain"},
+		{[]string{"-run", run, "-max-batch", "-2"}, "negative setting"},
+		{[]string{"-run", t.TempDir()}, "holds no run"},
+		{[]string{"-run", run, "-model", "nope"}, "has no model"},
+		{[]string{"-run", run, "-model", "explicit-mlp"}, "has no checkpoint"},
+		{[]string{"-run", run, "-addr", "not-an-address"}, "serve:"},
+	} {
+		err := run_(t, c.args)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+func run_(t *testing.T, args []string) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a command that starts serving stops at once
+	return run(ctx, args, io.Discard, io.Discard, nil)
+}
+
+// TestServesARun: the command loads a run and answers predict, healthz
+// and metrics requests; cancelling it drains and returns.
+func TestServesARun(t *testing.T) {
+	run := fakeClassifyRun(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() { done <- runLocked(ctx, []string{"-run", run, "-addr", "127.0.0.1:0"}, &out, ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(serve.PredictRequest{Inputs: [][]float64{make([]float64, 784)}, Budget: &serve.Budget{Iterations: 3}})
+	resp, err := http.Post("http://"+addr+"/v1/predict", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pr serve.PredictResponse
+	err = json.NewDecoder(resp.Body).Decode(&pr)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || pr.Model != "implicit-deq" || len(pr.Outputs[0]) != 10 || pr.Samples[0].Iterations != 3 {
+		t.Fatalf("%d %v %+v", resp.StatusCode, err, pr)
+	}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || (path == "/metrics" && !strings.Contains(string(b), `serve_requests_total{code="200",handler="predict"} 1`)) {
+			t.Errorf("%s: %d %.300s", path, resp.StatusCode, b)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "serving implicit-deq") || !strings.Contains(out.String(), "draining") {
+		t.Errorf("output %q", out.String())
+	}
+}
+
+func runLocked(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
+	return run(ctx, args, out, io.Discard, ready)
+}
+
+// TestSIGTERMDrains: a SIGTERM while a request is being solved lets it
+// finish with its answer, then the process exits cleanly.
+func TestSIGTERMDrains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process")
+	}
+	run := fakeClassifyRun(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SERVE_TEST_MAIN=1", "SERVE_TEST_ARGS=-run "+run+" -addr 127.0.0.1:0 -max-iter 100000000")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line := make([]byte, 4096)
+	n, err := stdout.Read(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(line[:n]), "http://")
+	if i < 0 {
+		t.Fatalf("no address in %q", line[:n])
+	}
+	addr := strings.Fields(string(line[i+len("http://") : n]))[0]
+	go io.Copy(io.Discard, stdout)
+	x := make([]float64, 784)
+	for i := range x {
+		x[i] = float64(i%7) - 3 // a fixed point that is not z = 0
+	}
+	body, _ := json.Marshal(serve.PredictRequest{Inputs: [][]float64{x},
+		Budget: &serve.Budget{DeadlineMs: 600, Tol: 1e-300, MaxIter: 100000000}})
+	type result struct {
+		code int
+		pr   serve.PredictResponse
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr+"/v1/predict", "application/json", bytes.NewReader(body))
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var r result
+		r.code, r.err = resp.StatusCode, json.NewDecoder(resp.Body).Decode(&r.pr)
+		got <- r
+	}()
+	time.Sleep(150 * time.Millisecond) // the request is being solved
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil || r.code != 200 || r.pr.Samples[0].Status != "interrupted" {
+		t.Fatalf("the request in flight: %d %v %+v", r.code, r.err, r.pr.Samples)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the server exited with %v after SIGTERM", err)
+	}
+}

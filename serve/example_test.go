@@ -1,0 +1,53 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/network"
+	"github.com/implicit-ml/implicit/serve"
+)
+
+// Serving a DEQ in process: the implicit layer solves with the server's
+// Solver, so each request's budget applies to its own samples, however
+// they are batched. (Serve on a listener for HTTP; cmd/serve does that
+// for a trained run.)
+func Example() {
+	stop := deq.Stop{Tol: 1e-6, MaxIter: 100}
+	net := network.New(network.Spec{Name: "deq", Dtype: tensor.Float64, Seed: 1, Input: []int{4}, Target: []int{2}, Loss: network.CrossEntropy,
+		Body: func(s *layers.Scope, x *G.Node) (*G.Node, error) {
+			return layers.Sequential{
+				s.Dense("inject", 4, 8, layers.Identity, layers.NoBias()),
+				s.Implicit("deq", s.DenseCell("cell", 8, layers.Tanh), layers.ImplicitConfig{Forward: serve.WrapSolver(deq.Anderson{}), Stop: stop}),
+				s.Dense("head", 8, 2, layers.Identity),
+			}.Fwd(x)
+		}})
+	srv, err := serve.New(serve.Model{Net: net, Input: []int{4}, Output: []int{2}, Budgeted: true, Stop: stop}, serve.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Shutdown(context.Background())
+	x := [][]float64{{1, -1, 0.5, 2}}
+	for _, b := range []*serve.Budget{{Iterations: 3}, {Tol: 1e-2}, nil} { // nil: the model's own tolerance
+		resp, err := srv.Predict(&serve.PredictRequest{Inputs: x, Budget: b})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		st := resp.Samples[0]
+		fmt.Printf("%d iterations, %s, relative residual %.0e\n", st.Iterations, st.Status, *st.RelativeResidual)
+	}
+	_, err = srv.Predict(&serve.PredictRequest{Inputs: [][]float64{{1, 2}}})
+	fmt.Println(serve.StatusCode(err), err)
+	// Output:
+	// 3 iterations, converged, relative residual 6e-02
+	// 5 iterations, converged, relative residual 2e-03
+	// 9 iterations, converged, relative residual 2e-07
+	// 400 input 0 has 2 values; the model takes 4 (shape [4] flattened)
+}

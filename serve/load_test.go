@@ -1,0 +1,291 @@
+package serve
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorgonia.org/tensor"
+)
+
+// loadSettings are the load test's knobs: LOADTEST_CLIENTS concurrent
+// clients for LOADTEST_SECONDS per phase, LOADTEST_BATCH and
+// LOADTEST_WAIT_MS for the server; LOADTEST_OUT names a JSON file for
+// the figures (make loadtest sets larger values than go test's).
+type loadSettings struct {
+	clients int
+	phase   time.Duration
+	batch   int
+	wait    time.Duration
+	out     string
+}
+
+func loadSettingsFromEnv(t *testing.T) loadSettings {
+	t.Helper()
+	num := func(key string, def float64) float64 {
+		v := os.Getenv(key)
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 1e4 {
+			t.Fatalf("%s=%q: want a positive number", key, v)
+		}
+		return f
+	}
+	return loadSettings{clients: int(num("LOADTEST_CLIENTS", 16)), phase: time.Duration(num("LOADTEST_SECONDS", 1.5) * float64(time.Second)),
+		batch: int(num("LOADTEST_BATCH", 32)), wait: time.Duration(num("LOADTEST_WAIT_MS", 2) * float64(time.Millisecond)), out: os.Getenv("LOADTEST_OUT")}
+}
+
+// shot is one request of the load test: its body, whether it is valid,
+// and its budget kind (valid ones) and deadline.
+type shot struct {
+	body     []byte
+	valid    bool
+	kind     string
+	deadline time.Duration
+}
+
+// shots draws requests: with mixed set, three in five valid with every
+// kind of budget and the rest bad in every way the server must refuse;
+// otherwise all valid without budget.
+func drawShot(rng *rand.Rand, in int, mixed bool) shot {
+	x := make([]float64, in)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	xs, _ := json.Marshal([][]float64{x})
+	req := func(budget string) []byte {
+		if budget == "" {
+			return []byte(fmt.Sprintf(`{"inputs": %s}`, xs))
+		}
+		return []byte(fmt.Sprintf(`{"inputs": %s, "budget": %s}`, xs, budget))
+	}
+	if !mixed {
+		return shot{body: req(""), valid: true, kind: "default"}
+	}
+	switch k := rng.IntN(10); {
+	case k < 2:
+		return shot{body: req(""), valid: true, kind: "default"}
+	case k < 3:
+		return shot{body: req(fmt.Sprintf(`{"iterations": %d}`, 1+rng.IntN(30))), valid: true, kind: "iterations"}
+	case k < 4:
+		return shot{body: req(fmt.Sprintf(`{"tol": %g, "max_iter": 100}`, []float64{1e-2, 1e-4, 1e-6}[rng.IntN(3)])), valid: true, kind: "tol"}
+	case k < 6:
+		d := []int{2, 5, 10, 20}[rng.IntN(4)]
+		return shot{body: req(fmt.Sprintf(`{"deadline_ms": %d, "tol": 1e-300, "max_iter": 1000}`, d)), valid: true, kind: "deadline", deadline: time.Duration(d) * time.Millisecond}
+	}
+	bad := [][]byte{
+		[]byte(`{"inputs": [[1, 2`), req(`{"iterations": 0, "tol": 5}`), req(`{"deadline_ms": -1}`), req(`{"iterations": 3, "max_iter": 4}`),
+		[]byte(`{"inputs": [[1, 2, 3]]}`), []byte(fmt.Sprintf(`{"inputs": %s, "seed": 4}`, xs)), []byte(`{"inputs": [[1e999]]}`),
+		[]byte(`{"inputs": [[` + strings.Repeat("0,", 1<<19) + `0]]}`), []byte(`{"inputs": []}`), []byte(`[]`),
+	}
+	return shot{body: bad[rng.IntN(len(bad))]}
+}
+
+// loadResult is what one phase measured.
+type loadResult struct {
+	Phase         string             `json:"phase"`
+	Clients       int                `json:"clients"`
+	Seconds       float64            `json:"seconds"`
+	Requests      int                `json:"requests"`
+	Valid         int                `json:"valid"`
+	Bad           int                `json:"bad"`
+	ValidPerSec   float64            `json:"valid_per_second"`
+	P50ms         map[string]float64 `json:"p50_ms"`
+	P99ms         map[string]float64 `json:"p99_ms"`
+	OverrunP99ms  float64            `json:"deadline_overrun_p99_ms,omitempty"`
+	OverrunMaxms  float64            `json:"deadline_overrun_max_ms,omitempty"`
+	Codes         map[int]int        `json:"codes"`
+	Failures      []string           `json:"failures,omitempty"`
+	MeanBatchSize float64            `json:"mean_batch_size"`
+}
+
+// TestLoad runs the server under concurrent clients on loopback, in two
+// phases: a mix of budgets and bad requests, then uniform requests. It
+// checks that every valid request is answered 200, every bad one 4xx,
+// nothing 5xx, that every request gets exactly one response (the
+// server's own count agrees, and no sample is answered twice), and that
+// no goroutine outlives the shutdown; it logs throughput and latency.
+func TestLoad(t *testing.T) {
+	ls := loadSettingsFromEnv(t)
+	before := runtime.NumGoroutine()
+	m := testModel(t, 784, 128, 10, tensor.Float32)
+	s, base, stop := launch(t, m, Config{MaxBatch: ls.batch, MaxWait: ls.wait, MaxBodyBytes: 64 << 10})
+	tr := &http.Transport{MaxIdleConnsPerHost: ls.clients}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+
+	var results []loadResult
+	sent := 0
+	for _, phase := range []string{"mixed", "uniform"} {
+		r := loadPhase(t, client, base, ls, phase == "mixed")
+		r.MeanBatchSize = meanBatch(t, client, base, &sent, r.Requests)
+		results = append(results, r)
+		t.Logf("%s: %d clients, %.1f s: %d requests (%d valid, %d bad), %.0f valid/s; latency p50 %v ms, p99 %v ms; deadline overrun p99 %.2f ms, max %.2f ms; mean batch %.1f; codes %v",
+			r.Phase, r.Clients, r.Seconds, r.Requests, r.Valid, r.Bad, r.ValidPerSec, r.P50ms, r.P99ms, r.OverrunP99ms, r.OverrunMaxms, r.MeanBatchSize, r.Codes)
+		for _, f := range r.Failures {
+			t.Error(f)
+		}
+	}
+	if n := s.Duplicates(); n != 0 {
+		t.Errorf("%d samples were answered twice", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	tr.CloseIdleConnections()
+	checkGoroutines(t, before)
+	if ls.out != "" {
+		b, _ := json.MarshalIndent(results, "", "  ")
+		if err := os.WriteFile(ls.out, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// loadPhase runs the clients for one phase and gathers what they saw.
+func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, mixed bool) loadResult {
+	r := loadResult{Phase: map[bool]string{true: "mixed", false: "uniform"}[mixed], Clients: ls.clients, Codes: map[int]int{},
+		P50ms: map[string]float64{}, P99ms: map[string]float64{}}
+	var mu sync.Mutex
+	lat := map[string][]float64{}
+	var overruns []float64
+	end := time.Now().Add(ls.phase)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range ls.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), 9))
+			for time.Now().Before(end) {
+				sh := drawShot(rng, 784, mixed)
+				t0 := time.Now()
+				code, err := postOnce(client, base+"/v1/predict", sh.body)
+				took := time.Since(t0)
+				mu.Lock()
+				r.Requests++
+				switch {
+				case err != nil:
+					r.Failures = append(r.Failures, fmt.Sprintf("a request got no response: %v", err))
+				case code >= 500:
+					r.Failures = append(r.Failures, fmt.Sprintf("status %d", code))
+				case sh.valid && code != 200, !sh.valid && (code < 400 || code >= 500):
+					r.Failures = append(r.Failures, fmt.Sprintf("valid %v: status %d", sh.valid, code))
+				}
+				r.Codes[code]++
+				if sh.valid {
+					r.Valid++
+					ms := float64(took) / 1e6
+					lat[sh.kind] = append(lat[sh.kind], ms)
+					lat["all"] = append(lat["all"], ms)
+					if sh.deadline > 0 {
+						overruns = append(overruns, ms-float64(sh.deadline)/1e6)
+					}
+				} else {
+					r.Bad++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	r.Seconds = time.Since(start).Seconds()
+	r.ValidPerSec = float64(r.Valid) / r.Seconds
+	for k, v := range lat {
+		r.P50ms[k], r.P99ms[k] = quantile(v, 0.5), quantile(v, 0.99)
+	}
+	if len(overruns) > 0 {
+		r.OverrunP99ms, r.OverrunMaxms = quantile(overruns, 0.99), quantile(overruns, 1)
+	}
+	return r
+}
+
+// postOnce sends one request and reads its whole response.
+func postOnce(client *http.Client, url string, body []byte) (int, error) {
+	resp, err := client.Post(url, "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
+func quantile(v []float64, q float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(i, 0)]
+}
+
+// meanBatch scrapes /metrics: the server's count of predict responses
+// must equal the requests sent so far (each answered exactly once), and
+// it returns the mean batch size so far.
+func meanBatch(t *testing.T, client *http.Client, base string, sent *int, phase int) float64 {
+	t.Helper()
+	*sent += phase
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	counted := 0.0
+	var sum, count float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(fields[1], 64)
+		switch {
+		case strings.HasPrefix(line, "serve_requests_total{") && strings.Contains(line, `handler="predict"`):
+			counted += v
+		case strings.HasPrefix(line, "serve_batch_size_sum"):
+			sum = v
+		case strings.HasPrefix(line, "serve_batch_size_count"):
+			count = v
+		}
+	}
+	if int(counted) != *sent {
+		t.Errorf("the server counted %v predict responses, the clients sent %d requests", counted, *sent)
+	}
+	if count == 0 {
+		return 0
+	}
+	return sum / count
+}
+
+// checkGoroutines waits for the goroutines to come back to their number
+// before the server started.
+func checkGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		now := runtime.NumGoroutine()
+		if now <= before {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			n := runtime.Stack(buf, true)
+			t.Fatalf("%d goroutines after the shutdown, %d before:\n%s", now, before, buf[:n])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
