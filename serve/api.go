@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,24 +100,40 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // known fields within the size limit, samples of the model's shape with
 // finite values in its range, a budget within the limits.
 func decodeRequest(body io.Reader, m Model, cfg Config) (*PredictRequest, error) {
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	var req PredictRequest
-	if err := dec.Decode(&req); err != nil {
+	b, err := io.ReadAll(body)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, &httpError{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body over %d bytes (the -max-body limit)", tooBig.Limit)}
 		}
-		return nil, badRequest("malformed request: %v", err)
+		return nil, badRequest("reading the request: %v", err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, badRequest("malformed request: data after the JSON object")
+	req, err := fastDecode(b)
+	if err != nil {
+		if req, err = decodeJSON(b); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkInputs(req.Inputs, m, cfg); err != nil {
 		return nil, err
 	}
 	if err := checkBudget(req.Budget, m, cfg); err != nil {
 		return nil, err
+	}
+	return req, nil
+}
+
+// decodeJSON decodes a request with encoding/json: one object of known
+// fields and nothing after it.
+func decodeJSON(b []byte) (*PredictRequest, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var req PredictRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, badRequest("malformed request: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, badRequest("malformed request: data after the JSON object")
 	}
 	return &req, nil
 }
