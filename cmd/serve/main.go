@@ -23,8 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"gorgonia.org/tensor"
-
+	"github.com/implicit-ml/implicit/cmd/serve/internal/served"
 	"github.com/implicit-ml/implicit/serve"
 	"github.com/implicit-ml/implicit/train/experiments"
 )
@@ -104,11 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	if !l.Finished {
 		fmt.Fprintf(stderr, "warning: %s stopped during training (epoch %d, step %d): serving its last checkpoint\n", l.Checkpoint, l.Epoch, l.Step)
 	}
-	m := serve.Model{Net: l.Model, Input: l.Input, Output: l.Output, Float32: l.Settings.Dtype == tensor.Float32,
-		Budgeted: len(l.Implicits) == 1, Stop: l.Stop}
-	if l.HasContraction {
-		m.Mu, m.MuNorm = l.Contraction.Mu, l.Contraction.Norm
-	}
+	m := served.Model(l)
 	srv, err := serve.New(m, c.server)
 	if err != nil {
 		return err
@@ -118,8 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		srv.Shutdown(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	}
-	fmt.Fprintf(stdout, "serving %s (%s run %s, input %v, output %v, contraction bound %s) on http://%s\n",
-		l.Model.Name(), l.Experiment, c.run, l.Input, l.Output, bound(m), ln.Addr())
+	fmt.Fprintf(stdout, "serving %s (%s run %s, input %v, output %v, per-sample budgets %v, contraction bound %s) on http://%s\n",
+		l.Model.Name(), l.Experiment, c.run, l.Input, l.Output, m.Budgeted, bound(m), ln.Addr())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

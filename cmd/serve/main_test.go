@@ -16,6 +16,7 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/implicit-ml/implicit/cmd/serve/internal/served"
 	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/serve"
 	"github.com/implicit-ml/implicit/train"
@@ -143,8 +144,16 @@ func TestServesARun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "serving implicit-deq") || !strings.Contains(out.String(), "draining") {
+	if !strings.Contains(out.String(), "serving implicit-deq") || !strings.Contains(out.String(), "per-sample budgets true") || !strings.Contains(out.String(), "draining") {
 		t.Errorf("output %q", out.String())
+	}
+	// Loaded without the server's solver, the model takes no budgets.
+	l, err := experiments.LoadModel(run, experiments.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if served.Model(l).Budgeted {
+		t.Error("a model whose layer does not solve with serve.Solver claims per-sample budgets")
 	}
 }
 

@@ -21,8 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"gorgonia.org/tensor"
-
+	"github.com/implicit-ml/implicit/cmd/serve/internal/served"
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/serve"
 	"github.com/implicit-ml/implicit/train/experiments"
@@ -100,8 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := serve.New(serve.Model{Net: l.Model, Input: l.Input, Output: l.Output, Float32: l.Settings.Dtype == tensor.Float32,
-		Budgeted: len(l.Implicits) == 1, Stop: l.Stop}, c.server)
+	srv, err := serve.New(served.Model(l), c.server)
 	if err != nil {
 		return err
 	}
