@@ -238,6 +238,12 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 			mr.Extra["spectral_radius"] = fitted.SpectralRadius
 		}
 	}
+	if fitted.BestKept { // train.Best chose the weights: their score and the spikes it undid
+		if mr.Extra == nil {
+			mr.Extra = map[string]float64{}
+		}
+		mr.Extra["best_score"], mr.Extra["spikes"] = fitted.BestScore, float64(fitted.Spikes)
+	}
 	ev.SetIterations(0)
 	var before train.SolverStats
 	if f := ev.Net().SolverStats; f != nil {
