@@ -28,9 +28,10 @@ type Dense struct {
 type DenseOpt func(*denseConfig)
 
 type denseConfig struct {
-	noBias bool
-	init   Init
-	bound  float64
+	noBias   bool
+	init     Init
+	biasInit Init
+	bound    float64
 }
 
 // SpectralBound keeps ‖W‖₂ ≤ c: after every optimizer step (Project) W is
@@ -43,12 +44,15 @@ func SpectralBound(c float64) DenseOpt { return func(cf *denseConfig) { cf.bound
 // NoBias builds the layer without b (for input injections x·U).
 func NoBias() DenseOpt { return func(c *denseConfig) { c.noBias = true } }
 
+// WithBiasInit sets the bias initialiser (default Zeros).
+func WithBiasInit(i Init) DenseOpt { return func(c *denseConfig) { c.biasInit = i } }
+
 // WithInit sets the weight initialiser (default GlorotUniform(1)).
 func WithInit(i Init) DenseOpt { return func(c *denseConfig) { c.init = i } }
 
 // Dense creates a Dense layer named name (parameters name.W and name.b).
 func (s *Scope) Dense(name string, in, out int, act Activation, opts ...DenseOpt) *Dense {
-	cfg := denseConfig{init: GlorotUniform(1)}
+	cfg := denseConfig{init: GlorotUniform(1), biasInit: Zeros}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -59,7 +63,7 @@ func (s *Scope) Dense(name string, in, out int, act Activation, opts ...DenseOpt
 	}
 	d.W = s.Param(name+".W", tensor.Shape{in, out}, cfg.init)
 	if !cfg.noBias {
-		d.B = s.Param(name+".b", tensor.Shape{1, out}, Zeros)
+		d.B = s.Param(name+".b", tensor.Shape{1, out}, cfg.biasInit)
 	}
 	d.err = s.err
 	if cfg.bound < 0 {

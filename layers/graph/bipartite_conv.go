@@ -34,13 +34,15 @@ type PartsDense struct {
 // of the concatenated fan-in. act must have a derivative computable from
 // its output (identity, tanh, ReLU, sigmoid, softplus).
 func NewPartsDense(s *layers.Scope, name string, in []int, out int, act layers.Activation) *PartsDense {
-	return NewPartsDenseInit(s, name, in, out, act, nil)
+	return NewPartsDenseWith(s, name, in, out, act, ConvOptions{})
 }
 
-// NewPartsDenseInit is NewPartsDense with the weights drawn by init (nil:
-// Glorot uniform) as one matrix of the concatenated fan-in, split into
-// its parts' blocks of rows.
-func NewPartsDenseInit(s *layers.Scope, name string, in []int, out int, act layers.Activation, init layers.Init) *PartsDense {
+// NewPartsDenseWith is NewPartsDense with the weights drawn by opt.Init
+// (nil: Glorot uniform) as one matrix of the concatenated fan-in, split
+// into its parts' blocks of rows, and a ReLU layer's biases starting at
+// opt.ReLUBias.
+func NewPartsDenseWith(s *layers.Scope, name string, in []int, out int, act layers.Activation, opt ConvOptions) *PartsDense {
+	init := opt.Init
 	d := &PartsDense{Act: act, In: append([]int(nil), in...), Out: out}
 	total := 0
 	for _, k := range in {
@@ -77,7 +79,11 @@ func NewPartsDenseInit(s *layers.Scope, name string, in []int, out int, act laye
 		d.W = append(d.W, s.Param(fmt.Sprintf("%s.W%d", name, p), tensor.Shape{k, out}, block))
 		row += k
 	}
-	d.B = s.Param(name+".b", tensor.Shape{1, out}, layers.Zeros)
+	bias := layers.Zeros
+	if act == layers.ReLU && opt.ReLUBias != 0 {
+		bias = layers.Constant(opt.ReLUBias)
+	}
+	d.B = s.Param(name+".b", tensor.Shape{1, out}, bias)
 	d.err = s.Err()
 	return d
 }
@@ -172,9 +178,13 @@ type ConvOptions struct {
 	// three MLPs, on the source, on the destination and on the
 	// concatenation.
 	DstMLP bool
-	// Init draws every weight matrix (nil: Glorot uniform, gain 1);
-	// biases start at zero.
+	// Init draws every weight matrix (nil: Glorot uniform, gain 1).
 	Init layers.Init
+	// ReLUBias starts the biases of the ReLU layers at this value (zero
+	// by default; the others always start at zero): a small positive bias
+	// keeps a narrow layer from starting dead, every unit negative on every
+	// input, which freezes the whole network.
+	ReLUBias float64
 }
 
 // BipartiteConv creates a convolution for graphs of m constraint and n
@@ -194,16 +204,16 @@ func NewBipartiteConvWith(s *layers.Scope, name string, m, n int, dir BipartiteD
 		c.err = s.Fail(fmt.Errorf("graph: BipartiteConv %q needs m, n, width > 0, source and destination parts and a direction, got %d, %d, %d, %v, %v, %v", name, m, n, width, src, dst, dir))
 		return c
 	}
-	c.Msg1 = NewPartsDenseInit(s, name+".msg1", src, width, layers.ReLU, opt.Init)
-	c.Msg2 = NewPartsDenseInit(s, name+".msg2", []int{width}, width, layers.Identity, opt.Init)
+	c.Msg1 = NewPartsDenseWith(s, name+".msg1", src, width, layers.ReLU, opt)
+	c.Msg2 = NewPartsDenseWith(s, name+".msg2", []int{width}, width, layers.Identity, opt)
 	upd := dst
 	if opt.DstMLP {
-		c.Dst1 = NewPartsDenseInit(s, name+".dst1", dst, width, layers.ReLU, opt.Init)
-		c.Dst2 = NewPartsDenseInit(s, name+".dst2", []int{width}, width, layers.Identity, opt.Init)
+		c.Dst1 = NewPartsDenseWith(s, name+".dst1", dst, width, layers.ReLU, opt)
+		c.Dst2 = NewPartsDenseWith(s, name+".dst2", []int{width}, width, layers.Identity, opt)
 		upd = []int{width}
 	}
-	c.Upd1 = NewPartsDenseInit(s, name+".upd1", append(append([]int(nil), upd...), width), width, layers.ReLU, opt.Init)
-	c.Upd2 = NewPartsDenseInit(s, name+".upd2", []int{width}, width, layers.ReLU, opt.Init)
+	c.Upd1 = NewPartsDenseWith(s, name+".upd1", append(append([]int(nil), upd...), width), width, layers.ReLU, opt)
+	c.Upd2 = NewPartsDenseWith(s, name+".upd2", []int{width}, width, layers.ReLU, opt)
 	c.err = s.Err()
 	return c
 }

@@ -67,7 +67,7 @@ func NewGNNCellWith(s *layers.Scope, name string, m, n, emb int, opt ConvOptions
 	c.Convs[1] = NewBipartiteConvWith(s, name+".conv2", m, n, ConsToVar, e, ey, emb, opt)
 	c.Convs[2] = NewBipartiteConvWith(s, name+".conv3", m, n, VarToCons, e, e, emb, opt)
 	c.Convs[3] = NewBipartiteConvWith(s, name+".conv4", m, n, ConsToVar, e, e, emb, opt)
-	c.Out = NewPartsDenseInit(s, name+".out", e, 1, layers.Identity, opt.Init)
+	c.Out = NewPartsDenseWith(s, name+".out", e, 1, layers.Identity, opt)
 	c.err = s.Err()
 	return c
 }
