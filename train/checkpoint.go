@@ -65,7 +65,9 @@ type Checkpoint struct {
 	Samples      int
 	FirstLoss    float64
 	LastLoss     float64
-	Solver       SolverStats
+	// The mean losses of the first and the last finished epoch.
+	FirstEpochLoss, LastEpochLoss float64
+	Solver                        SolverStats
 	// Running sums of the current log interval and epoch.
 	IntervalLoss   float64
 	IntervalSteps  int

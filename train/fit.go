@@ -115,9 +115,12 @@ type Fitted struct {
 	// before the model was built (so the dataset is not counted), in bytes.
 	PeakHeap uint64
 	// FirstLoss and FinalLoss are the losses of the run's first and last
-	// steps (FirstLoss serves the check that training got anywhere).
-	FirstLoss, FinalLoss float64
-	Solver               SolverStats
+	// steps; FirstEpochLoss and LastEpochLoss the mean losses of its first
+	// and last epochs, which a minibatch's noise does not swing (they
+	// serve the check that training got anywhere).
+	FirstLoss, FinalLoss          float64
+	FirstEpochLoss, LastEpochLoss float64
+	Solver                        SolverStats
 	// Skipped counts optimizer steps skipped (SkipNonConvergedBackward).
 	Skipped int
 	// SpectralRadius is the last monitored spectral radius (0 if none).
@@ -252,8 +255,10 @@ type fitter struct {
 	samples              int
 	peak                 uint64
 	firstLoss, lastLoss  float64
-	prevSolver           SolverStats // accumulated before a resume
-	resumed              bool
+	// The mean losses of the first and the last finished epoch.
+	firstEpochLoss, lastEpochLoss float64
+	prevSolver                    SolverStats // accumulated before a resume
+	resumed                       bool
 	// Running sums of the current log interval and epoch; checkpointed
 	// so a resumed run logs exactly what an uninterrupted one would.
 	intervalLoss   float64
@@ -295,6 +300,7 @@ func (f *fitter) resume() (*Fitted, error) {
 	}
 	f.epoch, f.inEpoch, f.step = c.Epoch, c.StepInEpoch, c.Step
 	f.seconds, f.samples, f.peak, f.firstLoss, f.lastLoss = c.TrainSeconds, c.Samples, c.PeakHeap, c.FirstLoss, c.LastLoss
+	f.firstEpochLoss, f.lastEpochLoss = c.FirstEpochLoss, c.LastEpochLoss
 	f.prevSolver = c.Solver
 	f.intervalLoss, f.intervalSteps, f.intervalSolver = c.IntervalLoss, c.IntervalSteps, c.IntervalSolver
 	f.epochLoss, f.epochSteps, f.epochSolver = c.EpochLoss, c.EpochSteps, c.EpochSolver
@@ -349,6 +355,7 @@ func (f *fitter) checkpoint(done bool) error {
 		Epoch: f.epoch, StepInEpoch: f.inEpoch, Step: f.step, Done: done,
 		Params: saveParams(f.net.Params), Optimizer: f.opt.State(),
 		TrainSeconds: f.seconds, PeakHeap: f.peak, Samples: f.samples, FirstLoss: f.firstLoss, LastLoss: f.lastLoss,
+		FirstEpochLoss: f.firstEpochLoss, LastEpochLoss: f.lastEpochLoss,
 		Solver:       f.solverStats(),
 		IntervalLoss: f.intervalLoss, IntervalSteps: f.intervalSteps, IntervalSolver: f.intervalSolver,
 		EpochLoss: f.epochLoss, EpochSteps: f.epochSteps, EpochSolver: f.epochSolver, Skipped: f.sess.Skipped,
@@ -361,6 +368,7 @@ func (f *fitter) result() *Fitted {
 	res := &Fitted{
 		Net: f.net, Steps: f.step, Epochs: f.epoch, Seconds: f.seconds, Samples: f.samples,
 		PeakHeap: f.peak, FirstLoss: f.firstLoss, FinalLoss: f.lastLoss, Solver: f.solverStats(), Resumed: f.resumed,
+		FirstEpochLoss: f.firstEpochLoss, LastEpochLoss: f.lastEpochLoss,
 		Skipped: f.sess.Skipped, SpectralRadius: f.radius, Spikes: f.keep.spikes,
 	}
 	if f.keep.has {
@@ -506,7 +514,12 @@ func (f *fitter) endEpoch(st *State) error {
 		if err := runHooks(f.cfg.Hooks, st, func(h Hook) func(*State) error { return h.Epoch }); err != nil {
 			return err
 		}
-		rec := f.record("epoch", f.epochLoss/float64(f.epochSteps), st.LR, SolverStats{}, SolverStats{})
+		mean := f.epochLoss / float64(f.epochSteps)
+		if f.firstEpochLoss == 0 {
+			f.firstEpochLoss = mean
+		}
+		f.lastEpochLoss = mean
+		rec := f.record("epoch", mean, st.LR, SolverStats{}, SolverStats{})
 		rec.Epoch = f.epoch - 1
 		if f.inEpoch != 0 { // stopped inside an epoch
 			rec.Epoch = f.epoch

@@ -28,8 +28,12 @@ const (
 // earlier phase of training (judgeLoss false) is not judged on its loss,
 // which may rightly start near its floor.
 func collapsed(fitted *train.Fitted, ev *train.Evaluator, test train.Dataset, judgeLoss bool) (string, error) {
-	if judgeLoss && fitted.Steps >= collapseMinSteps && fitted.FirstLoss > 0 && fitted.FinalLoss >= collapseLossRatio*fitted.FirstLoss {
-		return fmt.Sprintf("its loss did not fall (%.4g at the first step, %.4g at the last)", fitted.FirstLoss, fitted.FinalLoss), nil
+	first, last, what := fitted.FirstEpochLoss, fitted.LastEpochLoss, "epoch"
+	if fitted.Epochs < 2 { // one epoch: its first and last steps
+		first, last, what = fitted.FirstLoss, fitted.FinalLoss, "step"
+	}
+	if judgeLoss && fitted.Steps >= collapseMinSteps && first > 0 && last >= collapseLossRatio*first {
+		return fmt.Sprintf("its loss did not fall (mean %.4g in the first %s, %.4g in the last)", first, what, last), nil
 	}
 	n := min(collapseSamples, test.Len())
 	if n < 2 {

@@ -47,6 +47,10 @@ func TestCollapseIsDetected(t *testing.T) {
 		{"constant outputs", learned, mk(0), "same for every input"},
 		{"flat loss", &train.Fitted{Steps: 100, FirstLoss: 1, FinalLoss: 0.995}, mk(1), "did not fall"},
 		{"too short to judge the loss", &train.Fitted{Steps: 5, FirstLoss: 1, FinalLoss: 1}, mk(1), ""},
+		// Over several epochs the epochs' mean losses are judged, not one
+		// minibatch's: a noisy last step is no collapse, flat epochs are.
+		{"noisy last step, falling epochs", &train.Fitted{Steps: 100, Epochs: 10, FirstLoss: 1, FinalLoss: 1.2, FirstEpochLoss: 1, LastEpochLoss: 0.5}, mk(1), ""},
+		{"flat epochs", &train.Fitted{Steps: 100, Epochs: 10, FirstLoss: 2, FinalLoss: 0.1, FirstEpochLoss: 1, LastEpochLoss: 0.995}, mk(1), "did not fall"},
 		{"working", learned, mk(1), ""},
 	} {
 		why, err := collapsed(c.fitted, c.ev, data, true)
