@@ -65,7 +65,7 @@ func servedPDE(s Settings) []model {
 // servedLP mirrors LP.Run on the default 10×50 LPs: the explicit
 // networks, and the implicit ones' views that solve with the kernels.
 func servedLP(s Settings) []model {
-	st := lpSizes(s.Quick)
+	st := lpSizes(s.Problem, s.Quick)
 	if s.Hidden > 0 {
 		st.embs = []int{s.Hidden}
 	}
@@ -75,7 +75,7 @@ func servedLP(s Settings) []model {
 	}
 	lay := datasets.NewLPLayout(lpM, lpN)
 	ms := lpModels(s, st, lay, training)
-	ev := &lpEval{s: s, lay: lay, embOf: ms.embOf,
+	ev := &lpEval{s: s, lay: lay, embOf: ms.embOf, arch: st.arch,
 		evalCfg: layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: deq.IFT{Solver: deq.GMRES{}, Stop: s.Stop}}}
 	out := make([]model, len(ms.models))
 	for i, m := range ms.models {
