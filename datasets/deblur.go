@@ -17,8 +17,9 @@ import (
 // MNIST or Fashion-MNIST, blurred by a known kernel with a circular
 // boundary and corrupted by Gaussian noise. Zero values mean the defaults.
 type DeblurConfig struct {
-	// Kernel is "gaussian" (7×7, σ = 1.5; the default) or "motion" (a 7×7
-	// diagonal stroke); see internal/blur.
+	// Kernel names the blur (see internal/blur's Named): "shake" (the
+	// default: the fixed 9×9 camera-shake kernel, the paper's motion
+	// blur), "gaussian" (7×7, σ = 1.5) or "motion" (a 7×7 diagonal ramp).
 	Kernel string
 	// Noise is the standard deviation of the noise added to the blurred
 	// images, whose pixels are in [0, 1]; zero means 0.03.
@@ -31,7 +32,7 @@ type DeblurConfig struct {
 
 func (c DeblurConfig) resolved() (DeblurConfig, error) {
 	if c.Kernel == "" {
-		c.Kernel = "gaussian"
+		c.Kernel = "shake"
 	}
 	if c.Noise == 0 {
 		c.Noise = 0.03

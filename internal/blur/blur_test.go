@@ -9,7 +9,7 @@ import (
 func kernels(t *testing.T) []Kernel {
 	t.Helper()
 	var out []Kernel
-	for _, name := range []string{"gaussian", "motion"} {
+	for _, name := range []string{"gaussian", "motion", "shake"} {
 		k, err := Named(name)
 		if err != nil {
 			t.Fatal(err)

@@ -115,20 +115,33 @@ func (s *HQS[T]) Size() (h, w int) { return s.h, s.w }
 // after another in y (current estimates) and x (measurements), each of
 // n·h·w values. out may be the same slice as y or x; otherwise the
 // buffers must not overlap.
-func (s *HQS[T]) Step(out, y, x []T, n int, beta float64) {
+func (s *HQS[T]) Step(out, y, x []T, n int, beta float64) { s.step(out, y, x, n, beta, true) }
+
+// StepNormal is Step for a measurement already mapped back by Aᵀ: it
+// writes z = (AᵀA + βI)⁻¹(b + βy) into out, where b = Aᵀx. An implicit
+// model computes b once per solve and iterates on it; the start y₀ = Aᵀx
+// is then b itself. Buffers as in Step.
+func (s *HQS[T]) StepNormal(out, y, b []T, n int, beta float64) { s.step(out, y, b, n, beta, false) }
+
+// step is Step (blurred: x is a measurement, multiplied by conj(â)) or
+// StepNormal (src is already Aᵀx).
+func (s *HQS[T]) step(out, y, src []T, n int, beta float64, blurred bool) {
 	wk := s.pool.Get().(*hqsWork)
 	defer s.pool.Put(wk)
 	hw := s.h * s.w
 	for i := range n {
 		lo, hi := i*hw, (i+1)*hw
 		s.forward(wk, wk.s1re, wk.s1im, y[lo:hi])
-		s.forward(wk, wk.s2re, wk.s2im, x[lo:hi])
+		s.forward(wk, wk.s2re, wk.s2im, src[lo:hi])
 		for f, ar := range s.are {
 			ai, d := s.aim[f], 1/(s.a2[f]+beta)
 			yr, yi, xr, xi := wk.s1re[f], wk.s1im[f], wk.s2re[f], wk.s2im[f]
+			if blurred { // conj(â)·x̂
+				xr, xi = ar*xr+ai*xi, ar*xi-ai*xr
+			}
 			// (conj(â)·x̂ + β·ŷ) / (|â|² + β)
-			wk.s1re[f] = (ar*xr + ai*xi + beta*yr) * d
-			wk.s1im[f] = (ar*xi - ai*xr + beta*yi) * d
+			wk.s1re[f] = (xr + beta*yr) * d
+			wk.s1im[f] = (xi + beta*yi) * d
 		}
 		s.inverse(wk, out[lo:hi], wk.s1re, wk.s1im)
 	}
@@ -142,6 +155,19 @@ func (s *HQS[T]) Step(out, y, x []T, n int, beta float64) {
 // only for gbeta and may then be nil. gy and gx may be the same slice as
 // v; otherwise the buffers must not overlap.
 func (s *HQS[T]) VJP(gy, gx []T, gbeta []float64, v, y, z []T, n int, beta float64) {
+	s.vjp(gy, gx, nil, gbeta, v, y, z, n, beta)
+}
+
+// VJPNormal writes the vector–Jacobian products of StepNormal at
+// (y, b, β), whose output was z: gy = βMv and gb = Mv (M is symmetric),
+// and gbeta as in VJP. Any output may be nil; gy and gb may be the same
+// slice as v (not as each other); otherwise the buffers must not overlap.
+func (s *HQS[T]) VJPNormal(gy, gb []T, gbeta []float64, v, y, z []T, n int, beta float64) {
+	s.vjp(gy, nil, gb, gbeta, v, y, z, n, beta)
+}
+
+// vjp writes gy = βMv, gx = AMv, gb = Mv and gbeta, each when not nil.
+func (s *HQS[T]) vjp(gy, gx, gb []T, gbeta []float64, v, y, z []T, n int, beta float64) {
 	wk := s.pool.Get().(*hqsWork)
 	defer s.pool.Put(wk)
 	hw := s.h * s.w
@@ -160,7 +186,7 @@ func (s *HQS[T]) VJP(gy, gx []T, gbeta []float64, v, y, z []T, n int, beta float
 			}
 			s.inverse(wk, gx[lo:hi], wk.s2re, wk.s2im)
 		}
-		if gy == nil && gbeta == nil {
+		if gy == nil && gb == nil && gbeta == nil {
 			continue
 		}
 		s.dft.inverse(wk.mv, wk.s1re, wk.s1im, wk.dft)
@@ -176,6 +202,12 @@ func (s *HQS[T]) VJP(gy, gx []T, gbeta []float64, v, y, z []T, n int, beta float
 			g := gy[lo:hi]
 			for p, m := range wk.mv {
 				g[p] = T(beta * m)
+			}
+		}
+		if gb != nil {
+			g := gb[lo:hi]
+			for p, m := range wk.mv {
+				g[p] = T(m)
 			}
 		}
 	}

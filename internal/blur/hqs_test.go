@@ -334,6 +334,51 @@ func TestHQSVJP(t *testing.T) {
 	}
 }
 
+// TestHQSStepNormal checks that StepNormal on b = Aᵀx (Apply's spatial
+// adjoint) is Step on x, and that VJPNormal's products match central
+// differences of ⟨v, StepNormal(y, b, β)⟩ in y, b and β: gb = Mv, while
+// Step's gx = AMv, so mixing the two fails here.
+func TestHQSStepNormal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(34, 35))
+	const h, w, n, tol = 9, 13, 2, 1e-7
+	for _, k := range hqsKernels(t) {
+		s, err := NewHQS[float64](k, h, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, beta := range []float64{0.05, 4} {
+			y, x, v := randomImages(rng, n*h*w), randomImages(rng, n*h*w), randomImages(rng, n*h*w)
+			b := make([]float64, n*h*w)
+			Apply(b, x, n, h, w, k, true)
+			z, zb := make([]float64, n*h*w), make([]float64, n*h*w)
+			s.Step(z, y, x, n, beta)
+			s.StepNormal(zb, y, b, n, beta)
+			if e := relErr(zb, z); e > 1e-13 {
+				t.Errorf("%s β=%g: StepNormal(y, Aᵀx) differs from Step(y, x) by %.3g", k.Name, beta, e)
+			}
+			gy, gb, gbeta := make([]float64, n*h*w), make([]float64, n*h*w), make([]float64, n)
+			s.VJPNormal(gy, gb, gbeta, v, y, zb, n, beta)
+			zz := make([]float64, n*h*w)
+			loss := func(yy, bb []float64, be float64) float64 {
+				s.StepNormal(zz, yy, bb, n, be)
+				return dot(v, zz)
+			}
+			set := &fd.Settings{Formula: fd.Central}
+			if e := relErr(gy, fd.Gradient(nil, func(yy []float64) float64 { return loss(yy, b, beta) }, y, set)); e > tol {
+				t.Errorf("%s β=%g: y-VJP relative error %.3g", k.Name, beta, e)
+			}
+			if e := relErr(gb, fd.Gradient(nil, func(bb []float64) float64 { return loss(y, bb, beta) }, b, set)); e > tol {
+				t.Errorf("%s β=%g: b-VJP relative error %.3g", k.Name, beta, e)
+			}
+			sum := gbeta[0] + gbeta[1]
+			want := fd.Derivative(func(be float64) float64 { return loss(y, b, be) }, beta, &fd.Settings{Formula: fd.Central, Step: 1e-5 * beta})
+			if e := math.Abs(sum-want) / math.Abs(want); e > tol {
+				t.Errorf("%s β=%g: β-VJP %.12g, finite differences %.12g", k.Name, beta, sum, want)
+			}
+		}
+	}
+}
+
 // TestHQSConcurrent backs the claim that one HQS serves several
 // goroutines: each gets its own scratch, so results match a serial run
 // (run with -race to check the scratch is not shared).

@@ -18,24 +18,37 @@ import (
 //
 // Apply builds A·x and ApplyT Aᵀ·x; each is the other's gradient, so both
 // are differentiable to any order. The kernel is fixed: it has no
-// parameters.
+// parameters. HQSStep builds the exact HQS data step (AᵀA + βI)⁻¹(b + βy)
+// on the same kernel.
 type Blur struct {
 	Kernel blur.Kernel
 	H, W   int
+	// The HQS step's per-frequency tables, read-only once built.
+	hqs32 *blur.HQS[float32]
+	hqs64 *blur.HQS[float64]
 }
 
-// NewBlur returns A for H×W images blurred by the named kernel:
-// "gaussian" (7×7, σ = 1.5, the default) or "motion" (a 7×7 diagonal
-// stroke).
+// NewBlur returns A for H×W images blurred by the named kernel (see
+// blur.Named): "shake" (the 9×9 camera-shake kernel of the deblurring
+// workload), "gaussian" (7×7, σ = 1.5) or "motion" (a 7×7 diagonal ramp).
 func NewBlur(kernel string, h, w int) (*Blur, error) {
 	k, err := blur.Named(kernel)
 	if err != nil {
 		return nil, fmt.Errorf("imaging: %w", err)
 	}
+	return NewBlurOf(k, h, w)
+}
+
+// NewBlurOf returns A for H×W images blurred by the kernel k.
+func NewBlurOf(k blur.Kernel, h, w int) (*Blur, error) {
 	if err := k.Check(h, w); err != nil {
 		return nil, fmt.Errorf("imaging: %w", err)
 	}
-	return &Blur{Kernel: k, H: h, W: w}, nil
+	s32, s64, err := newHQSTables(k, h, w)
+	if err != nil {
+		return nil, fmt.Errorf("imaging: %w", err)
+	}
+	return &Blur{Kernel: k, H: h, W: w, hqs32: s32, hqs64: s64}, nil
 }
 
 // Apply builds A·x for x (B, H·W).
@@ -52,10 +65,13 @@ func (b *Blur) build(x *G.Node, transpose bool) (*G.Node, error) {
 	return G.ApplyOp(newBlurOp(b, transpose, x.Dtype(), xs), x)
 }
 
-// Eval applies A (or Aᵀ) to a batch of images on flat buffers, for
-// kernels and data generation.
+// blurEval applies A (or Aᵀ) to a batch of images on flat buffers, split
+// over the cores by images.
 func blurEval[T deq.Float](b *Blur, out, x []T, transpose bool) {
-	blur.Apply(out, x, len(x)/(b.H*b.W), b.H, b.W, b.Kernel, transpose)
+	px := b.H * b.W
+	byImages(len(x)/px, func(lo, hi int) {
+		blur.Apply(out[lo*px:hi*px], x[lo*px:hi*px], hi-lo, b.H, b.W, b.Kernel, transpose)
+	})
 }
 
 // blurOp computes A·x or Aᵀ·x. Child: x (B, H·W).

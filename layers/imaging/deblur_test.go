@@ -133,27 +133,6 @@ func TestPGDGradients(t *testing.T) {
 	}
 }
 
-// TestPGDKernel checks the kernel against the cell built in a graph (Eval)
-// and against central differences of Eval (VJP), in float64.
-func TestPGDKernel(t *testing.T) {
-	rng := rand.New(rand.NewPCG(61, 62))
-	g := G.NewGraph()
-	s := layers.NewScope(g, tensor.Float64, rng)
-	a, _ := NewBlur("motion", cvH, cvW)
-	cell := NewPGDCell(s, "pgd", a, conv.NewResCNN(s, "pgd.D", cvH, cvW, cvC, 4, layers.Tanh))
-	cell.Lambda = 0.3
-	perturb(cell.Params(), rng, 0.2)
-	n := cvH * cvW
-	y := layertest.Input(g, tensor.Float64, rng, "y", cvB, n)
-	inj := layertest.Input(g, tensor.Float64, rng, "inj", cvB, n)
-	if err := layers.CheckCellKernel(cell, y, inj, rng); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cell.StateShape([]tensor.Shape{{2, n + 1}}); err == nil {
-		t.Error("injection of the wrong size: no error")
-	}
-}
-
 // TestPGDInexactModesRun: JFB and phantom gradients train the PGD layer
 // without error and point downhill (their inner product with the exact
 // gradient is positive).
@@ -309,15 +288,23 @@ func TestBoundedDenoiserMakesPGDContract(t *testing.T) {
 	if gm := cell.Gamma.Value().Data().([]float64)[0]; math.Abs(gm-2/1.2) > 1e-12 {
 		t.Errorf("γ = %v after projection, want 2/(1+λ) = %v", gm, 2/1.2)
 	}
-	inj := tensor.New(tensor.WithShape(cvB, cvH*cvW), tensor.WithBacking(layertest.RandVec(rng, cvB*cvH*cvW)))
+	sameFixedPoint(t, cell, rng, cvB, cvH*cvW, 400)
+}
+
+// sameFixedPoint iterates cell steps times on one random injection of b
+// images of n pixels, from zero and from a large random start, and fails
+// the test unless both reach the same point.
+func sameFixedPoint(t *testing.T, cell layers.Cell, rng *rand.Rand, b, n, steps int) {
+	t.Helper()
+	inj := tensor.New(tensor.WithShape(b, n), tensor.WithBacking(layertest.RandVec(rng, b*n)))
 	var ends [][]float64
 	for _, scale := range []float64{0, 10} {
-		z0 := layertest.RandVec(rng, cvB*cvH*cvW)
+		z0 := layertest.RandVec(rng, b*n)
 		for i := range z0 {
 			z0[i] *= scale
 		}
 		var last []float64
-		err := layers.IterateCell(cell, []G.Value{inj}, z0, 400, func(_ int, z []float64) error {
+		err := layers.IterateCell(cell, []G.Value{inj}, z0, steps, func(_ int, z []float64) error {
 			last = append(last[:0], z...)
 			return nil
 		})

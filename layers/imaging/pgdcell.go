@@ -26,23 +26,20 @@ import (
 // the step itself contract every mode by at least 1 − γλ. The injection is Aᵀx (B, H·W),
 // computed once outside the solve (Blur.ApplyT); the state y is the image
 // estimate (B, H·W). Its kernels evaluate G and y ↦ J_G(y)ᵀv =
-// (I − γAᵀA)·J_D(u)ᵀv without graphs, so every backward mode works.
+// (I − γ(AᵀA + λI))·J_D(u)ᵀv without graphs, so every backward mode works.
 type PGDCell struct {
-	Blur     *Blur
-	Denoiser *conv.ResCNN
+	pnp
 	// Gamma is the step γ, (1, 1), initialised to 1 (with a kernel that
 	// sums to 1, ‖A‖ = 1 and the step is non-expansive for γ ≤ 2).
 	Gamma *G.Node
 	// Lambda is the fixed Tikhonov weight λ ≥ 0 of the step (zero: none).
 	// Set it before the cell is used.
 	Lambda float64
-	err    error
-	cache  *opkit.Cache
 }
 
 var _ layers.Cell = (*PGDCell)(nil)
 
-// PGDCell creates the cell for the operator a and the denoiser d (built in
+// NewPGDCell creates the cell for the operator a and the denoiser d (built in
 // the same scope, on a's image size); its own parameter is name.gamma.
 // After every optimizer step (Project) γ is clipped to [0, 2/(1 + λ)],
 // where the step y ↦ y − γ((AᵀA + λI)y − Aᵀx) is (1 − γλ)-Lipschitz (A's
@@ -51,16 +48,8 @@ var _ layers.Cell = (*PGDCell)(nil)
 // contraction with a unique fixed point that plain iteration reaches from
 // any start.
 func NewPGDCell(s *layers.Scope, name string, a *Blur, d *conv.ResCNN) *PGDCell {
-	c := &PGDCell{Blur: a, Denoiser: d, cache: &opkit.Cache{}}
-	switch {
-	case a == nil || d == nil:
-		c.err = s.Fail(fmt.Errorf("imaging: PGDCell %q needs a blur operator and a denoiser", name))
-		return c
-	case d.Err() != nil:
-		c.err = d.Err()
-		return c
-	case d.Height != a.H || d.Width != a.W:
-		c.err = s.Fail(fmt.Errorf("imaging: PGDCell %q: the denoiser works on %d×%d images, the blur on %d×%d", name, d.Height, d.Width, a.H, a.W))
+	c := &PGDCell{pnp: newPnP(s, "PGDCell", name, a, d)}
+	if c.err != nil {
 		return c
 	}
 	c.Gamma = s.Param(name+".gamma", tensor.Shape{1, 1}, layers.Constant(1))
@@ -87,24 +76,7 @@ func (c *PGDCell) Project() error {
 }
 
 // Params implements Cell: γ, then the denoiser's weights and biases.
-func (c *PGDCell) Params() G.Nodes {
-	if c.err != nil {
-		return nil
-	}
-	return append(G.Nodes{c.Gamma}, c.Denoiser.Params()...)
-}
-
-// StateShape implements Cell: y has the injection's shape (B, H·W).
-func (c *PGDCell) StateShape(inj []tensor.Shape) (tensor.Shape, error) {
-	if c.err != nil {
-		return nil, c.err
-	}
-	n := c.Blur.H * c.Blur.W
-	if len(inj) != 1 || len(inj[0]) != 2 || inj[0][1] != n {
-		return nil, fmt.Errorf("imaging: PGDCell on %d×%d images needs one injection Aᵀx of shape (B, %d), got %v", c.Blur.H, c.Blur.W, n, inj)
-	}
-	return inj[0].Clone(), nil
-}
+func (c *PGDCell) Params() G.Nodes { return c.params(c.Gamma) }
 
 // Apply implements Cell: u = y − γ(AᵀA y + λy − inj), then D(u).
 func (c *PGDCell) Apply(y *G.Node, inj G.Nodes) (*G.Node, error) {
@@ -131,103 +103,49 @@ func (c *PGDCell) Apply(y *G.Node, inj G.Nodes) (*G.Node, error) {
 
 // Kernel64 implements Cell.
 func (c *PGDCell) Kernel64(inj []tensor.Shape) (layers.Kernel[float64], error) {
-	return pgdKernelFor[float64](c, inj, "float64")
+	return kernelFor(&c.pnp, inj, "float64", func(n int) dataStep[float64] { return newPGDStep[float64](c, n) })
 }
 
 // Kernel32 implements Cell.
 func (c *PGDCell) Kernel32(inj []tensor.Shape) (layers.Kernel[float32], error) {
-	return pgdKernelFor[float32](c, inj, "float32")
+	return kernelFor(&c.pnp, inj, "float32", func(n int) dataStep[float32] { return newPGDStep[float32](c, n) })
 }
 
-func pgdKernelFor[T deq.Float](c *PGDCell, inj []tensor.Shape, dt string) (layers.Kernel[T], error) {
-	st, err := c.StateShape(inj)
-	if err != nil {
-		return nil, err
-	}
-	k, err := c.cache.Get(opkit.ShapesKey(dt, inj), func() (any, error) {
-		n := st.TotalSize()
-		return &pgdKernel[T]{c: c, d: conv.NewResCNNKernel[T](c.Denoiser, st[0]), u: make([]T, n), t1: make([]T, n), t2: make([]T, n)}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return k.(*pgdKernel[T]), nil
-}
-
-// pgdKernel evaluates the PGD operator on flat buffers.
-type pgdKernel[T deq.Float] struct {
+// pgdStep is the gradient step u = y − γ(AᵀA y + λy − b) on flat buffers.
+type pgdStep[T deq.Float] struct {
 	c      *PGDCell
-	d      *conv.ResCNNKernel[T]
-	inj    []T
 	gamma  T
-	u      []T // the gradient step's output
-	t1, t2 []T // scratch for A y and AᵀA y
+	t1, t2 []T // A v and AᵀA v
 }
 
-func (k *pgdKernel[T]) Bind(inj, params []G.Value) error {
-	if len(inj) != 1 || len(params) != 1+2*k.d.Layers() {
-		return fmt.Errorf("imaging: PGDCell kernel bound to %d injections and %d parameters, want 1 and %d", len(inj), len(params), 1+2*k.d.Layers())
-	}
-	var err error
-	if k.inj, err = opkit.Data[T](inj[0]); err != nil {
-		return err
-	}
-	if len(k.inj) != len(k.u) {
-		return fmt.Errorf("imaging: PGDCell kernel got an injection of %d values, want %d", len(k.inj), len(k.u))
-	}
-	g, err := opkit.Data[T](params[0])
-	if err != nil {
-		return err
-	}
-	if len(g) != 1 {
-		return fmt.Errorf("imaging: PGDCell kernel got %d step values, want 1", len(g))
-	}
-	k.gamma = g[0]
-	ps := make([][]T, len(params)-1)
-	for i, p := range params[1:] {
-		if ps[i], err = opkit.Data[T](p); err != nil {
-			return err
-		}
-	}
-	return k.d.Bind(ps)
+func newPGDStep[T deq.Float](c *PGDCell, n int) *pgdStep[T] {
+	m := n * c.Blur.H * c.Blur.W
+	return &pgdStep[T]{c: c, t1: make([]T, m), t2: make([]T, m)}
 }
 
-// normal writes AᵀA v into k.t2.
-func (k *pgdKernel[T]) normal(v []T) {
-	blurEval(k.c.Blur, k.t1, v, false)
-	blurEval(k.c.Blur, k.t2, k.t1, true)
+func (p *pgdStep[T]) bind(gamma T) error { p.gamma = gamma; return nil }
+
+// normal writes AᵀA v into p.t2.
+func (p *pgdStep[T]) normal(v []T) {
+	blurEval(p.c.Blur, p.t1, v, false)
+	blurEval(p.c.Blur, p.t2, p.t1, true)
 }
 
-// step writes u = y − γ(AᵀA y + λy − inj) into k.u.
-func (k *pgdKernel[T]) step(y []T) {
-	k.normal(y)
-	lam := T(k.c.Lambda)
-	for i := range k.u {
-		k.u[i] = y[i] - k.gamma*(k.t2[i]+lam*y[i]-k.inj[i])
+func (p *pgdStep[T]) step(u, y, b []T) {
+	p.normal(y)
+	lam := T(p.c.Lambda)
+	for i := range u {
+		u[i] = y[i] - p.gamma*(p.t2[i]+lam*y[i]-b[i])
 	}
 }
 
-func (k *pgdKernel[T]) Eval(out, y []T) error {
-	k.step(y)
-	k.d.Forward(out, k.u, false)
-	return nil
-}
-
-func (k *pgdKernel[T]) Linearize(y []T) error {
-	k.step(y)
-	k.d.Forward(k.t1, k.u, true) // the output is not needed, φ' is
-	return nil
-}
-
-// VJP: J_Gᵀv = (I − γ(AᵀA + λI))·J_D(u)ᵀv (AᵀA is symmetric).
-func (k *pgdKernel[T]) VJP(out, v []T) error {
-	k.d.VJP(out, v)
-	k.normal(out)
-	c := 1 - k.gamma*T(k.c.Lambda)
+// vjp: (I − γ(AᵀA + λI))w, AᵀA being symmetric.
+func (p *pgdStep[T]) vjp(out, w []T) {
+	p.normal(w)
+	c := 1 - p.gamma*T(p.c.Lambda)
 	for i := range out {
-		out[i] = c*out[i] - k.gamma*k.t2[i]
+		out[i] = c*w[i] - p.gamma*p.t2[i]
 	}
-	return nil
 }
 
 // gradStepOp computes the PGD step u = y − γ(t + λy − inj), t = AᵀA y.
@@ -251,23 +169,13 @@ func newGradStepOp(lambda float64, dt tensor.Dtype, shape tensor.Shape, part int
 }
 
 func (op *gradStepOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("imaging: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return gradStepDo[float32](op, out, vals) },
-		func() error { return gradStepDo[float64](op, out, vals) })
+	return doOp(op, op.Base, vals, gradStepDo[float32], gradStepDo[float64])
 }
 
 func gradStepDo[T deq.Float](op *gradStepOp, out *tensor.Dense, vals []G.Value) error {
-	in := make([][]T, len(vals))
-	for i, v := range vals {
-		d, err := opkit.Data[T](v)
-		if err != nil {
-			return err
-		}
-		in[i] = d
+	in, err := floatValues[T](vals)
+	if err != nil {
+		return err
 	}
 	var g []T // the incoming gradient, for the gradient ops
 	if op.part > 0 {
@@ -334,14 +242,5 @@ func (op *gradStepOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Nod
 	for _, n := range inputs {
 		vals = append(vals, n.Value())
 	}
-	for i, part := range gradParts {
-		d, err := newGradStepOp(op.lambda, op.Dtype(), op.shape, part).Do(vals...)
-		if err != nil {
-			return err
-		}
-		if err := opkit.AccumulateGrad(inputs[i], d); err != nil {
-			return err
-		}
-	}
-	return nil
+	return accumulateParts(inputs, vals, gradParts[:], func(part int) G.Op { return newGradStepOp(op.lambda, op.Dtype(), op.shape, part) })
 }

@@ -1,0 +1,115 @@
+package imaging
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/conv"
+)
+
+// DefaultHQSBeta is the initial weight β of the HQS cell: the paper's code
+// (deepinv's HQS) starts its step γ at 4 in the proximal step
+// argmin_u γ/2‖Au − x‖² + ½‖u − y‖², which is our step with β = 1/γ.
+const DefaultHQSBeta = 0.25
+
+// HQSCell is the plug-and-play half-quadratic-splitting operator of the
+// deblurring workload (Liu et al. 2025, case study 1, their best model):
+//
+//	G(y, x) = D_θ((AᵀA + βI)⁻¹(Aᵀx + βy))
+//
+// an exact proximal step on the data term ½‖Ay − x‖² (Blur.HQSStep)
+// followed by the same learned denoiser D_θ as PGDCell's, with β = e^ρ
+// learned (ρ is the parameter, so β stays positive). The injection is Aᵀx
+// (B, H·W), computed once outside the solve, and the state y the image
+// estimate (B, H·W). In y the step is βM, M = (AᵀA + βI)⁻¹, whose
+// eigenvalues β/(|â(f)|² + β) lie in (0, 1]: Lip_y(G) ≤ Lip(D), near 1 in
+// the modes A nearly annihilates, so there only the denoiser contracts.
+// Its kernels evaluate G and J_G(y)ᵀv = βM·J_D(u)ᵀv without graphs.
+type HQSCell struct {
+	pnp
+	// LogBeta is ρ = log β, (1, 1), initialised to log DefaultHQSBeta.
+	LogBeta *G.Node
+}
+
+var _ layers.Cell = (*HQSCell)(nil)
+
+// NewHQSCell creates the cell for the operator a (made by NewBlur) and the
+// denoiser d (built in the same scope, on a's image size); its own
+// parameter is name.logbeta.
+func NewHQSCell(s *layers.Scope, name string, a *Blur, d *conv.ResCNN) *HQSCell {
+	c := &HQSCell{pnp: newPnP(s, "HQSCell", name, a, d)}
+	if c.err != nil {
+		return c
+	}
+	if a.hqs32 == nil || a.hqs64 == nil {
+		c.err = s.Fail(fmt.Errorf("imaging: HQSCell %q: the blur has no HQS tables; make it with NewBlur", name))
+		return c
+	}
+	c.LogBeta = s.Param(name+".logbeta", tensor.Shape{1, 1}, layers.Constant(math.Log(DefaultHQSBeta)))
+	c.err = s.Err()
+	return c
+}
+
+// Beta returns the current β = e^ρ (NaN when the cell failed to build).
+func (c *HQSCell) Beta() float64 {
+	if c.err != nil {
+		return math.NaN()
+	}
+	v, err := layers.Floats64(c.LogBeta.Value())
+	if err != nil || len(v) != 1 {
+		return math.NaN()
+	}
+	return math.Exp(v[0])
+}
+
+// Params implements Cell: ρ = log β, then the denoiser's weights and biases.
+func (c *HQSCell) Params() G.Nodes { return c.params(c.LogBeta) }
+
+// Apply implements Cell: u = (AᵀA + βI)⁻¹(inj + βy), then D(u).
+func (c *HQSCell) Apply(y *G.Node, inj G.Nodes) (*G.Node, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	if len(inj) != 1 {
+		return nil, fmt.Errorf("imaging: HQSCell takes one injection, got %d", len(inj))
+	}
+	u, err := c.Blur.HQSStep(y, inj[0], c.LogBeta)
+	if err != nil {
+		return nil, err
+	}
+	return c.Denoiser.Fwd(u)
+}
+
+// Kernel64 implements Cell.
+func (c *HQSCell) Kernel64(inj []tensor.Shape) (layers.Kernel[float64], error) {
+	return kernelFor(&c.pnp, inj, "float64", func(int) dataStep[float64] { return &hqsStep[float64]{b: c.Blur} })
+}
+
+// Kernel32 implements Cell.
+func (c *HQSCell) Kernel32(inj []tensor.Shape) (layers.Kernel[float32], error) {
+	return kernelFor(&c.pnp, inj, "float32", func(int) dataStep[float32] { return &hqsStep[float32]{b: c.Blur} })
+}
+
+// hqsStep is u = (AᵀA + βI)⁻¹(b + βy) on flat buffers.
+type hqsStep[T deq.Float] struct {
+	b    *Blur
+	beta float64
+}
+
+func (h *hqsStep[T]) bind(rho T) error {
+	h.beta = math.Exp(float64(rho))
+	if !(h.beta > 0) || math.IsInf(h.beta, 1) {
+		return fmt.Errorf("imaging: HQS weight β = e^%v is not a positive finite number", rho)
+	}
+	return nil
+}
+
+func (h *hqsStep[T]) step(u, y, b []T) { hqsEval(h.b, u, y, b, h.beta) }
+
+// vjp: βMw (M is symmetric).
+func (h *hqsStep[T]) vjp(out, w []T) { hqsVJP(h.b, out, nil, nil, w, nil, nil, h.beta) }
