@@ -186,7 +186,7 @@ var quickFiles = map[string][]string{
 	"reason": {"reason_accuracy_vs_t.png", "reason_position_accuracy_vs_t.png"},
 	"lp":     {"lp_lipschitz_by_part.csv", "lp_lipschitz_e4.png"},
 	"pde":    {"pde_samples.png"},
-	"deblur": {"deblur_reconstructions.png", "deblur_curves.csv", "deblur_psnr_starts.png", "deblur_lipschitz_by_rank.png"},
+	"deblur": {"deblur_reconstructions.png", "deblur_curves.csv", "deblur_psnr_vs_t.png", "deblur_lipschitz_by_rank.png", "deblur_table.md"},
 }
 
 // TestQuickRuns runs every experiment's -quick configuration and checks the
