@@ -22,11 +22,19 @@ import (
 // kernels for the solves (Eval, and a VJP that keeps each GELU's
 // derivative from its pre-activation), and the block of the explicit
 // baselines (Untied). State and injection are (B, S²·C), channel-last.
+//
+// As a cell it iterates the averaged map (1−α)z + α·G(z), α = Relax,
+// which has G's fixed points: where J_G has eigenvalues below −1 (the
+// iteration of G oscillates) the average can still contract. The zero
+// value of Relax means α = 1, G itself; ApplyTo is always G.
 type FourierStack struct {
 	Layers             []*FourierLayer
 	Size, Width, Modes int
-	cache              *opkit.Cache
-	err                error
+	// Relax is α in (0, 1]; zero means 1. Set it before the first
+	// Apply or kernel.
+	Relax float64
+	cache *opkit.Cache
+	err   error
 }
 
 var _ layers.Cell = (*FourierStack)(nil)
@@ -74,12 +82,38 @@ func (f *FourierStack) StateShape(inj []tensor.Shape) (tensor.Shape, error) {
 	return inj[0].Clone(), nil
 }
 
-// Apply implements Cell: G(z, inj[0]).
+// Apply implements Cell: (1−α)z + α·G(z, inj[0]).
 func (f *FourierStack) Apply(z *G.Node, inj G.Nodes) (*G.Node, error) {
 	if len(inj) != 1 {
 		return nil, fmt.Errorf("fourier: FourierStack takes one injection, got %d", len(inj))
 	}
-	return f.ApplyTo(z, inj[0])
+	a, err := f.alpha()
+	if err != nil {
+		return nil, err
+	}
+	g, err := f.ApplyTo(z, inj[0])
+	if err != nil || a == 1 {
+		return g, err
+	}
+	if g, err = G.Mul(g, layers.ConstLike(g, a)); err != nil {
+		return nil, err
+	}
+	kz, err := G.Mul(z, layers.ConstLike(z, 1-a))
+	if err != nil {
+		return nil, err
+	}
+	return G.Add(g, kz)
+}
+
+// alpha is the resolved Relax.
+func (f *FourierStack) alpha() (float64, error) {
+	switch {
+	case f.Relax == 0:
+		return 1, nil
+	case f.Relax > 0 && f.Relax <= 1:
+		return f.Relax, nil
+	}
+	return 0, fmt.Errorf("fourier: FourierStack Relax = %v; want α in (0, 1] (0 means 1)", f.Relax)
 }
 
 // ApplyTo builds the block on z with the injection inj, nil for none
@@ -112,9 +146,16 @@ func stackKernelFor[T deq.Float](f *FourierStack, inj []tensor.Shape, dt string)
 	if err != nil {
 		return nil, err
 	}
+	a, err := f.alpha()
+	if err != nil {
+		return nil, err
+	}
 	k, err := f.cache.Get(opkit.ShapesKey(dt, inj), func() (any, error) {
 		return newStackKernel[T](st[0], f.Size, f.Width, f.Modes, len(f.Layers)), nil
 	})
+	if err == nil {
+		k.(*stackKernel[T]).alpha = T(a)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 //	g_q = g ⊙ GELU'(q),  g_z = g_q·Wᵀ + Kᵀ((g_q·Mᵀ ⊙ GELU'(h_pre))·Aᵀ).
 type stackKernel[T deq.Float] struct {
 	b, s, c, rows int
+	alpha         T // the averaging weight α (FourierStack.Relax)
 	plan          *spectralPlan[T]
 	layers        []stackLayer[T]
 	inj           []T
@@ -56,7 +57,7 @@ const layerParams = 6
 func newStackKernel[T deq.Float](b, s, c, m, depth int) *stackKernel[T] {
 	rows := b * s * s
 	n := rows * c
-	k := &stackKernel[T]{b: b, s: s, c: c, rows: rows, plan: newSpectralPlan[T](s, m, c, c),
+	k := &stackKernel[T]{b: b, s: s, c: c, rows: rows, alpha: 1, plan: newSpectralPlan[T](s, m, c, c),
 		layers: make([]stackLayer[T], depth), d1: make([][]T, depth), d2: make([][]T, depth),
 		spec: make([]T, n), h: make([]T, n), tmp: make([]T, n), gq: make([]T, n)}
 	for l := range depth {
@@ -184,7 +185,24 @@ func (k *stackKernel[T]) backward(l int, gz, g []T) {
 	k.plan.applyT(gz, k.spec, gz, ly.blk, k.b)
 }
 
-func (k *stackKernel[T]) Eval(out, z []T) error { k.run(out, z, false); return nil }
+func (k *stackKernel[T]) Eval(out, z []T) error {
+	k.run(out, z, false)
+	k.average(out, z)
+	return nil
+}
+
+// average replaces out = G(z) (or J_Gᵀv) by (1−α)z + α·out.
+func (k *stackKernel[T]) average(out, z []T) {
+	if k.alpha == 1 {
+		return
+	}
+	a, b := k.alpha, 1-k.alpha
+	linalg.Rows(len(out), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = a*out[i] + b*z[i]
+		}
+	})
+}
 
 func (k *stackKernel[T]) Linearize(z []T) error { k.run(k.tmpOut(), z, true); return nil }
 
@@ -202,6 +220,7 @@ func (k *stackKernel[T]) VJP(out, v []T) error {
 		k.backward(l, dst, g)
 		g = dst
 	}
+	k.average(out, v)
 	return nil
 }
 

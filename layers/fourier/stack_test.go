@@ -10,6 +10,7 @@ import (
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/layertest"
+	"github.com/implicit-ml/implicit/internal/opkit"
 	"github.com/implicit-ml/implicit/layers"
 )
 
@@ -65,17 +66,63 @@ func TestFourierLayerGradients(t *testing.T) {
 // built in a graph (Eval) and against central differences (VJP), for one
 // and three layers.
 func TestFourierStackKernel(t *testing.T) {
-	for _, depth := range []int{1, 2, 3} {
-		rng := rand.New(rand.NewPCG(72, uint64(depth)))
+	for _, c := range []struct {
+		depth int
+		relax float64
+	}{{1, 0}, {2, 0}, {3, 0}, {3, 0.5}} {
+		rng := rand.New(rand.NewPCG(72, uint64(c.depth)))
 		g := G.NewGraph()
 		s := layers.NewScope(g, tensor.Float64, rng)
-		cell := NewFourierStack(s, "G", depth, fnoS, fnoC, fnoM)
+		cell := NewFourierStack(s, "G", c.depth, fnoS, fnoC, fnoM)
+		cell.Relax = c.relax
 		perturbParams(cell.Params(), rng)
 		n := fnoS * fnoS * fnoC
 		z := layertest.Input(g, tensor.Float64, rng, "z", fnoB, n)
 		inj := layertest.Input(g, tensor.Float64, rng, "inj", fnoB, n)
 		if err := layers.CheckCellKernel(cell, z, inj, rng); err != nil {
-			t.Errorf("depth %d: %v", depth, err)
+			t.Errorf("depth %d, relax %g: %v", c.depth, c.relax, err)
+		}
+	}
+}
+
+// TestFourierStackRelax: the averaged cell is (1−α)z + α·G(z), with G's
+// fixed points; an α outside (0, 1] is an error.
+func TestFourierStackRelax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(75, 75))
+	s := layers.NewScope(G.NewGraph(), tensor.Float64, rng)
+	cell := NewFourierStack(s, "G", 2, fnoS, fnoC, fnoM)
+	n := fnoB * fnoS * fnoS * fnoC
+	shape := []tensor.Shape{{fnoB, n / fnoB}}
+	z, inj := layertest.RandVec(rng, n), layertest.RandVec(rng, n)
+	var ps []G.Value
+	for _, p := range cell.Params() {
+		ps = append(ps, p.Value())
+	}
+	eval := func(relax float64) []float64 {
+		c := *cell
+		c.Relax, c.cache = relax, &opkit.Cache{}
+		k, err := c.Kernel64(shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Bind([]G.Value{tensor.New(tensor.WithShape(shape[0]...), tensor.WithBacking(inj))}, ps); err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float64, n)
+		k.Eval(out, z)
+		return out
+	}
+	g, avg := eval(0), eval(0.25)
+	for i := range g {
+		if want := 0.75*z[i] + 0.25*g[i]; math.Abs(avg[i]-want) > 1e-12 {
+			t.Fatalf("averaged cell [%d] = %g, want %g", i, avg[i], want)
+		}
+	}
+	for _, bad := range []float64{-0.5, 1.5} {
+		c := *cell
+		c.Relax, c.cache = bad, &opkit.Cache{}
+		if _, err := c.Kernel64(shape); err == nil {
+			t.Errorf("Relax %g: no error", bad)
 		}
 	}
 }
@@ -176,8 +223,14 @@ func TestFrameGradients(t *testing.T) {
 			return s.Implicit("deq", cell, layers.ImplicitConfig{Stop: stop, Backward: b})
 		}
 	}
+	relaxed := func(s *layers.Scope) layers.Layer {
+		cell := NewFourierStack(s, "G", 2, fnoS, fnoC, fnoM)
+		cell.Relax = 0.5
+		return s.Implicit("deq", cell, layers.ImplicitConfig{Stop: stop, Backward: deq.IFT{Stop: stop}})
+	}
 	for name, body := range map[string]func(s *layers.Scope) layers.Layer{
 		"implicit/ift":        implicit(deq.IFT{Stop: stop}),
+		"implicit/ift-relax":  relaxed,
 		"implicit/unrolled-4": implicit(deq.Unrolled{Steps: 4}),
 		"fno":                 func(s *layers.Scope) layers.Layer { return NewUntied(s, "body", 1, 2, fnoS, fnoC, fnoM, false) },
 		"fno++-2":             func(s *layers.Scope) layers.Layer { return NewUntied(s, "body", 2, 1, fnoS, fnoC, fnoM, true) },
