@@ -61,7 +61,7 @@ func TestPdeFigure(t *testing.T) {
 		pred[i] = float64(i%7) / 7
 	}
 	var buf bytes.Buffer
-	if err := pdeFigure(&buf, set, nm, map[string][]float64{"e": pred, "i": pred}, "e", "i", 2); err != nil {
+	if err := pdeFigure(&buf, set.S, darcyPanels(set, nm, map[string][]float64{"e": pred, "i": pred}, "e", "i", 2)); err != nil {
 		t.Fatal(err)
 	}
 	img, err := png.Decode(&buf)
