@@ -150,7 +150,7 @@ func runNavierStokes(ctx context.Context, s Settings) (*report.Report, error) {
 		experiment: "pde", dataset: fmt.Sprintf("steady Navier–Stokes %d×%d, ν = %g (forcing f → vorticity ω)", testSet.S, testSet.S, testSet.Config.Nu),
 		metric: nsRelativeL2(norm), trainSet: trainSet, testSet: testSet, models: ms.models, start: start, continues: true,
 		fit: nsFit(s, ns, ns.epochs-ns.pretrainEpochs, s.Schedule, "main"), ts: ns.ts, probe: probe, evalBatch: ns.evalBatch,
-		evalView: ev.view, after: ev.after, finish: ev.show.figure,
+		evalView: ev.view, after: ev.after, finish: ev.finish,
 		config: nsConfig(s, ns, rawTrain, rawTest, probe, ratio),
 		notes:  nsNotes(ns, probe, ratio),
 	}
@@ -280,6 +280,23 @@ func (e *nsEval) view(m model) train.Model {
 		return out, err
 	}
 	return m.(*network.Network).Sharing(spec)
+}
+
+// finish draws the figure and notes what the regularity check measured.
+func (e *nsEval) finish(dir string, rep *report.Report) error {
+	for _, m := range rep.Models {
+		if m.Kind != train.KindImplicit || m.Extra == nil {
+			continue
+		}
+		x := m.Extra
+		verdict := "plain iteration of G contracts there too"
+		if x["g_spectral_radius_max"] >= 1 {
+			verdict = "plain iteration of G does not contract at every one of them; its average T does where t_spectral_radius < 1"
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%s, measured at the fixed points of the probe's inputs: ρ(J_G) = %.3g mean, %.3g max; ρ(J_T) = %.3g mean, %.3g max; G's Lipschitz constant in x %.3g: %s.",
+			m.Name, x["g_spectral_radius_mean"], x["g_spectral_radius_max"], x["t_spectral_radius_mean"], x["t_spectral_radius_max"], x["g_lipschitz_x"], verdict))
+	}
+	return e.show.figure(dir, rep)
 }
 
 func (e *nsEval) after(ctx context.Context, m model, ev *train.Evaluator, mr *report.ModelReport) error {
