@@ -63,8 +63,9 @@ type SampleStats struct {
 	// of the returned iterate z; absent for models without a solve.
 	Residual         *float64 `json:"residual,omitempty"`
 	RelativeResidual *float64 `json:"relative_residual,omitempty"`
-	// Status is how the solve ended: converged, max-iterations,
-	// interrupted (the deadline), diverged; "none" without a solve.
+	// Status is how the solve ended: converged (its tolerance met, or
+	// its exact iterations done), max-iterations, interrupted (its
+	// deadline came), diverged, non-finite; "none" without a solve.
 	Status string `json:"status"`
 	// Bound, when the cell's contraction factor μ < 1 is known, bounds the
 	// distance of the implicit layer's output f(z) to the fixed point:
