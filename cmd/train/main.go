@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -59,6 +60,9 @@ type config struct {
 	dtype string
 	prog  string
 	seeds string
+	// cpuProfile is the file a CPU profile of the whole run goes to
+	// (pprof format; empty: none).
+	cpuProfile string
 }
 
 // Validate checks the values as given: an explicit zero or negative
@@ -132,6 +136,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&o.Problem, "problem", "", "variant of the experiment (see the problems below; experiments without variants take none)")
 	fs.Float64Var(&o.Radius, "radius", 0, "toy: half-width of the neighbourhoods of the poles 0 and 1 left out of the data (default 0.02)")
 	fs.BoolVar(&o.Quick, "quick", false, "run the reduced configuration (≤ 2 minutes, used by CI)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (read it with go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/train [flags]\n\nTrains explicit and implicit models side by side and writes report.json, report.md,\nPNG plots, metrics.jsonl and curves.csv into -out.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -172,6 +177,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return experiments.WriteDefaults(stdout)
 	}
 	c.Stdout, c.Stderr = stdout, stderr
+	stopProfile, err := startCPUProfile(c.cpuProfile)
+	if err != nil {
+		return err
+	}
 	_, err = experiments.Run(ctx, c.Options)
-	return err
+	return errors.Join(err, stopProfile())
+}
+
+// startCPUProfile starts a CPU profile into path (none when path is empty)
+// and returns the function that ends it and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
 }
