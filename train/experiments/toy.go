@@ -185,7 +185,6 @@ type toyFits struct {
 	fits    map[string][]float64          // model → predictions at convergence
 	errs    map[string]map[string]float64 // model → its errors (toyErrors)
 	iters   map[int][]float64             // t → the gated model's y_t
-	gatedL  []train.CurvePoint            // the gated model's curve
 }
 
 // toyIterates are the iterates of the gated model the report keeps.
