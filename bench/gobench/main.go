@@ -42,6 +42,9 @@ func run() error {
 	data := flag.String("data", "", "MNIST folder (default: the module cache)")
 	printData := flag.Bool("print-data", false, "print the MNIST folder and exit (for the PyTorch side)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed training steps to this file")
+	warmup := flag.Int("warmup", 10, "untimed warm-up steps before the timed ones")
+	paramsOut := flag.String("params-out", "", "write the initial parameters to this JSON file (bench.py --init reads it)")
+	trace := flag.Int("trace", 0, "report the loss and solver iterations of each of the first N steps (warm-up included)")
 	flag.Parse()
 	if *printData {
 		dir, err := datasets.MNISTDir(*data)
@@ -75,7 +78,13 @@ func run() error {
 		return err
 	}
 	defer sess.Close()
-	trainSPS, loss, err := timeTraining(sess, ds, *steps, *batch, *cpuProfile)
+	if *paramsOut != "" {
+		if err := writeParams(*paramsOut, sess.Net().Params); err != nil {
+			return err
+		}
+	}
+	tt := timing{steps: *steps, warmup: *warmup, batch: *batch, trace: *trace, cpuProfile: *cpuProfile}
+	trainSPS, loss, err := tt.train(sess, ds)
 	if err != nil {
 		return err
 	}
@@ -84,6 +93,9 @@ func run() error {
 		"final_loss": loss, "threads": runtime.GOMAXPROCS(0), "blas": linalg.Backend, "blas_kernel": linalg.Kernel(),
 		"gemm_gflops": gemmGFLOPs(), "go": runtime.Version(),
 		"dtype": dt.String(),
+	}
+	if *trace > 0 {
+		out["trace"] = tt.rows
 	}
 	if f := sess.Net().SolverStats; f != nil {
 		st := f()
@@ -100,42 +112,81 @@ func run() error {
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
 
-// timeTraining runs 10 warm-up steps and then steps timed training
-// steps, profiled into cpuProfile when it is set, and returns the samples
-// per second and the last loss.
-func timeTraining(sess *train.Session, ds train.Dataset, steps, batch int, cpuProfile string) (float64, float64, error) {
+// timing is how training is timed: warmup untimed steps, then steps
+// timed ones, profiled into cpuProfile when it is set; the first trace
+// steps are recorded in rows.
+type timing struct {
+	steps, warmup, batch, trace int
+	cpuProfile                  string
+	rows                        []traceRow
+}
+
+// traceRow is one training step's loss and solver iterations, compared
+// step by step with the PyTorch side's (bench.py --trace).
+type traceRow struct {
+	Step     int     `json:"step"`
+	Loss     float64 `json:"loss"`
+	Forward  int     `json:"forward_iterations"`
+	Backward int     `json:"backward_iterations"`
+}
+
+// train runs the steps and returns the samples per second of the timed
+// ones and the last loss.
+func (tt *timing) train(sess *train.Session, ds train.Dataset) (float64, float64, error) {
 	n := ds.Len()
-	idx := make([]int, batch)
+	idx := make([]int, tt.batch)
 	var t0 time.Time
 	var loss float64
-	for step := 0; step < steps+10; step++ {
-		if step == 10 {
-			if r := sess.Net().ResetSolverStats; r != nil {
-				r()
+	net := sess.Net()
+	for step := 0; step < tt.steps+tt.warmup; step++ {
+		if step == tt.warmup {
+			if net.ResetSolverStats != nil {
+				net.ResetSolverStats()
 			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
+			if tt.cpuProfile != "" {
+				stop, err := startProfile(tt.cpuProfile)
 				if err != nil {
 					return 0, 0, err
 				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return 0, 0, err
-				}
-				defer pprof.StopCPUProfile()
+				defer stop()
 			}
 			t0 = time.Now()
 		}
-		lo := (step * batch) % (n - batch)
+		lo := (step * tt.batch) % (n - tt.batch)
 		for i := range idx {
 			idx[i] = lo + i
+		}
+		var before train.SolverStats
+		if net.SolverStats != nil {
+			before = net.SolverStats()
 		}
 		var err error
 		if loss, err = sess.Step(ds, idx); err != nil {
 			return 0, 0, err
 		}
+		if step < tt.trace {
+			row := traceRow{Step: step, Loss: loss}
+			if net.SolverStats != nil {
+				d := net.SolverStats().Sub(before)
+				row.Forward, row.Backward = d.ForwardIters, d.BackwardIters
+			}
+			tt.rows = append(tt.rows, row)
+		}
 	}
-	return float64(steps*batch) / time.Since(t0).Seconds(), loss, nil
+	return float64(tt.steps*tt.batch) / time.Since(t0).Seconds(), loss, nil
+}
+
+// startProfile starts a CPU profile into path and returns its stop.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // timeInference returns the inference samples per second at batch b, the
