@@ -15,8 +15,9 @@ import (
 // no answer can be told from another. A queried variable at depth d is d
 // copies away from its literal: answering it takes d hops through the
 // program, so the task's difficulty is the depth range, not the length.
-// The other statements are distractors: literals, and copies of any
-// earlier variable. Every field's zero value is the documented default.
+// The other statements are distractors: literals, and copies of earlier
+// variables no deeper than MaxDepth allows. Every field's zero value is
+// the documented default.
 type VarTrackConfig struct {
 	// Statements is the number of assignments; zero means 20, at most
 	// 26 (one letter per variable).
@@ -24,8 +25,8 @@ type VarTrackConfig struct {
 	// Queries is the number of variables asked for; zero means 2, at
 	// most 10 (one digit per chain).
 	Queries int
-	// MinDepth and MaxDepth bound the depth of every queried variable;
-	// a zero MaxDepth means 4. Distractors may be deeper.
+	// MinDepth and MaxDepth bound the depth of every queried variable,
+	// and MaxDepth that of every variable; a zero MaxDepth means 4.
 	MinDepth, MaxDepth int
 }
 
@@ -68,9 +69,15 @@ func (c VarTrackConfig) resolved() (VarTrackConfig, error) {
 // without its last token, Length() ids as floats; the target is (Length(),
 // VarTrackVocab) one-hot at the positions that predict an answer and zero
 // elsewhere, so a cross-entropy that drops zero rows trains on the
-// answers only.
+// answers only. With Annotate the target also labels the value token of
+// every statement with the value of the variable it defines — a label
+// the input never shows (the next token there is the next statement's
+// variable, which nothing predicts): every statement then teaches the
+// hops its variable needs, not only the queried ones.
 type VarTrackSet struct {
 	Config VarTrackConfig
+	// Annotate adds the statements' values to the targets.
+	Annotate bool
 	// Tokens holds N sequences of SeqLen() tokens; Depths the depth of
 	// each sequence's queried variables, in query order.
 	Tokens [][]int
@@ -135,6 +142,27 @@ func (s *VarTrackSet) Sample(k int, x, y []float32) {
 	for p := s.PromptLen() - 1; p < s.Length(); p++ {
 		y[p*VarTrackVocab+seq[p+1]] = 1
 	}
+	if s.Annotate {
+		for i, v := range statementValues(seq[:2*s.Config.Statements]) {
+			y[(2*i+1)*VarTrackVocab+v] = 1
+		}
+	}
+}
+
+// statementValues returns the value of the variable each statement of a
+// well-formed program defines.
+func statementValues(program []int) []int {
+	value := map[int]int{}
+	out := make([]int, 0, len(program)/2)
+	for i := 0; i+1 < len(program); i += 2 {
+		v := program[i+1]
+		if isName(v) {
+			v = value[v]
+		}
+		value[program[i]] = v
+		out = append(out, v)
+	}
+	return out
 }
 
 // Answers returns sequence k's answers (its completion).

@@ -17,7 +17,7 @@ type program struct {
 // newProgram builds one chain per query — a literal, then copies down to
 // the query's depth — with distinct literals, so that no two queries
 // share an answer, then fills the rest with distractors: literals (two in
-// three) and copies of any earlier statement.
+// three) and copies of any earlier statement shallower than MaxDepth.
 func newProgram(rng *rand.Rand, c VarTrackConfig) *program {
 	p := &program{}
 	roots := rng.Perm(10)
@@ -25,11 +25,19 @@ func newProgram(rng *rand.Rand, c VarTrackConfig) *program {
 		d := c.MinDepth + rng.IntN(c.MaxDepth-c.MinDepth+1)
 		p.targets = append(p.targets, p.chain(p.add(-1, roots[q]), d))
 	}
+	var sources []int
+	for i, d := range p.depth {
+		if d < c.MaxDepth {
+			sources = append(sources, i)
+		}
+	}
 	for len(p.parent) < c.Statements {
-		if rng.IntN(3) > 0 {
-			p.add(-1, rng.IntN(10))
-		} else {
-			p.add(rng.IntN(len(p.parent)), 0)
+		if rng.IntN(3) > 0 || len(sources) == 0 {
+			sources = append(sources, p.add(-1, rng.IntN(10)))
+			continue
+		}
+		if i := p.add(sources[rng.IntN(len(sources))], 0); p.depth[i] < c.MaxDepth {
+			sources = append(sources, i)
 		}
 	}
 	return p

@@ -7,10 +7,11 @@ import (
 )
 
 // varDepths recomputes, from a prompt's text alone, the depth of every
-// queried variable: the number of copies between it and its literal.
-func varDepths(t *testing.T, prompt []int) []int {
+// queried variable (the number of copies between it and its literal) and
+// the largest depth of any variable.
+func varDepths(t *testing.T, prompt []int) ([]int, int) {
 	t.Helper()
-	depth := map[int]int{}
+	depth, deepest := map[int]int{}, 0
 	i := 0
 	for ; prompt[i] != VarTrackQuery; i += 2 {
 		if v := prompt[i+1]; isName(v) {
@@ -18,20 +19,21 @@ func varDepths(t *testing.T, prompt []int) []int {
 		} else {
 			depth[prompt[i]] = 0
 		}
+		deepest = max(deepest, depth[prompt[i]])
 	}
 	var out []int
 	for _, q := range prompt[i+1 : len(prompt)-1] {
 		out = append(out, depth[q])
 	}
-	return out
+	return out, deepest
 }
 
 // TestVarTrackPrograms: every program is well-formed (each variable
 // defined once, before its uses), its answers are the values of its
 // queried variables, the recorded depths are the real ones and lie in the
-// configured range, every depth of the range occurs, no two queries share
-// a variable or an answer, and program k does not depend on how many
-// programs were drawn.
+// configured range (no variable deeper than MaxDepth), every depth of the
+// range occurs, no two queries share a variable or an answer, and program
+// k does not depend on how many programs were drawn.
 func TestVarTrackPrograms(t *testing.T) {
 	for _, cfg := range []VarTrackConfig{
 		{},
@@ -56,8 +58,8 @@ func TestVarTrackPrograms(t *testing.T) {
 			if !slices.Equal(ans, s.Answers(k)) {
 				t.Fatalf("%+v: sequence %d answers %v, the program says %v", c, k, s.Answers(k), ans)
 			}
-			if d := varDepths(t, s.Prompt(k)); !slices.Equal(d, s.Depths[k]) {
-				t.Fatalf("%+v: sequence %d (%s): recorded depths %v, real %v", c, k, VarTrackText(seq), s.Depths[k], d)
+			if d, deepest := varDepths(t, s.Prompt(k)); !slices.Equal(d, s.Depths[k]) || deepest > c.MaxDepth {
+				t.Fatalf("%+v: sequence %d (%s): recorded depths %v, real %v, deepest variable %d", c, k, VarTrackText(seq), s.Depths[k], d, deepest)
 			}
 			qs, as := seq[2*c.Statements+1:s.PromptLen()-1], s.Answers(k)
 			for i := range qs {
@@ -141,6 +143,52 @@ func TestVarTrackSample(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestVarTrackAnnotate: with Annotate the target at each statement's value
+// token is the value of the variable it defines (what VarTrackAnswers
+// says when that variable is queried); the answers' targets stay.
+func TestVarTrackAnnotate(t *testing.T) {
+	s, err := VarTrack(VarTrackConfig{Statements: 8, Queries: 2, MaxDepth: 3}, 20, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := make([]float32, s.Length()*VarTrackVocab)
+	x, y := make([]float32, s.Length()), make([]float32, len(plain))
+	n := s.Config.Statements
+	for k := range s.Len() {
+		s.Annotate = false
+		s.Sample(k, x, plain)
+		s.Annotate = true
+		s.Sample(k, x, y)
+		seq := s.Tokens[k]
+		for i := range n {
+			q := append(append(slices.Clone(seq[:2*n]), VarTrackQuery, seq[2*i]), VarTrackAnswer)
+			want, err := VarTrackAnswers(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := y[(2*i+1)*VarTrackVocab : (2*i+2)*VarTrackVocab]
+			if row[want[0]] != 1 || slices.Max(row) != 1 || sum(row) != 1 {
+				t.Fatalf("sequence %d (%s): statement %d labelled %v, its variable is %d", k, VarTrackText(seq), i, row, want[0])
+			}
+			if sum(plain[(2*i+1)*VarTrackVocab:(2*i+2)*VarTrackVocab]) != 0 {
+				t.Fatalf("sequence %d: statement %d labelled without Annotate", k, i)
+			}
+		}
+		answers := (s.PromptLen() - 1) * VarTrackVocab
+		if !slices.Equal(y[answers:], plain[answers:]) || sum(y[2*n*VarTrackVocab:answers]) != 0 {
+			t.Fatalf("sequence %d: Annotate changed the answers' targets or labelled the queries", k)
+		}
+	}
+}
+
+func sum(v []float32) float32 {
+	var s float32
+	for _, x := range v {
+		s += x
+	}
+	return s
 }
 
 // TestVarTrackConfigErrors: impossible configurations are errors that

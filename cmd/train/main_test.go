@@ -182,11 +182,12 @@ func quickRun(t *testing.T, experiment string, extra ...string) (string, string)
 
 // quickFiles are the files an experiment writes besides the common ones.
 var quickFiles = map[string][]string{
-	"toy":    {"toy_fit.png", "toy_pole0.png", "toy_pole1.png", "toy_lipschitz.png", "toy_lipschitz.csv"},
-	"reason": {"reason_accuracy_vs_t.png", "reason_position_accuracy_vs_t.png"},
-	"lp":     {"lp_lipschitz_by_part.csv", "lp_lipschitz_e4.png"},
-	"pde":    {"pde_samples.png"},
-	"deblur": {"deblur_reconstructions.png", "deblur_curves.csv", "deblur_psnr_vs_t.png", "deblur_lipschitz_by_rank.png", "deblur_table.md"},
+	"toy":       {"toy_fit.png", "toy_pole0.png", "toy_pole1.png", "toy_lipschitz.png", "toy_lipschitz.csv"},
+	"reason":    {"reason_accuracy_vs_t.png", "reason_position_accuracy_vs_t.png"},
+	"recurrent": {"recurrent_accuracy_vs_r.png", "recurrent_lipschitz_vs_r.png"},
+	"lp":        {"lp_lipschitz_by_part.csv", "lp_lipschitz_e4.png"},
+	"pde":       {"pde_samples.png"},
+	"deblur":    {"deblur_reconstructions.png", "deblur_curves.csv", "deblur_psnr_vs_t.png", "deblur_lipschitz_by_rank.png", "deblur_table.md"},
 }
 
 // TestQuickRuns runs every experiment's -quick configuration and checks the

@@ -32,7 +32,7 @@ type Experiment interface {
 // there is no global registry.
 func All() map[string]Experiment {
 	out := map[string]Experiment{}
-	for _, e := range []Experiment{Classify{}, Toy{}, Reason{}, LP{}, PDE{}, Deblur{}, Ablation{}} {
+	for _, e := range []Experiment{Classify{}, Toy{}, Reason{}, Recurrent{}, LP{}, PDE{}, Deblur{}, Ablation{}} {
 		out[e.Name()] = e
 	}
 	return out
