@@ -1,9 +1,11 @@
 package serve
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,7 +102,10 @@ func TestToleranceBudget(t *testing.T) {
 // TestDeadlineLeavesTheBatchEarly: in a batch with a long solve, a
 // request with a deadline is answered within its deadline plus one
 // evaluation of the cell (and the readout), while the long one keeps
-// iterating; both report the shared batch.
+// iterating; both report the shared batch. On a shared machine a stall
+// of the scheduler can delay one answer by tens of milliseconds, so the
+// timing gets three tries; a deadline sample that waits for its batch
+// misses it every time (by the long solve's hundreds of milliseconds).
 func TestDeadlineLeavesTheBatchEarly(t *testing.T) {
 	m := testModel(t, 64, 512, 10, tensor.Float64)
 	// The long request waits up to 300 ms for company; the deadline
@@ -108,39 +113,48 @@ func TestDeadlineLeavesTheBatchEarly(t *testing.T) {
 	s, base := start(t, m, Config{MaxBatch: 4, MaxWait: 300 * time.Millisecond})
 	client := &http.Client{}
 	x := inputsOf(rand.New(rand.NewPCG(6, 6)), 1, 64)
-	long := PredictRequest{Inputs: x, Budget: &Budget{Tol: 1e-300, MaxIter: 1000}} // a solve, as the deadline request
 	const deadline = 20 * time.Millisecond
 	predict(t, client, base, PredictRequest{Inputs: x, Budget: &Budget{Iterations: 50}}) // warm up
-	var slow PredictResponse
-	var slowTook time.Duration
+	var misses []string
+	for len(misses) < 3 {
+		fast, slow, took, slowTook := deadlinePair(t, client, base, x, deadline)
+		st, sl := fast.Samples[0], slow.Samples[0]
+		if st.Status != "interrupted" || !st.Early || st.Batch != 2 || sl.Batch != 2 || sl.Iterations != 1000 || sl.Status != "max-iterations" {
+			t.Fatalf("deadline sample %+v, long sample %+v", st, sl)
+		}
+		// The slack covers the readout, the HTTP round trip and the
+		// scheduling of a shared machine; the figures are in the log.
+		eval := slowTook / 1000
+		t.Logf("server %.2f ms; deadline %v: answered after %v, %d iterations; the long request %v (one evaluation ≈ %v)", fast.ServerMs, deadline, took, st.Iterations, slowTook, eval)
+		if took <= deadline+eval+30*time.Millisecond && slowTook >= 3*took {
+			break
+		}
+		misses = append(misses, fmt.Sprintf("the deadline request took %v, the long one %v (deadline %v, one evaluation ≈ %v)", took, slowTook, deadline, eval))
+	}
+	if len(misses) == 3 {
+		t.Errorf("the deadline request missed its deadline plus one evaluation three times: %s", strings.Join(misses, "; "))
+	}
+	if s.Duplicates() != 0 {
+		t.Errorf("%d samples answered twice", s.Duplicates())
+	}
+}
+
+// deadlinePair sends a long solve and, 2 ms later, the same solve with a
+// deadline; it returns both answers and how long each took.
+func deadlinePair(t *testing.T, client *http.Client, base string, x [][]float64, deadline time.Duration) (fast, slow PredictResponse, took, slowTook time.Duration) {
+	t.Helper()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		t0 := time.Now()
-		slow = predict(t, client, base, long)
+		slow = predict(t, client, base, PredictRequest{Inputs: x, Budget: &Budget{Tol: 1e-300, MaxIter: 1000}})
 		slowTook = time.Since(t0)
 	}()
 	time.Sleep(2 * time.Millisecond) // the long request arrives first
 	t0 := time.Now()
-	fast := predict(t, client, base, PredictRequest{Inputs: x, Budget: &Budget{DeadlineMs: float64(deadline) / 1e6, MaxIter: 1000, Tol: 1e-300}})
-	took := time.Since(t0)
+	fast = predict(t, client, base, PredictRequest{Inputs: x, Budget: &Budget{DeadlineMs: float64(deadline) / 1e6, MaxIter: 1000, Tol: 1e-300}})
+	took = time.Since(t0)
 	wg.Wait()
-	st, sl := fast.Samples[0], slow.Samples[0]
-	if st.Status != "interrupted" || !st.Early || st.Batch != 2 || sl.Batch != 2 || sl.Iterations != 1000 || sl.Status != "max-iterations" {
-		t.Fatalf("deadline sample %+v, long sample %+v", st, sl)
-	}
-	// The slack covers the readout, the HTTP round trip and the scheduling
-	// of a shared machine; the figures are in the test's log.
-	eval := slowTook / 1000
-	if limit := deadline + eval + 30*time.Millisecond; took > limit {
-		t.Errorf("the deadline request took %v (deadline %v, one evaluation ≈ %v)", took, deadline, eval)
-	}
-	t.Logf("server %.2f ms; deadline %v: answered after %v, %d iterations; the long request %v (one evaluation ≈ %v)", fast.ServerMs, deadline, took, st.Iterations, slowTook, eval)
-	if slowTook < 3*took {
-		t.Errorf("the long request took %v, the deadline one %v: it did not keep iterating", slowTook, took)
-	}
-	if s.Duplicates() != 0 {
-		t.Errorf("%d samples answered twice", s.Duplicates())
-	}
+	return fast, slow, took, slowTook
 }

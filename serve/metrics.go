@@ -15,6 +15,7 @@ type metrics struct {
 	residual   prometheus.Histogram
 	batch      prometheus.Histogram
 	early      prometheus.Counter
+	inFlight   prometheus.Gauge
 }
 
 func newMetrics(maxBatch int) *metrics {
@@ -35,8 +36,10 @@ func newMetrics(maxBatch int) *metrics {
 			Help: "Samples per solved batch.", Buckets: prometheus.LinearBuckets(1, max(1, float64(maxBatch-1)/15), 16)}),
 		early: prometheus.NewCounter(prometheus.CounterOpts{Name: "serve_early_departures_total",
 			Help: "Samples answered before their batch ended (their budget was met first)."}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "serve_predict_in_flight",
+			Help: "Predict requests being answered: read, queued or solved, not yet written."}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.iterations, m.residual, m.batch, m.early,
+	m.reg.MustRegister(m.requests, m.latency, m.iterations, m.residual, m.batch, m.early, m.inFlight,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

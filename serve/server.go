@@ -154,6 +154,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // predict decodes a request and answers it.
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	s.metrics.inFlight.Inc()
+	defer s.metrics.inFlight.Dec()
 	if r.Method != http.MethodPost {
 		writeError(w, &httpError{code: http.StatusMethodNotAllowed, msg: "predict takes POST with a JSON body"})
 		return

@@ -7,12 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	G "gorgonia.org/gorgonia"
 
@@ -159,69 +156,4 @@ func TestServesARun(t *testing.T) {
 
 func runLocked(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
 	return run(ctx, args, out, io.Discard, ready)
-}
-
-// TestSIGTERMDrains: a SIGTERM while a request is being solved lets it
-// finish with its answer, then the process exits cleanly.
-func TestSIGTERMDrains(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a server process")
-	}
-	run := fakeClassifyRun(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SERVE_TEST_MAIN=1", "SERVE_TEST_ARGS=-run "+run+" -addr 127.0.0.1:0 -max-iter 100000000")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	line := make([]byte, 4096)
-	n, err := stdout.Read(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := strings.Index(string(line[:n]), "http://")
-	if i < 0 {
-		t.Fatalf("no address in %q", line[:n])
-	}
-	addr := strings.Fields(string(line[i+len("http://") : n]))[0]
-	go io.Copy(io.Discard, stdout)
-	x := make([]float64, 784)
-	for i := range x {
-		x[i] = float64(i%7) - 3 // a fixed point that is not z = 0
-	}
-	body, _ := json.Marshal(serve.PredictRequest{Inputs: [][]float64{x},
-		Budget: &serve.Budget{DeadlineMs: 600, Tol: 1e-300, MaxIter: 100000000}})
-	type result struct {
-		code int
-		pr   serve.PredictResponse
-		err  error
-	}
-	got := make(chan result, 1)
-	go func() {
-		resp, err := http.Post("http://"+addr+"/v1/predict", "application/json", bytes.NewReader(body))
-		if err != nil {
-			got <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		var r result
-		r.code, r.err = resp.StatusCode, json.NewDecoder(resp.Body).Decode(&r.pr)
-		got <- r
-	}()
-	time.Sleep(150 * time.Millisecond) // the request is being solved
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	r := <-got
-	if r.err != nil || r.code != 200 || r.pr.Samples[0].Status != "interrupted" {
-		t.Fatalf("the request in flight: %d %v %+v", r.code, r.err, r.pr.Samples)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("the server exited with %v after SIGTERM", err)
-	}
 }
