@@ -63,6 +63,12 @@ type config struct {
 	// cpuProfile is the file a CPU profile of the whole run goes to
 	// (pprof format; empty: none).
 	cpuProfile string
+	// shard is -shard i/n, shards -shards n (the count with an index from
+	// the scheduler's variables), merge the folder -merge writes the
+	// report of; getenv reads the scheduler's variables.
+	shard, merge string
+	shards       int
+	getenv       func(string) string
 }
 
 // Validate checks the values as given: an explicit zero or negative
@@ -102,11 +108,45 @@ func (c *config) Validate() error {
 	if c.Resume && c.Out == "" {
 		return fmt.Errorf("-resume needs -out: the folder of the run to continue")
 	}
+	return c.validateShard()
+}
+
+// validateShard reads the shard from -shard, or else from the cluster
+// scheduler's variables (experiments.ShardFromEnv); a sharded run needs
+// the shared -out folder, and -merge takes no shard.
+func (c *config) validateShard() error {
+	if c.merge != "" {
+		if c.shard != "" || c.shards != 0 {
+			return fmt.Errorf("-merge writes the report of every shard's units; it takes no -shard or -shards")
+		}
+		return nil
+	}
+	if c.shard != "" {
+		s, err := experiments.ParseShard(c.shard)
+		if err != nil {
+			return err
+		}
+		if c.shards != 0 && c.shards != s.Count {
+			return fmt.Errorf("-shard %s and -shards %d disagree on the shard count", c.shard, c.shards)
+		}
+		c.Shard = s
+	} else {
+		s, ok, err := experiments.ShardFromEnv(c.getenv, c.shards)
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.Shard = s
+		}
+	}
+	if c.Shard.Active() && c.Out == "" {
+		return fmt.Errorf("shard %s needs -out: the folder every shard of the run shares", c.Shard)
+	}
 	return nil
 }
 
 func parse(args []string, stderr io.Writer) (*config, error) {
-	c := &config{set: map[string]bool{}}
+	c := &config{set: map[string]bool{}, getenv: os.Getenv}
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &c.Options
@@ -137,6 +177,9 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&o.Radius, "radius", 0, "toy: half-width of the neighbourhoods of the poles 0 and 1 left out of the data (default 0.02)")
 	fs.BoolVar(&o.Quick, "quick", false, "run the reduced configuration (≤ 2 minutes, used by CI)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (read it with go tool pprof)")
+	fs.StringVar(&c.shard, "shard", "", "train only shard i of n of the run's units (i/n; default: SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX of -shards); every shard shares -out")
+	fs.IntVar(&c.shards, "shards", 0, "the shard count, with the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job; default IMPLICIT_SHARDS)")
+	fs.StringVar(&c.merge, "merge", "", "write the report of the sharded run in this folder once every shard is done (names any unit missing and the shard to rerun)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/train [flags]\n\nTrains explicit and implicit models side by side and writes report.json, report.md,\nPNG plots, metrics.jsonl and curves.csv into -out.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -181,7 +224,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = experiments.Run(ctx, c.Options)
+	if c.merge != "" {
+		_, err = experiments.Merge(ctx, c.merge, c.Options)
+	} else {
+		_, err = experiments.Run(ctx, c.Options)
+	}
 	return errors.Join(err, stopProfile())
 }
 

@@ -64,14 +64,14 @@ func Run(ctx context.Context, opts Options) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := claimFolder(s, opts.Stderr); err != nil {
+	if err := claim(s, opts.Stderr); err != nil {
 		return nil, err
 	}
 	rep, err := e.Run(ctx, s)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil, &Interrupted{Dir: s.Out, Err: err}
-	case err != nil && UsageError(err) && !s.Resume:
+	case err != nil && UsageError(err) && !s.Resume && !s.Shard.Active():
 		releaseFolder(s.Out) // a corrected command may use the folder again
 	}
 	return rep, err

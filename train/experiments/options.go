@@ -62,10 +62,20 @@ type Options struct {
 	// Radius is the half-width of the neighbourhoods of the poles the toy
 	// experiment leaves out.
 	Radius float64
+	// Shard, when active, trains only that shard's units into Out, a
+	// folder every shard of the run shares; Merge then writes the report
+	// (see Shard).
+	Shard Shard
 	// Stdout receives the table; Stderr progress and logs.
 	Stdout, Stderr io.Writer
 	// Command is the command line, recorded in the report.
 	Command string
+
+	// merge reads the units' results that shards wrote instead of
+	// training (set by Merge); seedIndex is Seed's position in a
+	// multi-seed run, which numbers its units.
+	merge     bool
+	seedIndex int
 }
 
 // Defaults are an experiment's own settings: what a zero Option means.

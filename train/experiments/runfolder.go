@@ -32,6 +32,9 @@ type Manifest struct {
 	// Version is the code's VCS revision, when the build recorded one.
 	Version string `json:"version,omitempty"`
 	Created string `json:"created"`
+	// Shards is the number of shards that share the folder (0: a run of
+	// one process); see Shard.
+	Shards int `json:"shards,omitempty"`
 }
 
 // Fingerprint is every setting that changes a run's results, as text:

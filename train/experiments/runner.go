@@ -143,12 +143,14 @@ func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error)
 		}
 	}
 	logf("%s on %s: writing to %s", c.experiment, c.dataset, dir)
-	metrics, err := train.OpenMetrics(filepath.Join(dir, "metrics.jsonl"))
-	if err != nil {
-		return nil, err
+	if o.Shard.Active() || o.merge {
+		if c.finish != nil {
+			return nil, usagef("%s draws its figures from all its models together after training; -shard and -merge take the experiments without (classify, ablation)", c.experiment)
+		}
 	}
-	defer metrics.Close()
-
+	if o.Shard.Active() {
+		return nil, c.runShard(ctx, o, dir, logf)
+	}
 	rep := &report.Report{
 		Experiment: c.experiment, Dataset: c.dataset, Seed: o.Seed, Quick: o.Quick,
 		Metric:  report.MetricInfo{Name: c.metric.Name, HigherIsBetter: c.metric.HigherIsBetter},
@@ -158,19 +160,12 @@ func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error)
 	if rep.Pairs == nil {
 		rep.Pairs = defaultPairs(c.models)
 	}
-	for _, m := range c.models {
-		mr, err := c.runModel(ctx, o, dir, m, metrics, logf)
-		if err != nil && c.tolerateFailures && ctx.Err() == nil {
-			// A configuration that diverges is a result of the comparison.
-			logf("%s failed: %v", m.Name(), err)
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s failed (its metric is NaN in report.md, 0 in report.json; extra.failed = 1): %v", m.Name(), err))
-			mr, err = &report.ModelReport{Name: m.Name(), Kind: m.Kind(), Params: m.Params(), Description: m.Description(),
-				TestMetric: math.NaN(), Extra: map[string]float64{"failed": 1}}, nil
-		}
-		if err != nil {
+	if o.merge {
+		if err := c.mergeRows(o, dir, rep); err != nil {
 			return nil, err
 		}
-		rep.Models = append(rep.Models, *mr)
+	} else if err := c.rows(ctx, o, dir, rep, logf); err != nil {
+		return nil, err
 	}
 	rep.Notes = append(rep.Notes, c.modelNotes...)
 	if c.finish != nil {
@@ -178,7 +173,9 @@ func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error)
 			return nil, err
 		}
 	}
-	rep.WallSeconds = time.Since(start).Seconds()
+	if !o.merge { // a merge's is the units' sum, from mergeRows
+		rep.WallSeconds = time.Since(start).Seconds()
+	}
 	rep.Created = time.Now().UTC().Format(time.RFC3339)
 	if err := report.Write(dir, rep); err != nil {
 		return nil, err
@@ -188,6 +185,42 @@ func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error)
 		fmt.Fprintf(o.Stdout, "\nreport: %s (also report.json, plots, metrics.jsonl, curves.csv)\n", filepath.Join(dir, "report.md"))
 	}
 	return rep, nil
+}
+
+// rows trains and evaluates every model, one after another, into rep,
+// logging to metrics.jsonl.
+func (c *comparison) rows(ctx context.Context, o Options, dir string, rep *report.Report, logf func(string, ...any)) error {
+	metrics, err := train.OpenMetrics(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer metrics.Close()
+	for _, m := range c.models {
+		mr, failure, err := c.row(ctx, o, dir, m, metrics, logf)
+		if err != nil {
+			return err
+		}
+		if failure != "" {
+			rep.Notes = append(rep.Notes, failure)
+		}
+		rep.Models = append(rep.Models, *mr)
+	}
+	return nil
+}
+
+// row trains and evaluates m. In a grid that tolerates failures, a model
+// whose training or evaluation fails is a failed row, with the note that
+// says so.
+func (c *comparison) row(ctx context.Context, o Options, dir string, m model, metrics *train.MetricsLog, logf func(string, ...any)) (*report.ModelReport, string, error) {
+	mr, err := c.runModel(ctx, o, dir, m, metrics, logf)
+	if err != nil && c.tolerateFailures && ctx.Err() == nil {
+		// A configuration that diverges is a result of the comparison.
+		logf("%s failed: %v", m.Name(), err)
+		return &report.ModelReport{Name: m.Name(), Kind: m.Kind(), Params: m.Params(), Description: m.Description(),
+				TestMetric: math.NaN(), Extra: map[string]float64{"failed": 1}},
+			fmt.Sprintf("%s failed (its metric is NaN in report.md, 0 in report.json; extra.failed = 1): %v", m.Name(), err), nil
+	}
+	return mr, "", err
 }
 
 func (c *comparison) runModel(ctx context.Context, o Options, dir string, m model, metrics *train.MetricsLog, logf func(string, ...any)) (*report.ModelReport, error) {

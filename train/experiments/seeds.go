@@ -37,8 +37,11 @@ func runSeeds(ctx context.Context, e Experiment, opts Options) (*report.Report, 
 	if err != nil {
 		return nil, err
 	}
-	if err := claimFolder(s, opts.Stderr); err != nil {
+	if err := claim(s, opts.Stderr); err != nil {
 		return nil, err
+	}
+	if opts.Shard.Active() {
+		return nil, runSeedsShard(ctx, e, opts)
 	}
 	var reps []*report.Report
 	for i, seed := range opts.Seeds {
@@ -54,6 +57,13 @@ func runSeeds(ctx context.Context, e Experiment, opts Options) (*report.Report, 
 		}
 		reps = append(reps, rep)
 	}
+	return writeCombined(opts, reps)
+}
+
+// writeCombined writes the report combining the seeds' reports into the
+// run folder opts.Out, and prints its table.
+func writeCombined(opts Options, reps []*report.Report) (*report.Report, error) {
+	top := opts.Out
 	combined, err := report.Combine(reps)
 	if err != nil {
 		return nil, err
