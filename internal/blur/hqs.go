@@ -20,6 +20,9 @@ import (
 //
 //	ẑ(f) = (conj(â(f))·x̂(f) + β·ŷ(f)) / (|â(f)|² + β).
 //
+// StepNormal takes b = Aᵀx instead of x (b̂ = conj(â)·x̂), for iterations
+// that compute Aᵀx once; its VJP in b is Mv.
+//
 // Its vector–Jacobian products (VJP) follow from M = (AᵀA + βI)⁻¹, which
 // is symmetric; for a cotangent v:
 //

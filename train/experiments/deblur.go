@@ -76,8 +76,8 @@ type deblurSettings struct {
 
 func defaultDeblurSettings() deblurSettings {
 	return deblurSettings{
-		data:   datasets.DeblurConfig{Train: 3000, Val: 500, Test: 1000},
-		epochs: 3, batch: 32, channels: 16, depth: 5, lr: 2e-3, lambda: 0.02,
+		data:   datasets.DeblurConfig{Train: 1000, Val: 100, Test: 300},
+		epochs: 2, batch: 16, channels: 16, depth: 5, lr: 2e-3, lambda: 0.02,
 		stages: []int{1, 2, 4, 8}, trainIters: 100, evalT: 100, maxT: 100,
 		adjoint: deq.Stop{Tol: 1e-5, MaxIter: 20},
 		probeN:  100, ranks: []float64{0.1, 0.3, 0.5, 0.7, 0.9}, probeNorm: 0.01, show: 6,
@@ -172,6 +172,10 @@ func deblurSetup(s Settings, st deblurSettings, h, w int) (deblurNets, layers.Im
 	}
 	return net, icfg, nil
 }
+
+// servedModels implements servable: LoadModel rebuilds a Deblur run's
+// models with deblurServed.
+func (Deblur) servedModels(s Settings) ([]model, error) { return deblurServed(s) }
 
 // deblurServed builds the models of a Deblur run under s as they are
 // tested, the implicit ones at t = evalT from y₀ = Aᵀx (for serving a

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -37,7 +38,10 @@ type deblurCurves struct {
 	// radius and radiusMean are the largest and mean spectral radius of
 	// J_G(y_T) in y over the probe images (power iteration).
 	radius, radiusMean float64
-	modes              []blur.Mode
+	// samplesPerSecond is the test images per second of psnrCurve's
+	// maxT iterations (PSNR bookkeeping included).
+	samplesPerSecond float64
+	modes            []blur.Mode
 }
 
 // deblurProbeSet is the paper's Lipschitz probe: probe images and, per
@@ -101,6 +105,7 @@ func (n deblurNets) psnrCurve(ctx context.Context, c *deblurCurves, cell layers.
 	st, T, px := n.st, n.st.maxT, test.H*test.W
 	sum, sum2 := make([]float64, T), make([]float64, T)
 	var rates, steps float64
+	t0 := time.Now()
 	for lo := 0; lo < test.N; lo += st.curveBatch {
 		hi := min(lo+st.curveBatch, test.N)
 		atx := make([]float32, (hi-lo)*px)
@@ -142,6 +147,7 @@ func (n deblurNets) psnrCurve(ctx context.Context, c *deblurCurves, cell layers.
 		c.psnr[t], c.std[t] = mean, math.Sqrt(math.Max(sum2[t]/float64(test.N)-mean*mean, 0))
 	}
 	c.rate, c.step = rates/float64(test.N), steps/float64(test.N)
+	c.samplesPerSecond = float64(test.N) / time.Since(t0).Seconds()
 	return nil
 }
 

@@ -64,20 +64,17 @@ func (e *deblurEval) after(ctx context.Context, m model, ev *train.Evaluator, mr
 	if mr.Extra == nil {
 		mr.Extra = map[string]float64{}
 	}
-	// The runner's test metric is the fixed point's; the headline is t = evalT.
+	// The runner's test metric is the fixed point's; the headline is t =
+	// evalT, read off the PSNR curve, which iterates the evaluation view's
+	// cell over every test image (one pass instead of two).
 	mr.Extra["psnr_fixed_point"], mr.Extra["psnr_fixed_point_std"] = mr.TestMetric, mr.TestMetricStd
-	ev.SetIterations(e.st.evalT)
-	res, err := ev.Evaluate(e.test, deblurPSNR())
-	ev.SetIterations(0)
-	if err != nil {
-		return err
-	}
-	mr.TestMetric, mr.TestMetricStd, mr.InferSamplesPerSecond = res.Mean, res.Std, res.SamplesPerSecond
 	c, err := e.net.curves(ctx, nm, e.handles[nm.Name()], e.test, e.probe, e.icfg)
 	if err != nil {
 		return err
 	}
 	c.report(mr, e.st)
+	mr.TestMetric, mr.TestMetricStd = c.psnr[e.st.evalT-1], c.std[e.st.evalT-1]
+	mr.InferSamplesPerSecond = c.samplesPerSecond
 	e.show[nm.Name()] = c.grid
 	e.curves[nm.Name()] = c
 	e.order = append(e.order, nm.Name())

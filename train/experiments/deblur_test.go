@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -148,5 +149,70 @@ func TestDeblurCurveMatchesHeadline(t *testing.T) {
 		if math.Abs(c.psnr[0]-c.psnr[st.evalT-1]) < 1e-3 {
 			t.Errorf("%s: the curve is flat (%.5f at t = 1 and t = %d); the comparison cannot tell iterates apart", name, c.psnr[0], st.evalT)
 		}
+	}
+}
+
+// TestDeblurLoadModel: LoadModel serves a deblur run. For the default
+// model (the first implicit one), implicit HQS and an unfolded model, the
+// run's settings come back from run.json, the checkpoint's values are
+// what the parameters hold, an implicit model iterates evalT plain
+// iterations from y₀ = Aᵀx as it was tested, and a blurred image comes
+// back restored to 784 finite pixels.
+func TestDeblurLoadModel(t *testing.T) {
+	opts := Options{Experiment: "deblur", Quick: true, Seed: 1}
+	s, err := Resolve(Deblur{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := deblurSettingsFor(s)
+	for _, c := range []struct{ name, want string }{{"", "implicit-pgd"}, {"implicit-hqs", "implicit-hqs"}, {"unfolded-hqs-2", "unfolded-hqs-2"}} {
+		t.Run(c.want, func(t *testing.T) {
+			dir, values := fakeRun(t, opts, c.name, nil)
+			l, err := LoadModel(dir, LoadOptions{Model: c.name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Model.Name() != c.want || len(l.Input) != 1 || l.Input[0] != mnistPixels || l.Output[0] != mnistPixels {
+				t.Fatalf("loaded %s with input %v, output %v", l.Model.Name(), l.Input, l.Output)
+			}
+			var got, want []float64
+			for i, p := range l.Model.Scope().Params() {
+				v, err := layers.Floats64(p.Value())
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, want = append(got, v...), append(want, values[i]...)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("the loaded parameters are not the checkpoint's")
+			}
+			implicit := c.want != "unfolded-hqs-2"
+			if implicit != (len(l.Implicits) == 1) {
+				t.Fatalf("%s has %d implicit layers", c.want, len(l.Implicits))
+			}
+			if implicit {
+				if ctl := l.Implicits[0].Controls(); ctl.Iterations != st.evalT || !ctl.StartAtInjection {
+					t.Errorf("served %s iterates with %+v, tested with %d plain iterations from y₀ = Aᵀx", c.want, ctl, st.evalT)
+				}
+			}
+			ev, err := train.NewEvaluator(l.Model, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ev.Close()
+			x := make([]float32, mnistPixels)
+			for i := range x {
+				x[i] = float32(i%28) / 28
+			}
+			y, err := ev.Predict32(x, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range y {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) || len(y) != mnistPixels {
+					t.Fatalf("output %d of %d is %v", i, len(y), v)
+				}
+			}
+		})
 	}
 }
