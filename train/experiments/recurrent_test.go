@@ -155,3 +155,21 @@ func TestDecoderIsGreedy(t *testing.T) {
 		t.Error("prompts of different lengths in one batch: no error")
 	}
 }
+
+// TestAnswersTeacherForced: a sample scores 1 only when the argmax at
+// every position with a target is that target; positions without one
+// (zero rows) are ignored whatever the model says there.
+func TestAnswersTeacherForced(t *testing.T) {
+	v := datasets.VarTrackVocab
+	target, out := make([]float32, 3*v), make([]float32, 3*v)
+	target[0*v+4], target[2*v+7] = 1, 1
+	out[0*v+4], out[1*v+9], out[2*v+7] = 1, 1, 1
+	score := answersTeacherForced().Sample
+	if got := score(out, target); got != 1 {
+		t.Errorf("every answer right: score %v, want 1", got)
+	}
+	out[2*v+7], out[2*v+8] = 0, 1
+	if got := score(out, target); got != 0 {
+		t.Errorf("the last answer wrong: score %v, want 0", got)
+	}
+}
