@@ -29,6 +29,7 @@ func main() {
 }
 
 func run() error {
+	workload := flag.String("workload", "classify", "the workload whose model runs (classify)")
 	model := flag.String("model", "mlp", "mlp, deq or unrolled")
 	batch := flag.Int("batch", 64, "training batch size")
 	steps := flag.Int("steps", 300, "timed training steps (after 10 warm-up steps)")
@@ -36,6 +37,7 @@ func run() error {
 	tol := flag.Float64("tol", 1e-4, "relative residual of the solves")
 	maxIter := flag.Int("max-iter", 50, "iteration cap of the solves")
 	unroll := flag.Int("unroll", 10, "depth of the unrolled twin")
+	fixed := flag.Int("fixed", 0, "train the DEQ at exactly this many forward and adjoint iterations (no early stop)")
 	inferIters := flag.Int("infer-iters", 10, "fixed iteration count of the DEQ at inference")
 	adjoint := flag.String("adjoint", "picard", "IFT adjoint solver (picard: fixed-point iteration, as the PyTorch reference)")
 	dtype := flag.String("dtype", "float32", "float32 or float64")
@@ -44,6 +46,7 @@ func run() error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed training steps to this file")
 	warmup := flag.Int("warmup", 10, "untimed warm-up steps before the timed ones")
 	paramsOut := flag.String("params-out", "", "write the initial parameters to this JSON file (bench.py --init reads it)")
+	inferReps := flag.Int("infer-reps", 0, "inference repetitions (0: about 100,000 samples)")
 	trace := flag.Int("trace", 0, "report the loss and solver iterations of each of the first N steps (warm-up included)")
 	flag.Parse()
 	if *printData {
@@ -55,11 +58,14 @@ func run() error {
 		return nil
 	}
 
+	if *workload != "classify" {
+		return fmt.Errorf("-workload %q: want classify", *workload)
+	}
 	dt := tensor.Float32
 	if *dtype == "float64" {
 		dt = tensor.Float64
 	}
-	m, err := experiments.ClassifyModel(*model, *unroll, experiments.Options{
+	m, err := classifyModel(*model, *unroll, *fixed, experiments.Options{
 		Hidden: *hidden, Dtype: dt, Tol: *tol, MaxIter: *maxIter, AdjointSolver: *adjoint, Seed: 1,
 	})
 	if err != nil {
@@ -103,7 +109,7 @@ func run() error {
 		out["backward_iterations_mean"] = st.MeanBackward()
 	}
 	for _, b := range []int{64, 1000} {
-		sps, err := timeInference(m, ds, b, *inferIters)
+		sps, err := timeInference(m, ds, b, *inferIters, *inferReps)
 		if err != nil {
 			return err
 		}
@@ -191,7 +197,7 @@ func startProfile(path string) (func(), error) {
 
 // timeInference returns the inference samples per second at batch b, the
 // implicit layers running iters iterations.
-func timeInference(m train.Model, ds train.Dataset, b, iters int) (float64, error) {
+func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64, error) {
 	ev, err := train.NewEvaluator(m, b)
 	if err != nil {
 		return 0, err
@@ -208,7 +214,9 @@ func timeInference(m train.Model, ds train.Dataset, b, iters int) (float64, erro
 			return 0, err
 		}
 	}
-	reps := max(3, 100000/b) // about a second: shorter runs varied by ±20%
+	if reps <= 0 {
+		reps = max(3, 100000/b) // about a second: shorter runs varied by ±20%
+	}
 	t := time.Now()
 	for i := 0; i < reps; i++ {
 		if _, err := ev.Predict32(x, b); err != nil {
