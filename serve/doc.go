@@ -49,7 +49,9 @@
 // the graph applies the cell once and the layers after it), on graphs of
 // its own, while the batch goes on. A sample's deadline therefore holds
 // whatever else shares its batch: it is answered within its deadline plus
-// about one evaluation of the cell and the readout. The other samples are
+// about one evaluation of the cell and the readout — and the fixed costs
+// of any request (reading and queueing it, the layers before the implicit
+// one), which a deadline cannot shorten. The other samples are
 // answered when their batch ends (a readout costs the layers before the
 // implicit one again, more than the wait saves them).
 //

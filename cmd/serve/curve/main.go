@@ -4,7 +4,9 @@
 // model in process on a loopback port, sends the test images from
 // concurrent clients, one image per request, at each deadline, and
 // writes serve-accuracy-deadline.png, serve-latency-deadline.png and
-// serve-deadline.json into -out.
+// serve-deadline.json into -out. Each deadline is measured twice: with the
+// model's solver (Anderson for the classify DEQ), and with plain
+// iterations (-plain), whose iterates are y_t.
 //
 //	go run ./cmd/serve/curve -run runs/classify-serve -out docs/figures
 package main
@@ -46,6 +48,7 @@ type config struct {
 	n         int
 	clients   int
 	deadlines []float64
+	plain     int
 	server    serve.Config
 }
 
@@ -59,6 +62,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.n, "n", 2000, "test images per deadline")
 	fs.IntVar(&c.clients, "clients", 8, "concurrent clients")
 	fs.StringVar(&deadlines, "deadlines", "0.25,0.5,1,2,4,8,16,32", "deadline_ms values, comma-separated")
+	fs.IntVar(&c.plain, "plain", 30, "also measure each deadline with plain iterations (Picard, at most this many; 0: not)")
 	fs.IntVar(&c.server.MaxBatch, "max-batch", 32, "the server's largest batch")
 	fs.DurationVar(&c.server.MaxWait, "max-wait", time.Millisecond, "the server's batch wait")
 	if err := fs.Parse(args); err != nil {
@@ -79,6 +83,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, experiments.Usage(errors.New("-run is required: a classify run folder"))
 	case c.n <= 0 || c.clients <= 0:
 		return nil, experiments.Usage(fmt.Errorf("-n %d and -clients %d must be positive", c.n, c.clients))
+	case c.plain < 0 || c.plain > serve.DefaultMaxIterations:
+		return nil, experiments.Usage(fmt.Errorf("-plain %d is out of range: 0 to %d", c.plain, serve.DefaultMaxIterations))
 	}
 	return c, nil
 }
@@ -112,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer srv.Shutdown(ctx)
 	base := "http://" + ln.Addr().String() + "/v1/predict"
 	var points []point
-	for _, b := range budgets(c.deadlines) {
+	for _, b := range budgets(c.deadlines, c.plain) {
 		p, err := measure(ctx, base, test, b, c.clients)
 		if err != nil {
 			return err

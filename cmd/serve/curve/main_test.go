@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/implicit-ml/implicit/serve"
 )
 
 // TestBadCommandLines: each is a usage error naming the problem.
@@ -18,6 +20,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"-run", "x", "-deadlines", "1,-2"}, "not a positive number"},
 		{[]string{"-run", "x", "-deadlines", "fast"}, "not a positive number"},
 		{[]string{"-run", "x", "-bogus"}, "flag provided but not defined"},
+		{[]string{"-run", "x", "-plain", "-1"}, "out of range"},
 	} {
 		_, err := parse(c.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -33,9 +36,13 @@ func TestBadCommandLines(t *testing.T) {
 // TestCurvePoints: the curve is each deadline then no budget; quantiles
 // and the table read the points as measured.
 func TestCurvePoints(t *testing.T) {
-	bs := budgets([]float64{1, 4})
+	bs := budgets([]float64{1, 4}, 0)
 	if len(bs) != 3 || bs[0].DeadlineMs != 1 || bs[1].DeadlineMs != 4 || bs[2] != nil {
 		t.Fatalf("budgets %+v", bs)
+	}
+	bs = budgets([]float64{1, 4}, 30)
+	if len(bs) != 5 || bs[0].Iterations != 0 || *bs[2] != (serve.Budget{DeadlineMs: 1, Iterations: 30}) || bs[3].DeadlineMs != 4 || bs[4] != nil {
+		t.Fatalf("budgets with plain iterations %+v", bs)
 	}
 	v := make([]float64, 100)
 	for i := range v {

@@ -37,11 +37,18 @@ type point struct {
 }
 
 // budgets are the points of the curve: each deadline (on top of the
-// model's own tolerance and iteration cap), then no budget at all.
-func budgets(deadlines []float64) []*serve.Budget {
+// model's own tolerance and iteration cap), each deadline on plain
+// iterations (at most plain of them; none when plain is 0), then no
+// budget at all.
+func budgets(deadlines []float64, plain int) []*serve.Budget {
 	var out []*serve.Budget
 	for _, d := range deadlines {
 		out = append(out, &serve.Budget{DeadlineMs: d})
+	}
+	for _, d := range deadlines {
+		if plain > 0 {
+			out = append(out, &serve.Budget{DeadlineMs: d, Iterations: plain})
+		}
 	}
 	return append(out, nil)
 }
@@ -52,6 +59,9 @@ func measure(ctx context.Context, url string, test *datasets.Labeled, b *serve.B
 	p := point{Label: "no budget (the model's tolerance)", Budget: b, N: test.Len()}
 	if b != nil {
 		p.Label, p.DeadlineMs = fmt.Sprintf("deadline_ms %g", b.DeadlineMs), b.DeadlineMs
+		if b.Iterations > 0 {
+			p.Label += fmt.Sprintf(", plain iterations (≤ %d)", b.Iterations)
+		}
 	}
 	var mu sync.Mutex
 	var lat, slat []float64
