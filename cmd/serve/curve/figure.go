@@ -63,7 +63,7 @@ func write(dir string, l *experiments.Loaded, c *config, points []point) error {
 		return err
 	}
 	js, err := json.MarshalIndent(map[string]any{
-		"run": c.run, "model": l.Model.Name(), "clients": c.clients, "plain": c.plain, "max_batch": c.server.MaxBatch,
+		"run": c.run, "model": l.Model.Name(), "clients": c.clients, "plain": c.plain, "max_batch": c.server.MaxBatch, "workers": c.server.Workers,
 		"max_wait_ms": float64(c.server.MaxWait) / float64(time.Millisecond), "points": points,
 	}, "", "  ")
 	if err != nil {

@@ -65,6 +65,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.plain, "plain", 30, "also measure each deadline with plain iterations (Picard, at most this many; 0: not)")
 	fs.IntVar(&c.server.MaxBatch, "max-batch", 32, "the server's largest batch")
 	fs.DurationVar(&c.server.MaxWait, "max-wait", time.Millisecond, "the server's batch wait")
+	fs.IntVar(&c.server.Workers, "workers", 1, "the server's workers (batches solved at once)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
