@@ -53,7 +53,7 @@ func write(dir string, l *experiments.Loaded, c *config, points []point) error {
 	if err := report.LinePlot(filepath.Join(dir, "serve-accuracy-deadline.png"), title, "deadline_ms", "test accuracy", true, false, acc); err != nil {
 		return err
 	}
-	if err := report.LinePlot(filepath.Join(dir, "serve-latency-deadline.png"), title+", the model's solver", "deadline_ms", "latency (ms)", true, true, []report.Series{
+	if err := report.LinePlot(filepath.Join(dir, "serve-latency-deadline.png"), title, "deadline_ms", "latency (ms), the model's solver", true, true, []report.Series{
 		{Name: "server p50", X: d, Y: solver.s50, Points: true},
 		{Name: "server p99", X: d, Y: solver.s99, Points: true},
 		{Name: "client p50 (with HTTP and JSON)", X: d, Y: solver.p50, Points: true},
