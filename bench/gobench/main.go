@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -18,7 +19,6 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/internal/linalg"
 	"github.com/implicit-ml/implicit/train"
-	"github.com/implicit-ml/implicit/train/experiments"
 )
 
 func main() {
@@ -28,88 +28,89 @@ func main() {
 	}
 }
 
+// flags are the command line; each workload reads what it needs.
+type flags struct {
+	workload, model, adjoint, dtype, data       string
+	batch, steps, warmup, hidden, maxIter       int
+	unroll, fixed, inferIters, inferReps, trace int
+	tol                                         float64
+	fixedParams                                 []param // constants the twin needs (setup sets them)
+	dt                                          tensor.Dtype
+}
+
 func run() error {
-	workload := flag.String("workload", "classify", "the workload whose model runs (classify)")
-	model := flag.String("model", "mlp", "mlp, deq or unrolled")
-	batch := flag.Int("batch", 64, "training batch size")
-	steps := flag.Int("steps", 300, "timed training steps (after 10 warm-up steps)")
-	hidden := flag.Int("hidden", 128, "hidden width")
-	tol := flag.Float64("tol", 1e-4, "relative residual of the solves")
-	maxIter := flag.Int("max-iter", 50, "iteration cap of the solves")
-	unroll := flag.Int("unroll", 10, "depth of the unrolled twin")
-	fixed := flag.Int("fixed", 0, "train the DEQ at exactly this many forward and adjoint iterations (no early stop)")
-	inferIters := flag.Int("infer-iters", 10, "fixed iteration count of the DEQ at inference")
-	adjoint := flag.String("adjoint", "picard", "IFT adjoint solver (picard: fixed-point iteration, as the PyTorch reference)")
-	dtype := flag.String("dtype", "float32", "float32 or float64")
-	data := flag.String("data", "", "MNIST folder (default: the module cache)")
+	var f flags
+	flag.StringVar(&f.workload, "workload", "classify", "the workload whose model runs: "+strings.Join(workloadNames(), ", "))
+	flag.StringVar(&f.model, "model", "mlp", "the workload's model (classify: mlp, deq or unrolled; reason: deq, unrolled or explicit)")
+	flag.IntVar(&f.batch, "batch", 64, "training batch size")
+	flag.IntVar(&f.steps, "steps", 300, "timed training steps (after the warm-up steps)")
+	flag.IntVar(&f.warmup, "warmup", 10, "untimed warm-up steps before the timed ones")
+	flag.IntVar(&f.hidden, "hidden", 0, "hidden width (0: the workload's)")
+	flag.Float64Var(&f.tol, "tol", 0, "relative residual of the solves (0: the workload's)")
+	flag.IntVar(&f.maxIter, "max-iter", 0, "iteration cap of the solves (0: the workload's)")
+	flag.IntVar(&f.unroll, "unroll", 10, "depth of classify's unrolled twin")
+	flag.IntVar(&f.fixed, "fixed", 0, "train the implicit model at exactly this many forward and adjoint iterations (no early stop)")
+	flag.IntVar(&f.inferIters, "infer-iters", 0, "fixed iteration count of implicit models at inference (0: the workload's)")
+	flag.StringVar(&f.adjoint, "adjoint", "picard", "IFT adjoint solver (picard: fixed-point iteration, as the PyTorch twins)")
+	flag.StringVar(&f.dtype, "dtype", "float32", "float32 or float64")
+	flag.StringVar(&f.data, "data", "", "MNIST folder (default: the module cache)")
 	printData := flag.Bool("print-data", false, "print the MNIST folder and exit (for the PyTorch side)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed training steps to this file")
-	warmup := flag.Int("warmup", 10, "untimed warm-up steps before the timed ones")
 	paramsOut := flag.String("params-out", "", "write the initial parameters to this JSON file (bench.py --init reads it)")
-	inferReps := flag.Int("infer-reps", 0, "inference repetitions (0: about 100,000 samples)")
-	trace := flag.Int("trace", 0, "report the loss and solver iterations of each of the first N steps (warm-up included)")
+	flag.IntVar(&f.inferReps, "infer-reps", 0, "inference repetitions (0: about 100,000 samples)")
+	flag.IntVar(&f.trace, "trace", 0, "report the loss and solver iterations of each of the first N steps (warm-up included)")
 	flag.Parse()
 	if *printData {
-		dir, err := datasets.MNISTDir(*data)
+		dir, err := datasets.MNISTDir(f.data)
 		if err != nil {
 			return err
 		}
 		fmt.Println(dir)
 		return nil
 	}
-
-	if *workload != "classify" {
-		return fmt.Errorf("-workload %q: want classify", *workload)
+	w, ok := workloads[f.workload]
+	if !ok {
+		return fmt.Errorf("-workload %q: want one of %s", f.workload, strings.Join(workloadNames(), ", "))
 	}
-	dt := tensor.Float32
-	if *dtype == "float64" {
-		dt = tensor.Float64
+	f.dt = tensor.Float32
+	if f.dtype == "float64" {
+		f.dt = tensor.Float64
 	}
-	m, err := classifyModel(*model, *unroll, *fixed, experiments.Options{
-		Hidden: *hidden, Dtype: dt, Tol: *tol, MaxIter: *maxIter, AdjointSolver: *adjoint, Seed: 1,
-	})
+	m, ds, err := w.setup(&f)
 	if err != nil {
 		return err
 	}
-	all, _, err := datasets.Load("mnist", *data)
-	if err != nil {
-		return err
-	}
-	mean, std := all.MeanStd()
-	all.Standardize(mean, std)
-	ds := all.Head(max(*steps**batch, 1000))
-
-	sess, err := train.NewSession(m, *batch, train.OptimizerConfig{LR: 1e-3})
+	sess, err := train.NewSession(m, f.batch, train.OptimizerConfig{LR: 1e-3})
 	if err != nil {
 		return err
 	}
 	defer sess.Close()
 	if *paramsOut != "" {
-		if err := writeParams(*paramsOut, sess.Net().Params); err != nil {
+		if err := writeParams(*paramsOut, sess.Net().Params, f.fixedParams); err != nil {
 			return err
 		}
 	}
-	tt := timing{steps: *steps, warmup: *warmup, batch: *batch, trace: *trace, cpuProfile: *cpuProfile}
+	tt := timing{steps: f.steps, warmup: f.warmup, batch: f.batch, trace: f.trace, cpuProfile: *cpuProfile}
 	trainSPS, loss, err := tt.train(sess, ds)
 	if err != nil {
 		return err
 	}
 	out := map[string]any{
-		"side": "go", "model": *model, "train_samples_per_second": trainSPS,
+		"side": "go", "workload": f.workload, "model": f.model, "train_samples_per_second": trainSPS,
 		"final_loss": loss, "threads": runtime.GOMAXPROCS(0), "blas": linalg.Backend, "blas_kernel": linalg.Kernel(),
 		"gemm_gflops": gemmGFLOPs(), "go": runtime.Version(),
-		"dtype": dt.String(),
+		"dtype": f.dt.String(),
 	}
-	if *trace > 0 {
+	if f.trace > 0 {
 		out["trace"] = tt.rows
 	}
-	if f := sess.Net().SolverStats; f != nil {
-		st := f()
+	if sf := sess.Net().SolverStats; sf != nil {
+		st := sf()
 		out["forward_iterations_mean"] = st.MeanForward()
 		out["backward_iterations_mean"] = st.MeanBackward()
 	}
-	for _, b := range []int{64, 1000} {
-		sps, err := timeInference(m, ds, b, *inferIters, *inferReps)
+	for _, b := range w.inferBatches {
+		sps, err := timeInference(m, ds, b, orInt(f.inferIters, w.inferIters), f.inferReps)
 		if err != nil {
 			return err
 		}
@@ -204,10 +205,11 @@ func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64
 	}
 	defer ev.Close()
 	ev.SetIterations(iters)
-	x := make([]float32, b*784)
-	tgt := make([]float32, 10)
+	in, tn := prod(ds.InputShape()), prod(ds.TargetShape())
+	x := make([]float32, b*in)
+	tgt := make([]float32, tn)
 	for i := 0; i < b; i++ {
-		ds.Sample(i, x[i*784:(i+1)*784], tgt)
+		ds.Sample(i%ds.Len(), x[i*in:(i+1)*in], tgt)
 	}
 	for i := 0; i < 3; i++ {
 		if _, err := ev.Predict32(x, b); err != nil {

@@ -15,12 +15,15 @@ type param struct {
 	Name  string    `json:"name"`
 	Shape []int     `json:"shape"`
 	Data  []float64 `json:"data"`
+	// Fixed marks a constant of the model that is not trained (the blur
+	// kernel), which the twin needs to compute the same thing.
+	Fixed bool `json:"fixed,omitempty"`
 }
 
 // writeParams writes the parameters' current values to path as JSON, so
 // that the PyTorch twin can start from exactly the same weights.
-func writeParams(path string, params G.Nodes) error {
-	out := make([]param, 0, len(params))
+func writeParams(path string, params G.Nodes, fixed []param) error {
+	out := make([]param, 0, len(params)+len(fixed))
 	for _, n := range params {
 		v := n.Value()
 		if v == nil {
@@ -40,7 +43,7 @@ func writeParams(path string, params G.Nodes) error {
 		}
 		out = append(out, p)
 	}
-	b, err := json.Marshal(out)
+	b, err := json.Marshal(append(out, fixed...))
 	if err != nil {
 		return err
 	}

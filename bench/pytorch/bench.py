@@ -38,6 +38,8 @@ import torch.nn.functional as F
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import classify  # noqa: E402
+import reason  # noqa: E402
+import deblur  # noqa: E402
 from deqsolve import Stats  # noqa: E402
 from twin import load_params  # noqa: E402
 
@@ -93,6 +95,8 @@ def gemm_gflops(reps=2000):
 class ClassifyWorkload:
     """MNIST batches in the Go side's order; cross-entropy."""
     infer_batches = (64, 1000)
+    infer_iters = 10
+    tol, max_iter = 1e-4, 50
 
     def __init__(self, a):
         self.x, self.y = load_mnist(a.data, max((a.steps + a.warmup) * a.batch, 1000))
@@ -114,7 +118,7 @@ class ClassifyWorkload:
         return classify.build(model, a, stats)
 
 
-WORKLOADS = {"classify": ClassifyWorkload}
+WORKLOADS = {"classify": ClassifyWorkload, "reason": reason.ReasonWorkload, "deblur": deblur.DeblurWorkload}
 
 
 def time_training(model, w, a, opt, stats):
@@ -132,6 +136,8 @@ def time_training(model, w, a, opt, stats):
         loss = w.loss(model(xb), yb)
         loss.backward()
         opt.step()
+        if hasattr(model, "project"):
+            model.project()  # as Session.Step calls Net.Project
         if step < a.trace:
             trace.append({"step": step, "loss": float(loss), "forward_iterations": stats.fwd_iters - f0,
                           "backward_iterations": stats.bwd_iters - b0})
@@ -161,23 +167,25 @@ def main():
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--tol", type=float, default=1e-4)
-    p.add_argument("--max-iter", type=int, default=50)
+    p.add_argument("--tol", type=float, default=0, help="relative residual of the solves (0: the workload's)")
+    p.add_argument("--max-iter", type=int, default=0, help="iteration cap of the solves (0: the workload's)")
     p.add_argument("--fixed", type=int, default=0,
                    help="train at exactly this many forward and backward iterations (tol < 0, max-iter K)")
     p.add_argument("--unroll", type=int, default=10)
-    p.add_argument("--infer-iters", type=int, default=10)
+    p.add_argument("--infer-iters", type=int, default=0, help="test-time iterations of implicit models (0: the workload's)")
     p.add_argument("--infer-reps", type=int, default=0, help="inference repetitions (0: about 100,000 samples)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--init", default="", help="start from the Go side's parameters (gobench -params-out)")
     p.add_argument("--trace", type=int, default=0, help="record the loss and iterations of the first N steps")
     a = p.parse_args()
+    w = WORKLOADS[a.workload](a)
     if a.fixed:
         a.tol, a.max_iter = -1.0, a.fixed
+    else:
+        a.tol, a.max_iter = a.tol or w.tol, a.max_iter or w.max_iter
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
     torch.manual_seed(a.seed)
-    w = WORKLOADS[a.workload](a)
     stats = Stats()
     model = w.build(a.model, a, stats)
     if a.init:
@@ -197,7 +205,7 @@ def main():
     if trace:
         out["trace"] = trace
     if hasattr(model, "fixed"):
-        model.fixed = a.infer_iters
+        model.fixed = a.infer_iters or w.infer_iters
     model.eval()
     for b in w.infer_batches:
         reps = a.infer_reps or max(3, 100000 // b)  # as the Go side

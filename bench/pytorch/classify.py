@@ -3,7 +3,7 @@
 Go side's parameter names, layouts and initialisers."""
 import torch
 
-from deqsolve import anderson_batched, anderson_port, picard_adjoint
+from deqsolve import FORWARD, picard_adjoint
 from twin import GoParams, glorot, zeros
 
 
@@ -24,9 +24,13 @@ class Implicit:
     the way back the incoming gradient g replaced by u = g + J_f(z*)ᵀu,
     solved by picard_adjoint with the VJPs of f at z*."""
 
-    def __init__(self, solver, tol, max_iter, stats):
-        self.solver = anderson_batched if solver == "batched" else anderson_port
+    def __init__(self, solver, tol, max_iter, stats, forward="anderson", iterations=0):
+        self.solver = FORWARD[(forward, solver)]
         self.tol, self.max_iter, self.stats = tol, max_iter, stats
+        # iterations > 0: the forward pass is that many plain iterations
+        # (Controls.Iterations: iterations − 1 counted, then f once more),
+        # the adjoint still solved to tol within max_iter.
+        self.iterations = iterations
 
     def __call__(self, f, z0, training, fixed=0):
         if fixed:
@@ -38,7 +42,13 @@ class Implicit:
                     z = f(z)
             return f(z)
         with torch.no_grad():
-            zstar = self.solver(f, z0, tol=self.tol, max_iter=self.max_iter, stats=self.stats)
+            if self.iterations:
+                zstar = z0
+                for _ in range(self.iterations - 1):
+                    zstar = f(zstar)
+                self.stats.forward(self.iterations - 1)
+            else:
+                zstar = self.solver(f, z0, tol=self.tol, max_iter=self.max_iter, stats=self.stats)
         out = f(zstar)
         if training and out.requires_grad:
             zs = zstar.detach().requires_grad_()

@@ -149,3 +149,52 @@ def picard_adjoint(vjp, grad, tol=1e-4, max_iter=50, stats=None):
     if stats is not None:
         stats.backward(k + 1)
     return u
+
+
+def picard_port(f, z0, tol=1e-4, max_iter=50, stats=None, **_):
+    """deq.Picard{} under deq.Stop{Tol: tol, MaxIter: max_iter}: plain
+    fixed-point iteration, converged samples frozen, each sample's best
+    iterate (lowest absolute residual) returned."""
+    shape = z0.shape
+    bsz = shape[0]
+    z = z0.reshape(bsz, -1)
+    best = z.clone()
+    best_abs = torch.full((bsz,), float("inf"), dtype=torch.float64)
+    live = torch.ones(bsz, dtype=torch.bool)
+    k = 0
+    for k in range(max_iter):
+        fz = f(z.reshape(shape)).reshape(bsz, -1)
+        a, res = _rel((fz - z).double(), fz.double())
+        improved = live & (a < best_abs)
+        best[improved] = z[improved]
+        best_abs = torch.where(improved, a, best_abs)
+        if tol >= 0:
+            live = live & ~(res <= tol)
+        if not live.any():
+            break
+        z = torch.where(live[:, None], fz, z)
+    if stats is not None:
+        stats.forward(k + 1)
+    return best.reshape(shape)
+
+
+def picard_batched(f, z0, tol=1e-4, max_iter=50, stats=None, **_):
+    """Plain fixed-point iteration as a PyTorch user writes it: one stopping
+    test per iteration (every sample's relative residual ≤ tol), the last
+    iterate returned."""
+    z = z0
+    k = 0
+    for k in range(max_iter):
+        fz = f(z)
+        if tol >= 0:
+            _, res = _rel(fz - z, fz)
+            if bool((res <= tol).all()):
+                break
+        z = fz
+    if stats is not None:
+        stats.forward(k + 1)
+    return z
+
+
+FORWARD = {("anderson", "port"): anderson_port, ("anderson", "batched"): anderson_batched,
+           ("picard", "port"): picard_port, ("picard", "batched"): picard_batched}

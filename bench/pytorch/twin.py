@@ -56,7 +56,7 @@ def load_params(model, path):
     matching them by name; every parameter of either side must match."""
     with open(path) as f:
         ps = json.load(f)
-    go = {p["name"]: p for p in ps}
+    go = {p["name"]: p for p in ps if not p.get("fixed")}  # constants: the workload reads them
     mine = set(model.params.names())
     if set(go) != mine:
         raise SystemExit(f"--init {path}: Go parameters {sorted(go)} differ from the twin's {sorted(mine)}")

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"sort"
+
+	"github.com/implicit-ml/implicit/datasets"
+	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/experiments"
+)
+
+// workload is one experiment's benchmark: its models (with the experiment's
+// shapes, solver, stopping rule and caps), its data, and how inference is
+// measured. bench/pytorch/bench.py has the same table.
+type workload struct {
+	setup        func(f *flags) (train.Model, train.Dataset, error)
+	inferBatches []int
+	inferIters   int // test-time iterations of implicit models
+}
+
+var workloads = map[string]workload{
+	"classify": {setup: classifySetup, inferBatches: []int{64, 1000}, inferIters: 10},
+	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1},
+	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters},
+}
+
+func workloadNames() []string {
+	var out []string
+	for k := range workloads {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// classifySetup: MNIST standardised as the experiment does, the first
+// (warm-up + steps) · batch images.
+func classifySetup(f *flags) (train.Model, train.Dataset, error) {
+	m, err := classifyModel(f.model, f.unroll, f.fixed, experiments.Options{
+		Hidden: orInt(f.hidden, 128), Dtype: f.dt, Tol: orFloat(f.tol, 1e-4), MaxIter: orInt(f.maxIter, 50), AdjointSolver: f.adjoint, Seed: 1,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	all, _, err := datasets.Load("mnist", f.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	mean, std := all.MeanStd()
+	all.Standardize(mean, std)
+	return m, all.Head(max((f.steps+f.warmup)*f.batch, 1000)), nil
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orFloat(v, def float64) float64 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func prod(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
