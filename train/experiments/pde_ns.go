@@ -282,12 +282,14 @@ func (e *nsEval) view(m model) train.Model {
 	return m.(*network.Network).Sharing(spec)
 }
 
-// finish draws the figure and notes what the regularity check measured.
+// finish draws the figure and notes what the regularity check measured
+// and whether the curve meets its targets (nsCurveTargets).
 func (e *nsEval) finish(dir string, rep *report.Report) error {
 	for _, m := range rep.Models {
 		if m.Kind != train.KindImplicit || m.Extra == nil {
 			continue
 		}
+		rep.Notes = append(rep.Notes, nsCurveTargets(m.Name, m.Curve, e.ns.testN))
 		x := m.Extra
 		verdict := "plain iteration of G contracts there too"
 		if x["g_spectral_radius_max"] >= 1 {

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/train"
@@ -55,4 +56,34 @@ func nsPanels(test *datasets.NavierStokesSet, nm datasets.NavierStokesNorm, pred
 			pdePrediction(preds[implicit], r, p, nm.DenormalizeTarget)))
 	}
 	return out
+}
+
+// nsCurveTargets states, as measured, the two targets for the
+// curve of an implicit model evaluated on n test samples: its error
+// falls and stays (at the last t it is no more than one standard error
+// of the mean, MetricStd/√n, above its minimum over t) and L_t rises
+// (its last value above its first). A curve of fewer than two points
+// meets neither.
+func nsCurveTargets(name string, c []train.CurvePoint, n int) string {
+	if len(c) < 2 || n < 1 {
+		return fmt.Sprintf("%s: curve targets not measured (%d points)", name, len(c))
+	}
+	first, last, best := c[0], c[len(c)-1], c[0]
+	for _, p := range c {
+		if p.Metric < best.Metric {
+			best = p
+		}
+	}
+	se := last.MetricStd / math.Sqrt(float64(n))
+	rise := last.Metric - best.Metric
+	falls := "met"
+	if rise > se || best.Metric >= first.Metric {
+		falls = "not met"
+	}
+	rises := "met"
+	if last.Lipschitz <= first.Lipschitz {
+		rises = "not met"
+	}
+	return fmt.Sprintf("%s, targets of the curve: the error falls from %.4g (t = %d) to its minimum %.4g (t = %d) and ends at %.4g (t = %d), %.2g above it against a standard error of %.2g: %s; L_t goes from %.4g to %.4g: rising %s.",
+		name, first.Metric, first.T, best.Metric, best.T, last.Metric, last.T, rise, se, falls, first.Lipschitz, last.Lipschitz, rises)
 }

@@ -185,3 +185,35 @@ func (d nsTestSet) Sample(i int, x, y []float32) {
 		x[j] = float32(math.Sin(float64(7*i + j)))
 	}
 }
+
+// TestNsCurveTargets: a curve that falls and stays meets the error
+// target, one that rises after its minimum by more than the standard
+// error (MetricStd/√n) does not, and L_t must end above where it starts.
+func TestNsCurveTargets(t *testing.T) {
+	pt := func(t int, m, std, l float64) train.CurvePoint {
+		return train.CurvePoint{T: t, Metric: m, MetricStd: std, Lipschitz: l}
+	}
+	for _, c := range []struct {
+		name   string
+		curve  []train.CurvePoint
+		n      int
+		falls  string
+		rising string
+	}{
+		{"falls and stays", []train.CurvePoint{pt(1, 0.5, 0.1, 0.2), pt(10, 0.15, 0.1, 0.8), pt(40, 0.15, 0.1, 0.8)}, 100, "met", "met"},
+		// 0.005 above the minimum: within 0.1/√100 = 0.01, beyond 0.1/√1000.
+		{"within one standard error", []train.CurvePoint{pt(1, 0.5, 0.1, 0.2), pt(10, 0.15, 0.1, 0.8), pt(40, 0.155, 0.1, 0.8)}, 100, "met", "met"},
+		{"beyond one standard error", []train.CurvePoint{pt(1, 0.5, 0.1, 0.2), pt(10, 0.15, 0.1, 0.8), pt(40, 0.155, 0.1, 0.8)}, 1000, "not met", "met"},
+		{"never falls", []train.CurvePoint{pt(1, 0.2, 0.1, 0.9), pt(40, 0.2, 0.1, 0.3)}, 100, "not met", "not met"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := nsCurveTargets("m", c.curve, c.n)
+			if !strings.Contains(got, ": "+c.falls+"; ") || !strings.HasSuffix(got, "rising "+c.rising+".") {
+				t.Errorf("got %q; want the error target %s and rising %s", got, c.falls, c.rising)
+			}
+		})
+	}
+	if got := nsCurveTargets("m", nil, 10); !strings.Contains(got, "not measured") {
+		t.Errorf("an empty curve: %q", got)
+	}
+}
