@@ -72,7 +72,10 @@ type SampleStats struct {
 	// μ/(1 − μ)·‖f(z) − z‖.
 	Bound *float64 `json:"bound,omitempty"`
 	// Batch is the size of the batch the sample was solved in, and Early
-	// says it left that batch before the batch ended.
+	// says it left that batch before the batch ended. A deadline sample
+	// that waited three quarters of its time in the queue (the workers
+	// busy) leaves unsolved: Batch 0, Iterations 0, status interrupted,
+	// and its output is the cell applied once to the starting point (y_1).
 	Batch int  `json:"batch"`
 	Early bool `json:"early,omitempty"`
 }

@@ -158,3 +158,41 @@ func deadlinePair(t *testing.T, client *http.Client, base string, x [][]float64,
 	wg.Wait()
 	return fast, slow, took, slowTook
 }
+
+// TestDeadlineWhileTheWorkerIsBusy: with the only worker busy on a long
+// solve and batches of one, a deadline request cannot start its solve; it
+// leaves the queue three quarters of the way to its deadline and is
+// answered before it, from its starting point — the output y_1 of one
+// iteration, with no iterations of its own and batch 0.
+func TestDeadlineWhileTheWorkerIsBusy(t *testing.T) {
+	m := testModel(t, 64, 512, 10, tensor.Float64)
+	s, base := start(t, m, Config{MaxBatch: 1, MaxWait: time.Millisecond})
+	client := &http.Client{}
+	x := inputsOf(rand.New(rand.NewPCG(7, 7)), 1, 64)
+	y1 := predict(t, client, base, PredictRequest{Inputs: x, Budget: &Budget{Iterations: 1}})
+	const deadline = 20 * time.Millisecond
+	var misses []string
+	for len(misses) < 3 {
+		fast, slow, took, slowTook := deadlinePair(t, client, base, x, deadline)
+		st, sl := fast.Samples[0], slow.Samples[0]
+		if st.Status != "interrupted" || !st.Early || st.Batch != 0 || st.Iterations != 0 || st.Residual != nil || sl.Iterations != 1000 || sl.Batch != 1 {
+			t.Fatalf("deadline sample %+v, long sample %+v", st, sl)
+		}
+		for j, v := range fast.Outputs[0] {
+			if math.Abs(v-y1.Outputs[0][j]) > 1e-12 {
+				t.Fatalf("output %v, y_1 is %v", fast.Outputs[0], y1.Outputs[0])
+			}
+		}
+		t.Logf("deadline %v: answered after %v (server %.2f ms); the long request %v", deadline, took, fast.ServerMs, slowTook)
+		if took <= deadline+30*time.Millisecond && slowTook >= 3*took {
+			break
+		}
+		misses = append(misses, fmt.Sprintf("the deadline request took %v, the long one %v", took, slowTook))
+	}
+	if len(misses) == 3 {
+		t.Errorf("the deadline request missed its deadline three times: %s", strings.Join(misses, "; "))
+	}
+	if s.Duplicates() != 0 {
+		t.Errorf("%d samples answered twice", s.Duplicates())
+	}
+}

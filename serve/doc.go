@@ -55,6 +55,13 @@
 // answered when their batch ends (a readout costs the layers before the
 // implicit one again, more than the wait saves them).
 //
+// A batch runs until its last sample leaves, and the next waits for a
+// worker: a deadline sample queued behind it would see its deadline pass
+// before its solve starts. So a deadline sample still queued three
+// quarters of the way to its deadline leaves unsolved: the readout
+// answers it from its starting point (y_1: one application of the cell),
+// with batch 0 and no iterations of its own.
+//
 // Shutdown stops accepting requests, lets the requests in flight finish,
 // then stops the workers.
 package serve

@@ -17,6 +17,7 @@ type row struct {
 	plain   bool // plain iterations (Picard), not a solve
 	arrived time.Time
 	due     time.Time // when it should be in a running batch (queue.due)
+	giveUp  time.Time // when a deadline sample still queued leaves unsolved (queue.giveUp); zero without a deadline
 	req     *pending
 	i       int // index in the request
 	state   atomic.Int32
@@ -137,7 +138,7 @@ type departure struct {
 // the solver returns them as they are, the graph applies the cell once
 // and the layers after it.
 type readout struct {
-	z [][]float64 // one per row; the rest of the graph's rows are zero
+	z [][]float64 // one per row (nil: the solve's starting point); the rest of the graph's rows are zero
 }
 
 func withPlan(ctx context.Context, v any) context.Context {

@@ -19,18 +19,25 @@ import (
 // batch is its maxBatch samples due first. While the workers are busy,
 // samples pile up and the next batch is full: batches grow with the load,
 // and a lone request waits at most maxWait.
+//
+// A deadline sample still queued three quarters of the way to its
+// deadline (the workers busy with batches ahead of it) gives up on a
+// solve: expired hands it out to be answered from its starting point (one
+// application of the cell, y_1) before its deadline, rather than after the
+// batches ahead.
 type queue struct {
 	maxBatch int
 	maxWait  time.Duration
 
-	mu     sync.Mutex
-	lanes  [2][]*row
-	wake   chan struct{} // a sample arrived or the queue closed
-	closed bool
+	mu      sync.Mutex
+	lanes   [2][]*row
+	wake    chan struct{} // a sample arrived or the queue closed (for the workers)
+	expWake chan struct{} // the same, for the goroutine that calls expired
+	closed  bool
 }
 
 func newQueue(maxBatch int, maxWait time.Duration) *queue {
-	return &queue{maxBatch: maxBatch, maxWait: maxWait, wake: make(chan struct{}, 1)}
+	return &queue{maxBatch: maxBatch, maxWait: maxWait, wake: make(chan struct{}, 1), expWake: make(chan struct{}, 1)}
 }
 
 func lane(r *row) int {
@@ -49,6 +56,16 @@ func (q *queue) due(r *row) time.Time {
 	return r.arrived.Add(wait)
 }
 
+// giveUp is when a deadline sample still queued leaves unsolved: three
+// quarters of the way to its deadline; zero without a deadline.
+func giveUp(r *row) time.Time {
+	dl := r.budget.Deadline
+	if dl.IsZero() {
+		return time.Time{}
+	}
+	return r.arrived.Add(dl.Sub(r.arrived) * 3 / 4)
+}
+
 // add queues rows; it reports false (queuing nothing) once the queue is
 // closed.
 func (q *queue) add(rows []*row) bool {
@@ -58,7 +75,7 @@ func (q *queue) add(rows []*row) bool {
 		return false
 	}
 	for _, r := range rows {
-		r.due = q.due(r)
+		r.due, r.giveUp = q.due(r), giveUp(r)
 		q.lanes[lane(r)] = append(q.lanes[lane(r)], r)
 	}
 	q.mu.Unlock()
@@ -67,10 +84,43 @@ func (q *queue) add(rows []*row) bool {
 }
 
 func (q *queue) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{q.wake, q.expWake} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// expired removes and returns the deadline samples whose give-up time has
+// come by now, and the earliest give-up time of those still queued (zero
+// if none). Once the queue is closed it returns nothing and closed true:
+// the workers solve what is left.
+func (q *queue) expired(now time.Time) (out []*row, next time.Time, closed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil, time.Time{}, true
+	}
+	for l, rows := range q.lanes {
+		kept := rows[:0]
+		for _, r := range rows {
+			switch {
+			case r.giveUp.IsZero():
+				kept = append(kept, r)
+			case !now.Before(r.giveUp):
+				out = append(out, r)
+			default:
+				kept = append(kept, r)
+				if next.IsZero() || r.giveUp.Before(next) {
+					next = r.giveUp
+				}
+			}
+		}
+		clear(rows[len(kept):])
+		q.lanes[l] = kept
+	}
+	return out, next, false
 }
 
 // close stops new samples; the waiting ones are still handed out, with no

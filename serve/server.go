@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/implicit-ml/implicit/deq"
 )
 
 // Server answers predict requests with a model, batching the samples of
@@ -26,7 +28,7 @@ type Server struct {
 	mux     *http.ServeMux
 
 	departures chan departure
-	workers    sync.WaitGroup // solving workers
+	workers    sync.WaitGroup // solving workers, and the goroutine that expires queued deadline samples
 	readers    sync.WaitGroup // the readout
 	graphs     []*graphs      // per worker, then the readout's
 	duplicates atomic.Int64   // rows answered twice: always zero
@@ -58,6 +60,8 @@ func New(m Model, cfg Config) (*Server, error) {
 		s.workers.Add(1)
 		go s.work(g)
 	}
+	s.workers.Add(1)
+	go s.expire()
 	s.readers.Add(1)
 	go s.readouts(s.graphs[cfg.Workers], &s.readers)
 	s.mux = http.NewServeMux()
@@ -77,6 +81,35 @@ func (s *Server) work(g *graphs) {
 			return
 		}
 		s.solveBatch(g, rows)
+	}
+}
+
+// expire hands the deadline samples that the queue gives up on to the
+// readout, which answers them from their starting point, until the queue
+// closes.
+func (s *Server) expire() {
+	defer s.workers.Done()
+	for {
+		rows, next, closed := s.queue.expired(time.Now())
+		for _, r := range rows {
+			s.departures <- departure{row: r, stats: SampleStats{Status: deq.Interrupted.String(), Early: true}}
+		}
+		if closed {
+			return
+		}
+		var t *time.Timer
+		var timer <-chan time.Time // nil: no deadline sample queued
+		if !next.IsZero() {
+			t = time.NewTimer(time.Until(next))
+			timer = t.C
+		}
+		select {
+		case <-s.queue.expWake:
+		case <-timer:
+		}
+		if t != nil {
+			t.Stop()
+		}
 	}
 }
 

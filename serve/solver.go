@@ -88,11 +88,18 @@ func toFloat64[T deq.Float](d deq.Departure[T]) deq.Departure[float64] {
 }
 
 // readoutResult is the readout's solve: the given iterates, unchanged,
-// in the graph's first rows (the rest zero).
+// in the graph's first rows (a nil iterate: the starting point; the rest
+// zero).
 func readoutResult[T deq.Float](r *readout, p deq.Problem[T]) deq.Result[T] {
 	z := make([]T, p.Batch*p.Dim)
 	st := make([]deq.Status, p.Batch)
 	for i, zs := range r.z {
+		if zs == nil && i < p.Batch { // a sample that left the queue unsolved: its starting point
+			if p.Z0 != nil {
+				copy(z[i*p.Dim:(i+1)*p.Dim], p.Z0[i*p.Dim:(i+1)*p.Dim])
+			}
+			continue
+		}
 		if i >= p.Batch || len(zs) != p.Dim {
 			return deq.FailedResult[T]("readout", p.Batch, fmt.Errorf("serve: readout row %d of %d values for a batch of %d×%d", i, len(zs), p.Batch, p.Dim))
 		}
