@@ -27,7 +27,7 @@ func BenchmarkThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchClients(b, func(_ *Server, base string, client *http.Client) error {
-		if code, err := postOnce(client, base+"/v1/predict", body); err != nil || code != 200 {
+		if code, _, err := postOnce(client, base+"/v1/predict", body); err != nil || code != 200 {
 			return fmt.Errorf("status %d: %v", code, err)
 		}
 		return nil
