@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,11 +24,13 @@ func (c benchCase) String() string {
 	return s
 }
 
+// implicitModels are the workloads' models that solve for a fixed point.
+var implicitModels = map[string]bool{"classify/deq": true, "reason/deq": true, "deblur/pgd": true, "deblur/hqs": true}
+
 // implicit reports whether the case's model solves for a fixed point, so
-// that PyTorch runs it with each forward solver.
-func (c benchCase) implicit() bool {
-	return strings.Contains(c.model, "deq") || strings.HasPrefix(c.model, "implicit")
-}
+// that PyTorch runs it with each forward solver and it has a
+// fixed-iteration variant.
+func (c benchCase) implicit() bool { return implicitModels[c.workload+"/"+c.model] }
 
 func parseCases(s string) ([]benchCase, error) {
 	var out []benchCase
@@ -69,6 +72,9 @@ func (c *config) sides(cs benchCase) []side {
 		out = append(out, side{label: "go:" + filepath.Base(bin), args: func(c *config, cs benchCase) (string, []string) {
 			a := []string{"-workload", cs.workload, "-model", cs.model, "-batch", strconv.Itoa(c.batch),
 				"-steps", strconv.Itoa(c.steps), "-warmup", strconv.Itoa(c.warmup), "-data", c.data}
+			if c.batch == 0 {
+				a = slices.Delete(a, 4, 6)
+			}
 			if cs.fixed > 0 {
 				a = append(a, "-fixed", strconv.Itoa(cs.fixed))
 			}
@@ -88,6 +94,9 @@ func (c *config) sides(cs benchCase) []side {
 			a := []string{c.script, "--workload", cs.workload, "--model", cs.model, "--solver", s,
 				"--batch", strconv.Itoa(c.batch), "--steps", strconv.Itoa(c.steps), "--warmup", strconv.Itoa(c.warmup),
 				"--threads", strconv.Itoa(c.threads), "--data", c.data}
+			if c.batch == 0 {
+				a = slices.Delete(a, 7, 9)
+			}
 			if cs.fixed > 0 {
 				a = append(a, "--fixed", strconv.Itoa(cs.fixed))
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -15,6 +16,12 @@ import (
 const (
 	checkLossTol  = 1e-3 // relative
 	checkIterSlip = 1    // per step
+	// checkInitTol bounds the relative difference of the standard
+	// deviations of the two sides' initial draws of a parameter of at
+	// least checkInitMin values (a uniform draw of n values has a relative
+	// standard error of the std of about 0.9/√n: 9% at 100 values).
+	checkInitTol = 0.25
+	checkInitMin = 100
 )
 
 // runCheck starts every PyTorch variant of every case from the Go side's
@@ -44,7 +51,7 @@ func runCheck(c *config, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", sd.label, cs, err)
 			}
-			msgs := compareTraces(g, t)
+			msgs := append(compareTraces(g, t), compareInit(params, t)...)
 			status := "same"
 			if len(msgs) > 0 {
 				status, failed = "DIFFERENT", failed+1
@@ -100,4 +107,52 @@ func traceLine(r result, label string) string {
 		s += fmt.Sprintf(" %.5g(%v/%v)", row["loss"], row["forward_iterations"], row["backward_iterations"])
 	}
 	return s
+}
+
+// compareInit holds the twin's own initial draws (summarised by their
+// standard deviations, bench.py's init_std) against the Go side's
+// (gobench -params-out): the same weights make -check's steps agree, the
+// same distributions make the timed runs' iteration counts agree.
+func compareInit(paramsFile string, t result) []string {
+	b, err := os.ReadFile(paramsFile)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var ps []struct {
+		Name  string    `json:"name"`
+		Data  []float64 `json:"data"`
+		Fixed bool      `json:"fixed"`
+	}
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return []string{err.Error()}
+	}
+	stds, _ := t["init_std"].(map[string]any)
+	var msgs []string
+	for _, p := range ps {
+		if p.Fixed || len(p.Data) < checkInitMin {
+			continue
+		}
+		ts, ok := stds[p.Name].(float64)
+		if !ok {
+			msgs = append(msgs, fmt.Sprintf("%s: the twin reports no initial draw", p.Name))
+			continue
+		}
+		gs := std(p.Data)
+		if d := math.Abs(gs-ts) / math.Max(gs, 1e-12); !(d <= checkInitTol) {
+			msgs = append(msgs, fmt.Sprintf("%s: initial std %.4g (Go) against %.4g (twin): the twin draws its weights from another distribution", p.Name, gs, ts))
+		}
+	}
+	return msgs
+}
+
+func std(v []float64) float64 {
+	var m, s float64
+	for _, x := range v {
+		m += x
+	}
+	m /= float64(len(v))
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return math.Sqrt(s / float64(len(v)-1))
 }

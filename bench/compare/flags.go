@@ -10,7 +10,7 @@ func newFlagSet(c *config) *flag.FlagSet {
 	fs.IntVar(&c.steps, "steps", 300, "timed training steps per run")
 	fs.IntVar(&c.warmup, "warmup", 10, "untimed warm-up steps per run")
 	fs.IntVar(&c.threads, "threads", 2, "threads on both sides (GOMAXPROCS, torch.set_num_threads)")
-	fs.IntVar(&c.batch, "batch", 64, "training batch size on both sides")
+	fs.IntVar(&c.batch, "batch", 0, "training batch size on both sides (0: each workload's own)")
 	fs.IntVar(&c.inferReps, "infer-reps", 0, "inference repetitions per batch size (0: about 100,000 samples)")
 	fs.IntVar(&c.trace, "trace", 3, "-check: training steps compared")
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "Python with torch and numpy (Debian's python3-torch)")

@@ -33,7 +33,9 @@ func main() {
 }
 
 // defaultCases are the cases compared when -cases is not given.
-const defaultCases = "classify/mlp,classify/deq,classify/deq@10,classify/unrolled"
+const defaultCases = "classify/mlp,classify/deq,classify/deq@10,classify/unrolled," +
+	"reason/explicit,reason/deq,reason/deq@33,reason/unrolled," +
+	"deblur/once,deblur/pgd,deblur/pgd@20"
 
 func run(args []string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args)
@@ -44,7 +46,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runCheck(c, stdout, stderr)
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(stdout, "bench-compare: %d pairs, batch %d, %d threads each side, %d training steps per run\n", c.pairs, c.batch, c.threads, c.steps)
+	batch := "each workload's own"
+	if c.batch > 0 {
+		batch = strconv.Itoa(c.batch)
+	}
+	fmt.Fprintf(stdout, "bench-compare: %d pairs, batch %s, %d threads each side, %d training steps per run\n", c.pairs, batch, c.threads, c.steps)
 	fmt.Fprintf(stdout, "machine: %d CPUs, load average before: %s", runtime.NumCPU(), load)
 	if ct := os.Getenv("OPENBLAS_CORETYPE"); ct != "" {
 		fmt.Fprintf(stdout, "OPENBLAS_CORETYPE=%s\n", ct)

@@ -22,18 +22,19 @@ func key(k string) func(result) float64 { return func(r result) float64 { return
 
 // msPerIteration is a training step's time divided by its forward and
 // adjoint iterations: what one iteration costs, overheads included.
-func msPerIteration(batch int) func(result) float64 {
+func msPerIteration() func(result) float64 {
 	return func(r result) float64 {
+		batch := r.num("batch")
 		it := r.num("forward_iterations_mean") + r.num("backward_iterations_mean")
 		sps := r.num("train_samples_per_second")
 		if it == 0 || sps == 0 {
 			return 0
 		}
-		return 1000 * float64(batch) / sps / it
+		return 1000 * batch / sps / it
 	}
 }
 
-func metricsFor(runs map[string][]result, batch int) []metric {
+func metricsFor(runs map[string][]result) []metric {
 	ms := []metric{{label: "train samples/s", value: key("train_samples_per_second"), faster: true, ratio: true}}
 	var batches []int
 	seen := map[int]bool{}
@@ -57,7 +58,7 @@ func metricsFor(runs map[string][]result, batch int) []metric {
 		ms = append(ms,
 			metric{label: "forward iterations/step", value: key("forward_iterations_mean")},
 			metric{label: "backward iterations/step", value: key("backward_iterations_mean")},
-			metric{label: "train ms/iteration", value: msPerIteration(batch), ratio: true})
+			metric{label: "train ms/iteration", value: msPerIteration(), ratio: true})
 	}
 	return ms
 }
@@ -67,7 +68,13 @@ func report(w io.Writer, c *config, all map[string]map[string][]result) {
 		runs := all[cs.String()]
 		sides := c.sides(cs)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(w, "\n%s\n", cs)
+		var b any = "?"
+		for _, rs := range runs {
+			if len(rs) > 0 {
+				b = rs[0]["batch"]
+			}
+		}
+		fmt.Fprintf(w, "\n%s (batch %v)\n", cs, b)
 		hdr := "metric\t"
 		for _, sd := range sides {
 			hdr += sd.label + "\t"
@@ -79,7 +86,7 @@ func report(w io.Writer, c *config, all map[string]map[string][]result) {
 			}
 		}
 		fmt.Fprintln(tw, hdr)
-		for _, m := range metricsFor(runs, c.batch) {
+		for _, m := range metricsFor(runs) {
 			fmt.Fprint(tw, row(m, sides, runs))
 		}
 		tw.Flush()

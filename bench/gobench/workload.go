@@ -15,12 +15,13 @@ type workload struct {
 	setup        func(f *flags) (train.Model, train.Dataset, error)
 	inferBatches []int
 	inferIters   int // test-time iterations of implicit models
+	batch        int // the experiment's training batch
 }
 
 var workloads = map[string]workload{
-	"classify": {setup: classifySetup, inferBatches: []int{64, 1000}, inferIters: 10},
-	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1},
-	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters},
+	"classify": {setup: classifySetup, inferBatches: []int{64, 1000}, inferIters: 10, batch: 64},
+	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1, batch: 64},
+	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters, batch: 16},
 }
 
 func workloadNames() []string {

@@ -96,6 +96,7 @@ class ClassifyWorkload:
     """MNIST batches in the Go side's order; cross-entropy."""
     infer_batches = (64, 1000)
     infer_iters = 10
+    batch = 64
     tol, max_iter = 1e-4, 50
 
     def __init__(self, a):
@@ -162,7 +163,7 @@ def main():
     p.add_argument("--solver", default="port", choices=["port", "batched"],
                    help="forward solver: the port of deq.Anderson, or a batched TorchDEQ-style Anderson")
     p.add_argument("--data", required=True)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch", type=int, default=0, help="training batch size (0: the workload's)")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
@@ -178,6 +179,7 @@ def main():
     p.add_argument("--init", default="", help="start from the Go side's parameters (gobench -params-out)")
     p.add_argument("--trace", type=int, default=0, help="record the loss and iterations of the first N steps")
     a = p.parse_args()
+    a.batch = a.batch or WORKLOADS[a.workload].batch
     w = WORKLOADS[a.workload](a)
     if a.fixed:
         a.tol, a.max_iter = -1.0, a.fixed
@@ -188,11 +190,15 @@ def main():
     torch.manual_seed(a.seed)
     stats = Stats()
     model = w.build(a.model, a, stats)
+    # The twin's own initialisation, summarised before --init replaces it:
+    # compare -check holds it against the Go side's draws.
+    init_std = {n: float(model.params[n].detach().double().std()) if model.params[n].numel() > 1 else 0.0
+                for n in model.params.names()}
     if a.init:
         load_params(model, a.init)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     train_sps, loss, trace = time_training(model, w, a, opt, stats)
-    out = {"side": "pytorch", "workload": a.workload, "model": a.model, "solver": a.solver,
+    out = {"side": "pytorch", "workload": a.workload, "model": a.model, "solver": a.solver, "batch": a.batch,
            "train_samples_per_second": train_sps,
            "final_loss": loss, "threads": torch.get_num_threads(),
            "gemm_gflops": gemm_gflops(), "torch": torch.__version__,
@@ -204,6 +210,7 @@ def main():
         out["backward_iterations_mean"] = stats.bwd_iters / max(stats.bwd_calls, 1)
     if trace:
         out["trace"] = trace
+        out["init_std"] = init_std
     if hasattr(model, "fixed"):
         model.fixed = a.infer_iters or w.infer_iters
     model.eval()

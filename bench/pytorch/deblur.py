@@ -8,12 +8,16 @@ convolutions with 16 channels (ReLU), and
   kept ≤ 1 by power iteration after each step; trained on the 100th plain
   iterate from y₀ = Aᵀx with an IFT adjoint (Picard, relative 1e-5, at most
   20 iterations), tested at 100 iterations;
+* "hqs": the implicit HQS model y ← D((AᵀA + βI)⁻¹(Aᵀx + βy)), β = e^ρ
+  learned (initially 0.25), the inverse exact in the Fourier domain (A is
+  circulant: its eigenvalues are the DFT of its impulse response), the
+  same denoiser, iterations and adjoint as PGD;
 * "once": the unconstrained denoiser applied once to Aᵀx.
 
 The kernel is the Go side's (the camera-shake kernel) when --init gives
 it ("blur.taps"); otherwise a normalised 9×9 Gaussian of the same size,
 which costs the same here (a dense convolution does not skip zero taps).
-The HQS model is not twinned yet."""
+"""
 import json
 import math
 
@@ -63,6 +67,13 @@ class Blur:
 
     def A(self, x):
         return self._apply(x, self.fwd)
+
+    def spectrum(self):
+        """|Â(f)|², the eigenvalues of AᵀA on the 2-D DFT modes."""
+        delta = torch.zeros(1, SIDE * SIDE)
+        delta[0, 0] = 1
+        h = self.A(delta).reshape(SIDE, SIDE).double()
+        return (torch.fft.fft2(h).abs() ** 2).float()
 
     def AT(self, x):
         return self._apply(x, self.adj)
@@ -134,8 +145,12 @@ class Deblur(torch.nn.Module):
         elif model == "pgd":
             ps.add("pgd.gamma", (1, 1), lambda t: torch.nn.init.constant_(t, 1.0))
             self.D = ResCNN(ps, "pgd.D", bounded=True)
+        elif model == "hqs":
+            self.D = ResCNN(ps, "hqs.D", bounded=True)
+            ps.add("hqs.logbeta", (1, 1), lambda t: torch.nn.init.constant_(t, math.log(0.25)))
+            self.ata = self.blur.spectrum()
         else:
-            raise SystemExit(f"deblur: model {model!r} has no PyTorch twin (pgd, once)")
+            raise SystemExit(f"deblur: unknown model {model!r} (pgd, hqs, once)")
         iters, adj_tol, adj_cap = ITERS, ADJ_TOL, ADJ_CAP
         if a.fixed:
             iters, adj_tol, adj_cap = a.fixed, -1.0, a.fixed
@@ -143,6 +158,12 @@ class Deblur(torch.nn.Module):
         self.fixed = 0
 
     def step(self, y, atx):
+        if self.model == "hqs":
+            beta = torch.exp(self.params["hqs.logbeta"])
+            b = y.shape[0]
+            rhs = torch.fft.fft2((atx + beta * y).reshape(b, SIDE, SIDE))
+            u = torch.fft.ifft2(rhs / (self.ata + beta)).real.reshape(b, SIDE * SIDE)
+            return self.D(u)
         g = self.params["pgd.gamma"]
         return self.D(y - g * (self.blur.AT(self.blur.A(y)) + LAMBDA * y - atx))
 
@@ -162,6 +183,7 @@ class Deblur(torch.nn.Module):
 class DeblurWorkload:
     infer_batches = (16, 100)
     infer_iters = ITERS
+    batch = 16
     tol, max_iter = 1e-4, ITERS
 
     def __init__(self, a):
@@ -190,5 +212,3 @@ class DeblurWorkload:
     def build(self, model, a, stats):
         return Deblur(model, a, stats, self.taps)
 
-
-_ = math
