@@ -74,21 +74,28 @@ func (q *queue) add(rows []*row) bool {
 		q.mu.Unlock()
 		return false
 	}
+	deadlines := false
 	for _, r := range rows {
 		r.due, r.giveUp = q.due(r), giveUp(r)
 		q.lanes[lane(r)] = append(q.lanes[lane(r)], r)
+		deadlines = deadlines || !r.giveUp.IsZero()
 	}
 	q.mu.Unlock()
 	q.signal()
+	if deadlines { // only then can the next give-up time come sooner
+		poke(q.expWake)
+	}
 	return true
 }
 
-func (q *queue) signal() {
-	for _, c := range []chan struct{}{q.wake, q.expWake} {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
+// signal wakes a worker.
+func (q *queue) signal() { poke(q.wake) }
+
+// poke sends on a wake-up channel of capacity one without blocking.
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
 }
 
@@ -130,6 +137,7 @@ func (q *queue) close() {
 	q.closed = true
 	q.mu.Unlock()
 	q.signal()
+	poke(q.expWake)
 }
 
 // next blocks until a batch is due and returns it, or nil when the queue
