@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BENCHTIME ?= 1s
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: all test unit bench lint fmt vet staticcheck fuzz bench-deps bench-compare notebook-deps notebooks loadtest
+.PHONY: all test unit bench lint fmt vet staticcheck fuzz bench-deps bench-compare notebook-deps notebooks loadtest slurm-deps slurm-test
 
 all: lint test
 
@@ -36,6 +36,21 @@ loadtest:
 	@mkdir -p .cache
 	LOADTEST_CLIENTS=$(LOADTEST_CLIENTS) LOADTEST_SECONDS=$(LOADTEST_SECONDS) LOADTEST_OUT=$(CURDIR)/.cache/loadtest.json \
 		$(GO) test -count=1 -run '^TestLoad$$' -v -timeout 10m ./serve
+
+## slurm-deps: Debian's Slurm and MUNGE (and python3, which compares the runs), for make slurm-test
+SLURM_PACKAGES := slurm-wlm munge python3
+slurm-deps:
+	@missing=""; for p in $(SLURM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing)) >/dev/null; \
+	fi
+
+## slurm-test: a one-node Slurm cluster on localhost (munged, slurmctld, slurmd, started and stopped by their pids) runs the
+## quick ablation as a 3-task array plus a dependent merge, requeues one task mid-run, and checks the merged report against
+## a single process's (deploy/slurm/localtest.sh; needs root; SLURM_TEST_TIMEOUT bounds the wait, default 280 s)
+slurm-test: slurm-deps
+	deploy/slurm/localtest.sh
 
 ## bench: benchmarks with allocation counts (speed and memory targets live here)
 bench:

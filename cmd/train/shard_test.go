@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,10 +13,36 @@ import (
 	"testing"
 
 	"github.com/implicit-ml/implicit/internal/killpoint"
+	"github.com/implicit-ml/implicit/train/experiments"
 )
 
+// TestShardFlagErrors: bad -shard, -shards and -merge values are usage
+// errors that say what is wrong, before anything runs; so is -shard or
+// -merge for an experiment that cannot be sharded.
+func TestShardFlagErrors(t *testing.T) {
+	out := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-shard", "3/3", "-out", out}, "index must be between 0 and 2"},
+		{[]string{"-shard", "x", "-out", out}, "want i/n"},
+		{[]string{"-shard", "0/3"}, "needs -out"},
+		{[]string{"-shard", "0/3", "-shards", "2", "-out", out}, "disagree"},
+		{[]string{"-shards", "2", "-out", out}, "needs a shard index"},
+		{[]string{"-merge", out, "-shard", "0/2"}, "takes no -shard"},
+		{[]string{"-merge", filepath.Join(out, "none")}, "holds no run"},
+		{[]string{"-experiment", "toy", "-quick", "-shard", "0/2", "-out", filepath.Join(out, "toy")}, "draws its figures from all its models"},
+	} {
+		err := run(context.Background(), c.args, io.Discard, io.Discard)
+		if !experiments.UsageError(err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want a usage error containing %q", c.args, err, c.want)
+		}
+	}
+}
+
 // TestShardedRunMergesToSingleRun runs a two-seed classify run (6 units:
-// 3 models × 2 seeds) as 3 shards into one folder — one shard given by
+// 3 models × 2 seeds) as 4 shards into one folder — one shard given by
 // Slurm's variables, one killed inside a model's training — checks that
 // the merge refuses while units are missing and names them with the
 // shard to rerun, reruns the killed shard (which resumes its unit and
@@ -44,18 +72,20 @@ func TestShardedRunMergesToSingleRun(t *testing.T) {
 	ref, dir := filepath.Join(t.TempDir(), "ref"), filepath.Join(t.TempDir(), "sharded")
 	must(runBin(nil, "-out", ref))
 
-	// Shard 1 owns units 1 and 4: implicit-deq of seed 1 and of seed 2.
-	if _, err := runBin([]string{killpoint.Variable + "=train:implicit-deq:20"}, "-out", dir, "-shard", "1/3"); !killed(err) {
+	// Shard 1 owns units 1 and 5: implicit-deq of seed 1, unrolled-10 of
+	// seed 2 (units are numbered across seeds).
+	if _, err := runBin([]string{killpoint.Variable + "=train:implicit-deq:20"}, "-out", dir, "-shard", "1/4"); !killed(err) {
 		t.Fatalf("shard 1 was not killed: %v", err)
 	}
-	must(runBin(nil, "-out", dir, "-shard", "0/3"))
-	must(runBin([]string{"SLURM_ARRAY_TASK_ID=2", "SLURM_ARRAY_TASK_COUNT=3"}, "-out", dir))
-	if out, err := runBin(nil, "-out", dir, "-shard", "0/2"); err == nil || !strings.Contains(out, "shards: 3, now 2") {
+	must(runBin(nil, "-out", dir, "-shard", "0/4"))
+	must(runBin([]string{"SLURM_ARRAY_TASK_ID=2", "SLURM_ARRAY_TASK_COUNT=4"}, "-out", dir))
+	must(runBin([]string{"JOB_COMPLETION_INDEX=3"}, "-out", dir, "-shards", "4"))
+	if out, err := runBin(nil, "-out", dir, "-shard", "0/2"); err == nil || !strings.Contains(out, "shards: 4, now 2") {
 		t.Errorf("a shard of another count joined the run: %v\n%s", err, out)
 	}
 
 	out, err := exec.Command(bin, "-merge", dir).CombinedOutput()
-	for _, want := range []string{"unit 1 (implicit-deq, seed 1) is missing (it had started", "unit 4 (implicit-deq, seed 2) is missing", "rerun shard 1/3", "2 unit(s)"} {
+	for _, want := range []string{"unit 1 (implicit-deq, seed 1) is missing (it had started", "unit 5 (unrolled-10, seed 2) is missing;", "rerun shard 1/4", "2 unit(s)"} {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("merging with shard 1 unfinished: want %q in the error, got %v\n%s", want, err, out)
 		}
@@ -63,9 +93,11 @@ func TestShardedRunMergesToSingleRun(t *testing.T) {
 	if written(dir) {
 		t.Fatalf("a failed merge wrote a report")
 	}
-	others := unitFiles(t, dir, "0000.json", "0002.json")
-	must(runBin(nil, "-out", dir, "-shard", "1/3"))
-	if again := unitFiles(t, dir, "0000.json", "0002.json"); !reflect.DeepEqual(again, others) {
+	// The other shards' results and logs (all but seed-1's unit 1 and
+	// seed-2's unit 2, local indices of units 1 and 5).
+	others := unitFiles(t, dir, "seed-1/units/0001.", "seed-2/units/0002.")
+	must(runBin(nil, "-out", dir, "-shard", "1/4"))
+	if again := unitFiles(t, dir, "seed-1/units/0001.", "seed-2/units/0002."); len(others) != 8 || !reflect.DeepEqual(again, others) {
 		t.Errorf("rerunning shard 1 changed the other shards' units")
 	}
 	out, err = exec.Command(bin, "-merge", dir).CombinedOutput()
@@ -87,7 +119,7 @@ func TestShardedRunMergesToSingleRun(t *testing.T) {
 // mismatchedUnitRefused edits one unit's code version and checks that the
 // merge names it and the shard to rerun.
 func mismatchedUnitRefused(t *testing.T, bin, dir string) {
-	path := filepath.Join(dir, "seed-2", "units", "0001.json")
+	path := filepath.Join(dir, "seed-2", "units", "0000.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +132,7 @@ func mismatchedUnitRefused(t *testing.T, bin, dir string) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "-merge", dir).CombinedOutput()
-	for _, want := range []string{"unit 4 (implicit-deq, seed 2) is from another run: code version \"other", "rerun shard 1/3"} {
+	for _, want := range []string{"unit 3 (explicit-mlp, seed 2) is from another run: code version \"other", "rerun shard 3/4"} {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("merging with a unit of another code version: want %q, got %v\n%s", want, err, out)
 		}
@@ -117,17 +149,27 @@ func written(dir string) bool {
 	return err == nil
 }
 
-// unitFiles reads the named unit results of both seeds.
-func unitFiles(t *testing.T, dir string, names ...string) map[string]string {
+// unitFiles reads every unit result and log in the run's folder but those
+// whose path contains one of skip.
+func unitFiles(t *testing.T, dir string, skip ...string) map[string]string {
 	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "seed-*", "units", "*"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no unit files in %s: %v", dir, err)
+	}
 	out := map[string]string{}
-	for _, seed := range []string{"seed-1", "seed-2"} {
-		for _, n := range names {
-			p := filepath.Join(dir, seed, "units", n)
-			if raw, err := os.ReadFile(p); err == nil {
-				out[p] = string(raw)
+next:
+	for _, p := range paths {
+		for _, s := range skip {
+			if strings.Contains(filepath.ToSlash(p), s) {
+				continue next
 			}
 		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = string(raw)
 	}
 	return out
 }

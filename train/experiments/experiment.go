@@ -70,7 +70,7 @@ func Run(ctx context.Context, opts Options) (*report.Report, error) {
 	rep, err := e.Run(ctx, s)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return nil, &Interrupted{Dir: s.Out, Err: err}
+		return nil, &Interrupted{Dir: s.Out, Err: err, Shard: s.Shard}
 	case err != nil && UsageError(err) && !s.Resume && !s.Shard.Active():
 		releaseFolder(s.Out) // a corrected command may use the folder again
 	}
@@ -83,9 +83,15 @@ func Run(ctx context.Context, opts Options) (*report.Report, error) {
 type Interrupted struct {
 	Dir string
 	Err error
+	// Shard is the shard that was stopped, when the run is sharded: it
+	// continues with the same command, without -resume.
+	Shard Shard
 }
 
 func (e *Interrupted) Error() string {
+	if e.Shard.Active() {
+		return fmt.Sprintf("interrupted; shard %s's finished units are saved in %s: run the same command again (requeue the task) to continue it (%v)", e.Shard, e.Dir, e.Err)
+	}
 	return fmt.Sprintf("interrupted; the run is saved in %s: continue it with the same flags and -out %s -resume (%v)", e.Dir, e.Dir, e.Err)
 }
 

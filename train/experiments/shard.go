@@ -124,7 +124,7 @@ func runSeedsShard(ctx context.Context, e Experiment, opts Options) error {
 		_, err := Run(ctx, each(i, seed))
 		var stopped *Interrupted
 		if errors.As(err, &stopped) {
-			return &Interrupted{Dir: opts.Out, Err: stopped.Err}
+			return &Interrupted{Dir: opts.Out, Err: stopped.Err, Shard: opts.Shard}
 		}
 		if err != nil {
 			return fmt.Errorf("seed %d: %w", seed, err)

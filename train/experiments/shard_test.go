@@ -43,6 +43,8 @@ func TestShardFromEnv(t *testing.T) {
 		{map[string]string{"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "3"}, 0, Shard{1, 3}, true, ""},
 		{map[string]string{"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "3"}, 0, Shard{}, true, "index must be between 0 and 2"},
 		{map[string]string{"SLURM_ARRAY_TASK_ID": "1"}, 0, Shard{}, true, "set SLURM_ARRAY_TASK_COUNT"},
+		// A rerun of one index (--array=1) gives the run's count with -shards.
+		{map[string]string{"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "1"}, 3, Shard{1, 3}, true, ""},
 		{map[string]string{"JOB_COMPLETION_INDEX": "2"}, 4, Shard{2, 4}, true, ""},
 		{map[string]string{"JOB_COMPLETION_INDEX": "2", "IMPLICIT_SHARDS": "5"}, 0, Shard{2, 5}, true, ""},
 		{map[string]string{"JOB_COMPLETION_INDEX": "2"}, 0, Shard{}, true, "-shards (or IMPLICIT_SHARDS)"},
