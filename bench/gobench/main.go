@@ -1,7 +1,10 @@
 // Command gobench is the Go side of `make bench-compare`: it trains and
-// evaluates one of the classify experiment's models on MNIST exactly as
-// bench/pytorch/bench.py does on the PyTorch side, and prints one JSON
-// object with the throughputs and iteration counts.
+// evaluates one model of one workload (-workload classify, reason or
+// deblur; see workload.go) exactly as its twin in bench/pytorch does on the
+// PyTorch side, and prints one JSON object with the throughputs and
+// iteration counts. -params-out writes the initial parameters and -trace
+// the first steps' losses and iterations, which `bench/compare -check`
+// holds against the twin's.
 package main
 
 import (

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch reference for `make bench-compare`.
 
-Trains and evaluates the twin of one Go model (classify.py: the explicit
-MLP, implicit DEQ and unrolled twin of `go run ./cmd/train -experiment
-classify`) and prints one JSON object with throughputs and iteration
-counts. Self-contained: numpy and torch only, MNIST read from the IDX
+Trains and evaluates the twin of one Go model — classify.py (the explicit
+MLP, implicit DEQ and unrolled twin of `-experiment classify`), reason.py
+(explicit stack, implicit loop, unrolled), deblur.py (denoiser once,
+implicit PGD and HQS) — and prints one JSON object with throughputs and
+iteration counts. Self-contained: numpy and torch only, MNIST read from the IDX
 files the Go side uses.
 
 A twin is the same computation as its Go model, not merely the same
@@ -96,7 +97,7 @@ class ClassifyWorkload:
     """MNIST batches in the Go side's order; cross-entropy."""
     infer_batches = (64, 1000)
     infer_iters = 10
-    batch = 64
+    train_batch = 64
     tol, max_iter = 1e-4, 50
 
     def __init__(self, a):
@@ -179,7 +180,7 @@ def main():
     p.add_argument("--init", default="", help="start from the Go side's parameters (gobench -params-out)")
     p.add_argument("--trace", type=int, default=0, help="record the loss and iterations of the first N steps")
     a = p.parse_args()
-    a.batch = a.batch or WORKLOADS[a.workload].batch
+    a.batch = a.batch or WORKLOADS[a.workload].train_batch
     w = WORKLOADS[a.workload](a)
     if a.fixed:
         a.tol, a.max_iter = -1.0, a.fixed

@@ -183,7 +183,7 @@ class Deblur(torch.nn.Module):
 class DeblurWorkload:
     infer_batches = (16, 100)
     infer_iters = ITERS
-    batch = 16
+    train_batch = 16
     tol, max_iter = 1e-4, ITERS
 
     def __init__(self, a):

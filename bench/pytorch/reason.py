@@ -85,7 +85,7 @@ class Reason(torch.nn.Module):
 class ReasonWorkload:
     infer_batches = (64, 256)
     infer_iters = LEN + 1
-    batch = 64
+    train_batch = 64
     tol, max_iter = TOL, MAX_ITER
 
     def __init__(self, a):
