@@ -72,9 +72,7 @@ func (c *config) sides(cs benchCase) []side {
 		out = append(out, side{label: "go:" + filepath.Base(bin), args: func(c *config, cs benchCase) (string, []string) {
 			a := []string{"-workload", cs.workload, "-model", cs.model, "-batch", strconv.Itoa(c.batch),
 				"-steps", strconv.Itoa(c.steps), "-warmup", strconv.Itoa(c.warmup), "-data", c.data}
-			if c.batch == 0 {
-				a = slices.Delete(a, 4, 6)
-			}
+			a = omitDefaults(a, "-", c)
 			if cs.fixed > 0 {
 				a = append(a, "-fixed", strconv.Itoa(cs.fixed))
 			}
@@ -94,9 +92,7 @@ func (c *config) sides(cs benchCase) []side {
 			a := []string{c.script, "--workload", cs.workload, "--model", cs.model, "--solver", s,
 				"--batch", strconv.Itoa(c.batch), "--steps", strconv.Itoa(c.steps), "--warmup", strconv.Itoa(c.warmup),
 				"--threads", strconv.Itoa(c.threads), "--data", c.data}
-			if c.batch == 0 {
-				a = slices.Delete(a, 7, 9)
-			}
+			a = omitDefaults(a, "--", c)
 			if cs.fixed > 0 {
 				a = append(a, "--fixed", strconv.Itoa(cs.fixed))
 			}
@@ -125,4 +121,17 @@ func (sd side) run(c *config, cs benchCase, extra map[string]string) (result, er
 		err = fmt.Errorf("%w (install PyTorch with `make bench-deps`)", err)
 	}
 	return r, err
+}
+
+// omitDefaults drops the batch and steps arguments that leave the choice
+// to each workload (-batch 0, -steps -1).
+func omitDefaults(args []string, dash string, c *config) []string {
+	for i := 0; i+1 < len(args); {
+		if (args[i] == dash+"batch" && c.batch == 0) || (args[i] == dash+"steps" && c.steps < 0) {
+			args = slices.Delete(args, i, i+2)
+			continue
+		}
+		i++
+	}
+	return args
 }

@@ -120,3 +120,22 @@ func TestCompareInitFindsAnotherDistribution(t *testing.T) {
 		t.Fatalf("no init_std: %v", m)
 	}
 }
+
+func TestWorkloadDefaultsAreLeftToTheSides(t *testing.T) {
+	c := &config{gobench: []string{"gobench"}, torchSolvers: []string{"port"}, batch: 0, steps: -1, warmup: 10, threads: 2, script: "bench.py"}
+	for _, sd := range c.sides(benchCase{workload: "deblur", model: "once"}) {
+		_, args := sd.args(c, benchCase{workload: "deblur", model: "once"})
+		joined := " " + strings.Join(args, " ") + " "
+		if strings.Contains(joined, "batch ") || strings.Contains(joined, "steps ") || !strings.Contains(joined, "warmup 10") {
+			t.Errorf("%s: %v", sd.label, args)
+		}
+	}
+	c.batch, c.steps = 8, 5
+	for _, sd := range c.sides(benchCase{workload: "deblur", model: "once"}) {
+		_, args := sd.args(c, benchCase{workload: "deblur", model: "once"})
+		joined := " " + strings.Join(args, " ") + " "
+		if !strings.Contains(joined, "batch 8 ") || !strings.Contains(joined, "steps 5 ") {
+			t.Errorf("%s with -batch 8 -steps 5: %v", sd.label, args)
+		}
+	}
+}

@@ -7,7 +7,7 @@ import "flag"
 func newFlagSet(c *config) *flag.FlagSet {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.IntVar(&c.pairs, "pairs", 3, "runs of every side per case (at least 3)")
-	fs.IntVar(&c.steps, "steps", 300, "timed training steps per run")
+	fs.IntVar(&c.steps, "steps", -1, "timed training steps per run (-1: each workload's own)")
 	fs.IntVar(&c.warmup, "warmup", 10, "untimed warm-up steps per run")
 	fs.IntVar(&c.threads, "threads", 2, "threads on both sides (GOMAXPROCS, torch.set_num_threads)")
 	fs.IntVar(&c.batch, "batch", 0, "training batch size on both sides (0: each workload's own)")

@@ -50,7 +50,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if c.batch > 0 {
 		batch = strconv.Itoa(c.batch)
 	}
-	fmt.Fprintf(stdout, "bench-compare: %d pairs, batch %s, %d threads each side, %d training steps per run\n", c.pairs, batch, c.threads, c.steps)
+	steps := "each workload's own"
+	if c.steps >= 0 {
+		steps = strconv.Itoa(c.steps)
+	}
+	fmt.Fprintf(stdout, "bench-compare: %d pairs, batch %s, %d threads each side, training steps per run: %s\n", c.pairs, batch, c.threads, steps)
 	fmt.Fprintf(stdout, "machine: %d CPUs, load average before: %s", runtime.NumCPU(), load)
 	if ct := os.Getenv("OPENBLAS_CORETYPE"); ct != "" {
 		fmt.Fprintf(stdout, "OPENBLAS_CORETYPE=%s\n", ct)

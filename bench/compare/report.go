@@ -68,13 +68,13 @@ func report(w io.Writer, c *config, all map[string]map[string][]result) {
 		runs := all[cs.String()]
 		sides := c.sides(cs)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		var b any = "?"
+		var b, st any = "?", "?"
 		for _, rs := range runs {
 			if len(rs) > 0 {
-				b = rs[0]["batch"]
+				b, st = rs[0]["batch"], rs[0]["steps"]
 			}
 		}
-		fmt.Fprintf(w, "\n%s (batch %v)\n", cs, b)
+		fmt.Fprintf(w, "\n%s (batch %v, %v timed steps)\n", cs, b, st)
 		hdr := "metric\t"
 		for _, sd := range sides {
 			hdr += sd.label + "\t"

@@ -46,7 +46,7 @@ func run() error {
 	flag.StringVar(&f.workload, "workload", "classify", "the workload whose model runs: "+strings.Join(workloadNames(), ", "))
 	flag.StringVar(&f.model, "model", "mlp", "the workload's model (classify: mlp, deq or unrolled; reason: deq, unrolled or explicit)")
 	flag.IntVar(&f.batch, "batch", 0, "training batch size (0: the workload's)")
-	flag.IntVar(&f.steps, "steps", 300, "timed training steps (after the warm-up steps)")
+	flag.IntVar(&f.steps, "steps", -1, "timed training steps after the warm-up steps (-1: the workload's)")
 	flag.IntVar(&f.warmup, "warmup", 10, "untimed warm-up steps before the timed ones")
 	flag.IntVar(&f.hidden, "hidden", 0, "hidden width (0: the workload's)")
 	flag.Float64Var(&f.tol, "tol", 0, "relative residual of the solves (0: the workload's)")
@@ -76,6 +76,9 @@ func run() error {
 		return fmt.Errorf("-workload %q: want one of %s", f.workload, strings.Join(workloadNames(), ", "))
 	}
 	f.batch = orInt(f.batch, w.batch)
+	if f.steps < 0 {
+		f.steps = w.steps
+	}
 	f.dt = tensor.Float32
 	if f.dtype == "float64" {
 		f.dt = tensor.Float64
@@ -100,7 +103,7 @@ func run() error {
 		return err
 	}
 	out := map[string]any{
-		"side": "go", "workload": f.workload, "model": f.model, "batch": f.batch, "train_samples_per_second": trainSPS,
+		"side": "go", "workload": f.workload, "model": f.model, "batch": f.batch, "steps": f.steps, "train_samples_per_second": trainSPS,
 		"final_loss": loss, "threads": runtime.GOMAXPROCS(0), "blas": linalg.Backend, "blas_kernel": linalg.Kernel(),
 		"gemm_gflops": gemmGFLOPs(), "go": runtime.Version(),
 		"dtype": f.dt.String(),

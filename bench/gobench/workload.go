@@ -16,12 +16,13 @@ type workload struct {
 	inferBatches []int
 	inferIters   int // test-time iterations of implicit models
 	batch        int // the experiment's training batch
+	steps        int // timed training steps: about 10 s of steps on a quiet 2-core machine
 }
 
 var workloads = map[string]workload{
-	"classify": {setup: classifySetup, inferBatches: []int{64, 1000}, inferIters: 10, batch: 64},
-	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1, batch: 64},
-	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters, batch: 16},
+	"classify": {setup: classifySetup, inferBatches: []int{64, 1000}, inferIters: 10, batch: 64, steps: 300},
+	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1, batch: 64, steps: 100},
+	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters, batch: 16, steps: 20},
 }
 
 func workloadNames() []string {

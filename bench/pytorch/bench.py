@@ -97,7 +97,7 @@ class ClassifyWorkload:
     """MNIST batches in the Go side's order; cross-entropy."""
     infer_batches = (64, 1000)
     infer_iters = 10
-    train_batch = 64
+    train_batch, steps = 64, 300
     tol, max_iter = 1e-4, 50
 
     def __init__(self, a):
@@ -165,7 +165,7 @@ def main():
                    help="forward solver: the port of deq.Anderson, or a batched TorchDEQ-style Anderson")
     p.add_argument("--data", required=True)
     p.add_argument("--batch", type=int, default=0, help="training batch size (0: the workload's)")
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=-1, help="timed training steps (-1: the workload's)")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--hidden", type=int, default=128)
@@ -181,6 +181,8 @@ def main():
     p.add_argument("--trace", type=int, default=0, help="record the loss and iterations of the first N steps")
     a = p.parse_args()
     a.batch = a.batch or WORKLOADS[a.workload].train_batch
+    if a.steps < 0:
+        a.steps = WORKLOADS[a.workload].steps
     w = WORKLOADS[a.workload](a)
     if a.fixed:
         a.tol, a.max_iter = -1.0, a.fixed
@@ -199,7 +201,7 @@ def main():
         load_params(model, a.init)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     train_sps, loss, trace = time_training(model, w, a, opt, stats)
-    out = {"side": "pytorch", "workload": a.workload, "model": a.model, "solver": a.solver, "batch": a.batch,
+    out = {"side": "pytorch", "workload": a.workload, "model": a.model, "solver": a.solver, "batch": a.batch, "steps": a.steps,
            "train_samples_per_second": train_sps,
            "final_loss": loss, "threads": torch.get_num_threads(),
            "gemm_gflops": gemm_gflops(), "torch": torch.__version__,

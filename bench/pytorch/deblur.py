@@ -184,6 +184,7 @@ class DeblurWorkload:
     infer_batches = (16, 100)
     infer_iters = ITERS
     train_batch = 16
+    steps = 20
     tol, max_iter = 1e-4, ITERS
 
     def __init__(self, a):

@@ -86,6 +86,7 @@ class ReasonWorkload:
     infer_batches = (64, 256)
     infer_iters = LEN + 1
     train_batch = 64
+    steps = 100
     tol, max_iter = TOL, MAX_ITER
 
     def __init__(self, a):
