@@ -60,7 +60,7 @@ func run() error {
 	printData := flag.Bool("print-data", false, "print the MNIST folder and exit (for the PyTorch side)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed training steps to this file")
 	paramsOut := flag.String("params-out", "", "write the initial parameters to this JSON file (bench.py --init reads it)")
-	flag.IntVar(&f.inferReps, "infer-reps", 0, "inference repetitions (0: about 100,000 samples)")
+	flag.IntVar(&f.inferReps, "infer-reps", 0, "inference repetitions (0: the workload's number of samples)")
 	flag.IntVar(&f.trace, "trace", 0, "report the loss and solver iterations of each of the first N steps (warm-up included)")
 	flag.Parse()
 	if *printData {
@@ -117,7 +117,11 @@ func run() error {
 		out["backward_iterations_mean"] = st.MeanBackward()
 	}
 	for _, b := range w.inferBatches {
-		sps, err := timeInference(m, ds, b, orInt(f.inferIters, w.inferIters), f.inferReps)
+		reps := f.inferReps
+		if reps <= 0 {
+			reps = max(3, w.inferSamples/b) // about a second: shorter runs varied by ±20%
+		}
+		sps, err := timeInference(m, ds, b, orInt(f.inferIters, w.inferIters), reps)
 		if err != nil {
 			return err
 		}
@@ -222,9 +226,6 @@ func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64
 		if _, err := ev.Predict32(x, b); err != nil {
 			return 0, err
 		}
-	}
-	if reps <= 0 {
-		reps = max(3, 100000/b) // about a second: shorter runs varied by ±20%
 	}
 	t := time.Now()
 	for i := 0; i < reps; i++ {

@@ -17,12 +17,13 @@ type workload struct {
 	inferIters   int // test-time iterations of implicit models
 	batch        int // the experiment's training batch
 	steps        int // timed training steps: about 10 s of steps on a quiet 2-core machine
+	inferSamples int // samples per inference measurement (at least 3 batches)
 }
 
 var workloads = map[string]workload{
-	"classify": {setup: classifySetup, inferBatches: []int{64, 1000}, inferIters: 10, batch: 64, steps: 300},
-	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1, batch: 64, steps: 100},
-	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters, batch: 16, steps: 20},
+	"classify": {setup: classifySetup, inferBatches: []int{64, 1000}, inferIters: 10, batch: 64, steps: 300, inferSamples: 100000},
+	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1, batch: 64, steps: 100, inferSamples: 20000},
+	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters, batch: 16, steps: 20, inferSamples: 300},
 }
 
 func workloadNames() []string {

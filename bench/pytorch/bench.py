@@ -97,7 +97,7 @@ class ClassifyWorkload:
     """MNIST batches in the Go side's order; cross-entropy."""
     infer_batches = (64, 1000)
     infer_iters = 10
-    train_batch, steps = 64, 300
+    train_batch, steps, infer_samples = 64, 300, 100000
     tol, max_iter = 1e-4, 50
 
     def __init__(self, a):
@@ -175,7 +175,7 @@ def main():
                    help="train at exactly this many forward and backward iterations (tol < 0, max-iter K)")
     p.add_argument("--unroll", type=int, default=10)
     p.add_argument("--infer-iters", type=int, default=0, help="test-time iterations of implicit models (0: the workload's)")
-    p.add_argument("--infer-reps", type=int, default=0, help="inference repetitions (0: about 100,000 samples)")
+    p.add_argument("--infer-reps", type=int, default=0, help="inference repetitions (0: the workload's number of samples)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--init", default="", help="start from the Go side's parameters (gobench -params-out)")
     p.add_argument("--trace", type=int, default=0, help="record the loss and iterations of the first N steps")
@@ -218,7 +218,7 @@ def main():
         model.fixed = a.infer_iters or w.infer_iters
     model.eval()
     for b in w.infer_batches:
-        reps = a.infer_reps or max(3, 100000 // b)  # as the Go side
+        reps = a.infer_reps or max(3, w.infer_samples // b)  # as the Go side
         out[f"infer_samples_per_second_{b}"] = time_inference(model, w, b, reps)
     json.dump(out, sys.stdout)
     print()

@@ -185,6 +185,7 @@ class DeblurWorkload:
     infer_iters = ITERS
     train_batch = 16
     steps = 20
+    infer_samples = 300
     tol, max_iter = 1e-4, ITERS
 
     def __init__(self, a):

@@ -87,6 +87,7 @@ class ReasonWorkload:
     infer_iters = LEN + 1
     train_batch = 64
     steps = 100
+    infer_samples = 20000
     tol, max_iter = TOL, MAX_ITER
 
     def __init__(self, a):
