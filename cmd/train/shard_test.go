@@ -43,7 +43,8 @@ func TestShardFlagErrors(t *testing.T) {
 
 // TestShardedRunMergesToSingleRun runs a two-seed classify run (6 units:
 // 3 models × 2 seeds) as 4 shards into one folder — one shard given by
-// Slurm's variables, one killed inside a model's training — checks that
+// Slurm's variables, one by a Kubernetes index, one killed in a model's
+// evaluation, after its checkpoint marked it trained — checks that
 // the merge refuses while units are missing and names them with the
 // shard to rerun, reruns the killed shard (which resumes its unit and
 // leaves the other shards' results untouched), and compares the merged
@@ -74,7 +75,7 @@ func TestShardedRunMergesToSingleRun(t *testing.T) {
 
 	// Shard 1 owns units 1 and 5: implicit-deq of seed 1, unrolled-10 of
 	// seed 2 (units are numbered across seeds).
-	if _, err := runBin([]string{killpoint.Variable + "=train:implicit-deq:20"}, "-out", dir, "-shard", "1/4"); !killed(err) {
+	if _, err := runBin([]string{killpoint.Variable + "=eval:implicit-deq"}, "-out", dir, "-shard", "1/4"); !killed(err) {
 		t.Fatalf("shard 1 was not killed: %v", err)
 	}
 	must(runBin(nil, "-out", dir, "-shard", "0/4"))
