@@ -21,13 +21,25 @@ flags=(-experiment ablation -quick)
 log() { echo "[slurm-test $(date -u +%T)] $*"; }
 pids=()
 stop() {
+	# Jobs still on the cluster (a failed or interrupted test) are
+	# cancelled first, so that no slurmstepd outlives slurmd.
+	if [ ${#pids[@]} -gt 0 ] && squeue -h -o %A 2>/dev/null | grep -q .; then
+		squeue -h -o %A | xargs -r scancel 2>/dev/null || true
+		for _ in $(seq 30); do squeue -h -o %A 2>/dev/null | grep -q . || break; sleep 1; done
+	fi
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$pid" 2>/dev/null || true
 	done
-	log "daemons stopped (pids ${pids[*]:-none}); logs in $work"
+	if [ "$ok" = 1 ] && [ -z "${SLURM_TEST_KEEP:-}" ]; then
+		rm -rf "$work"
+		log "daemons stopped (pids ${pids[*]:-none}); work folder removed (SLURM_TEST_KEEP=1 keeps it)"
+	else
+		log "daemons stopped (pids ${pids[*]:-none}); logs in $work"
+	fi
 }
+ok=0
 trap stop EXIT
 # waitfor SECONDS WHAT COMMAND...: polls COMMAND every second.
 waitfor() {
@@ -38,7 +50,7 @@ waitfor() {
 		sleep 1
 	done
 	log "timed out after ${t}s waiting for $what"
-	tail -20 "$work"/*.log >&2 || true
+	tail -n 20 "$work"/*.log >&2 || true
 	exit 1
 }
 
@@ -150,4 +162,5 @@ restarts=$(scontrol -o show job "${array}_1" | grep -o 'Restarts=[0-9]*')
 
 log "comparing the merged run with the single process's"
 python3 "$root/deploy/slurm/samerun.py" "$work/runs/single" "$work/runs/sharded"
+ok=1
 log "ok"
