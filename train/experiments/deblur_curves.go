@@ -49,13 +49,14 @@ type deblurCurves struct {
 type deblurProbeSet struct {
 	n      int
 	x      []float64   // n measurements
+	clean  []float32   // their n clean images
 	deltas [][]float64 // per rank, n rows (the same δx in every row)
 	modes  []blur.Mode
 }
 
 func deblurProbe(test *datasets.DeblurSet, k blur.Kernel, st deblurSettings) deblurProbeSet {
 	n, px := min(st.probeN, test.N), test.H*test.W
-	p := deblurProbeSet{n: n, x: make([]float64, n*px), modes: blur.AtRanks(k, test.H, test.W, st.ranks)}
+	p := deblurProbeSet{n: n, x: make([]float64, n*px), clean: test.Y[:n*px], modes: blur.AtRanks(k, test.H, test.W, st.ranks)}
 	for i, v := range test.X[:n*px] {
 		p.x[i] = float64(v)
 	}
@@ -190,6 +191,9 @@ func (n deblurNets) lipschitzCurve(ctx context.Context, c *deblurCurves, cell la
 			return err
 		}
 		c.lipByRank[t-1] = make([]float64, len(p.deltas))
+		for i := range p.n {
+			c.psnrZero[t-1] += psnr(z[i*px:(i+1)*px], p.clean[i*px:(i+1)*px]) / float64(p.n)
+		}
 		for r, d := range p.deltas {
 			for i := range p.n {
 				base, pert := z[i*px:(i+1)*px], z[((r+1)*p.n+i)*px:((r+1)*p.n+i+1)*px]

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
+	"github.com/implicit-ml/implicit/internal/blur"
 	"github.com/implicit-ml/implicit/layers"
 	"github.com/implicit-ml/implicit/layers/imaging"
 	"github.com/implicit-ml/implicit/train"
@@ -111,21 +113,9 @@ func TestDeblurServedModels(t *testing.T) {
 // flat, so a view that started elsewhere or iterated another count would
 // show.
 func TestDeblurCurveMatchesHeadline(t *testing.T) {
-	t.Setenv("IMPLICIT_CACHE_DIR", t.TempDir())
-	_, _, te, err := datasets.LoadDeblur("mnist", "", "", datasets.DeblurConfig{Train: 10, Val: 10, Test: 20}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Resolve(Deblur{}, Options{Experiment: "deblur", Quick: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := deblurSettingsFor(s)
-	st.curveBatch, st.evalT, st.maxT = 8, 6, 6 // batches of several sizes
-	net, icfg, err := deblurSetup(s, st, 28, 28)
-	if err != nil {
-		t.Fatal(err)
-	}
+	te, st, net, icfg := deblurTestSetup(t, 20, 3, func(st *deblurSettings) {
+		st.curveBatch, st.evalT, st.maxT = 8, 6, 6 // batches of several sizes
+	})
 	e := &deblurEval{net: net, st: st, dt: tensor.Float32, icfg: icfg, test: te, handles: map[string]*deblurHandle{}}
 	for _, name := range []string{"implicit-pgd", "implicit-hqs"} {
 		m, _ := net.build(net.recipes[name], tensor.Float32, icfg, st.trainIters, nil)
@@ -215,4 +205,62 @@ func TestDeblurLoadModel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeblurPSNRFromZero: the Lipschitz curve's PSNR from y₀ = 0 is the
+// mean PSNR of the unperturbed probe rows, the same as iterating the cell
+// from zero on the probe measurements alone (it was once left at 0).
+func TestDeblurPSNRFromZero(t *testing.T) {
+	te, st, net, icfg := deblurTestSetup(t, 6, 2, func(st *deblurSettings) { st.maxT, st.evalT, st.probeN = 4, 4, 5 })
+	m, h := net.build(net.recipes["implicit-hqs"], tensor.Float64, icfg, st.maxT, nil)
+	ev, err := train.NewEvaluator(m, 1) // builds the graph, which makes the cell
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Close()
+	p := deblurProbe(te, net.a.Kernel, st)
+	c := &deblurCurves{}
+	if err := net.lipschitzCurve(context.Background(), c, h.cell, p); err != nil {
+		t.Fatal(err)
+	}
+	px := 28 * 28
+	atx := make([]float64, len(p.x))
+	blur.Apply(atx, p.x, p.n, 28, 28, net.a.Kernel, true)
+	want := 0.0
+	err = layers.IterateCell(h.cell, []G.Value{tensor.New(tensor.WithShape(p.n, px), tensor.WithBacking(atx))}, nil, st.maxT, func(t int, z []float64) error {
+		if t == st.maxT {
+			for i := range p.n {
+				want += psnr(z[i*px:(i+1)*px], te.Y[i*px:(i+1)*px]) / float64(p.n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.psnrZero[st.maxT-1]; !(want > 0) || math.Abs(got-want) > 1e-9 {
+		t.Errorf("PSNR from y₀ = 0 at t = %d: %v on the curve, %v iterating the probe images alone", st.maxT, got, want)
+	}
+}
+
+// deblurTestSetup loads test MNIST deblurring pairs (seed) and returns
+// the quick run's settings, changed by edit, with their models' builder.
+func deblurTestSetup(t *testing.T, test int, seed uint64, edit func(*deblurSettings)) (*datasets.DeblurSet, deblurSettings, deblurNets, layers.ImplicitConfig) {
+	t.Helper()
+	t.Setenv("IMPLICIT_CACHE_DIR", t.TempDir())
+	_, _, te, err := datasets.LoadDeblur("mnist", "", "", datasets.DeblurConfig{Train: 10, Val: 10, Test: test}, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Resolve(Deblur{}, Options{Experiment: "deblur", Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := deblurSettingsFor(s)
+	edit(&st)
+	net, icfg, err := deblurSetup(s, st, 28, 28)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return te, st, net, icfg
 }
