@@ -65,7 +65,7 @@ func (Toy) Problems() []string { return nil }
 // trains with its gradient clipped (norm 1): without it one large batch
 // inflates Adam's second moments and stalls the implicit models.
 func (Toy) Defaults(_ string, quick bool) Defaults {
-	d := Defaults{Epochs: 300, Batch: 200, Hidden: 256, HiddenMeans: "implicit models' width (two x-networks of half of it); the explicit MLPs are 1024 wide", LR: 1e-2, Schedule: "cosine",
+	d := Defaults{Epochs: 600, Batch: 200, Hidden: 256, HiddenMeans: "implicit models' width (two x-networks of half of it); the explicit MLPs are 1024 wide", LR: 1e-2, Schedule: "cosine",
 		Clip: 1, Solver: "anderson", Backward: "ift", Adjoint: "anderson", Tol: 1e-6, MaxIter: 100, Dtype: tensor.Float64, Radius: 0.02}
 	if quick {
 		d.Epochs, d.Hidden = 40, 64
