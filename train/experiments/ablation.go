@@ -21,7 +21,7 @@ import (
 // Ablation answers "which solver and which gradient mode should I use, at
 // what cost?": every forward solver × every backward mode, with and
 // without Jacobian regularisation, trained the same way on one workload
-// (-problem classify, the default; pde, the paper's Darcy-flow workload
+// (-problem classify, the default; pde, the Darcy-flow workload (not one of the paper's)
 // with the implicit Fourier cell; or reason), with time per step,
 // iterations, memory, the final metric and the spectral radius of
 // J_f(z*) at the end.
