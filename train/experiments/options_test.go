@@ -98,7 +98,7 @@ func TestWriteDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"classify ", "toy ", "1e-06", "picard", "phantom {Steps:3 Damping:0.8}", "unrolled", "gaussian,motion", "mnist,fashion", "float64"} {
+	for _, want := range []string{"classify ", "toy ", "1e-06", "picard", "phantom {Steps:3 Damping:0.8}", "unrolled", "shake,gaussian", "mnist,fashion", "float64"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the defaults table lacks %q:\n%s", want, out)
 		}
