@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BENCHTIME ?= 1s
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: all test unit bench lint fmt vet staticcheck fuzz bench-deps bench-compare notebook-deps notebooks loadtest slurm-deps slurm-test
+.PHONY: all test unit bench lint fmt vet staticcheck fuzz bench-deps bench-compare bench-check notebook-deps notebooks loadtest slurm-deps slurm-test
 
 all: lint test
 
@@ -29,13 +29,14 @@ fuzz:
 
 ## loadtest: the server under load on loopback, bounded in time: LOADTEST_CLIENTS clients for LOADTEST_SECONDS per phase
 ## (a mix of budgets and bad requests, then uniform requests); asserts no 5xx, one answer per request, no goroutine
-## left after the shutdown; throughput and latency go to the log and .cache/loadtest.json (make test runs a smaller one)
+## left after the shutdown; then cmd/serve as a process, started and stopped (SIGTERM, draining) by its pid with bounded
+## waits; throughput and latency go to the log and .cache/loadtest.json (make test runs a smaller one)
 LOADTEST_CLIENTS ?= 64
 LOADTEST_SECONDS ?= 5
 loadtest:
 	@mkdir -p .cache
 	LOADTEST_CLIENTS=$(LOADTEST_CLIENTS) LOADTEST_SECONDS=$(LOADTEST_SECONDS) LOADTEST_OUT=$(CURDIR)/.cache/loadtest.json \
-		$(GO) test -count=1 -run '^TestLoad$$' -v -timeout 10m ./serve
+		$(GO) test -count=1 -run '^(TestLoad|TestProcessUnderLoadAndSIGTERM)$$' -v -timeout 10m ./serve ./cmd/serve
 
 ## slurm-deps: Debian's Slurm and MUNGE (and python3, which compares the runs), for make slurm-test
 SLURM_PACKAGES := slurm-wlm munge python3
@@ -81,14 +82,22 @@ bench-deps:
 		(apt-get install -y $$missing || (apt-get update && apt-get install -y $$missing)) >/dev/null; \
 	fi
 
-## bench-compare: Go (OpenBLAS build) vs PyTorch on the classify models, alternating, medians of 3 pairs
+## bench-compare: both Go builds (default, OpenBLAS) vs the PyTorch twins (per-sample port and batched) on every
+## twinned workload, alternating, medians of 3 pairs (docs/performance.md); COMPARE_FLAGS='-cases ...' picks cases
 # OpenBLAS's CPU detection fails on some virtual CPUs and falls back to its
 # generic Prescott kernels (5x slower GEMM here); when OPENBLAS_CORETYPE is
 # unset, both sides get the kernel the CPU's flags call for.
 OPENBLAS_GUESS = $(shell grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && echo Cooperlake || (grep -q avx512f /proc/cpuinfo 2>/dev/null && echo SkylakeX) || (grep -q avx2 /proc/cpuinfo 2>/dev/null && echo Haswell))
 bench-compare: bench-deps
-	$(GO) build -tags openblas -o bin/gobench ./bench/gobench
-	OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-$(OPENBLAS_GUESS)} $(GO) run ./bench/compare -gobench bin/gobench $(COMPARE_FLAGS)
+	$(GO) build -o bin/gobench ./bench/gobench
+	$(GO) build -tags openblas -o bin/gobench-openblas ./bench/gobench
+	OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-$(OPENBLAS_GUESS)} $(GO) run ./bench/compare -gobench bin/gobench,bin/gobench-openblas $(COMPARE_FLAGS)
+
+## bench-check: every PyTorch twin started from its Go model's initial weights must give the same losses and
+## iteration counts over the first steps, and draw its own weights from the same distributions (no timing)
+bench-check: bench-deps
+	$(GO) build -o bin/gobench ./bench/gobench
+	$(GO) run ./bench/compare -check -gobench bin/gobench -steps 0 -warmup 3 -trace 3 -infer-reps 1 $(COMPARE_FLAGS)
 
 # Notebooks: Debian's Jupyter, and GoNB with goimports pinned in
 # tools/notebooks/go.mod (the module proxy lists no GoNB versions, so
