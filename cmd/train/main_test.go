@@ -83,7 +83,7 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"-experiment", "toy", "-dataset", "mnist"}, usage, "-dataset"},
 		{[]string{"-experiment", "lp", "-dataset", "fashion"}, usage, "-dataset"},
 		{[]string{"-experiment", "reason", "-problem", "long"}, usage, "-problem"},
-		{[]string{"-experiment", "pde", "-problem", "heat"}, usage, "pde takes darcy"},
+		{[]string{"-experiment", "pde", "-problem", "heat"}, usage, "pde takes navier-stokes, darcy"},
 		{[]string{"-experiment", "deblur", "-problem", "box"}, usage, "-problem"},
 		{[]string{"-experiment", "ablation", "-problem", "toy"}, usage, "-problem"},
 		{[]string{"-out", "FILE"}, usage, "is a file, not a folder"},
@@ -148,7 +148,7 @@ func TestHelpAndList(t *testing.T) {
 		}
 	}
 	// Each experiment's own defaults, not classify's for all of them.
-	for _, d := range []string{"toy ", "1e-06", "phantom {Steps:3 Damping:0.8}", "gaussian,motion"} {
+	for _, d := range []string{"toy ", "1e-06", "phantom {Steps:3 Damping:0.8}", "shake,gaussian"} {
 		if !strings.Contains(errb.String(), d) {
 			t.Errorf("-h does not show the experiments' defaults (%q)", d)
 		}
