@@ -66,10 +66,8 @@ func fakeRun(t *testing.T, opts Options, name string, mutate func(*train.Checkpo
 // model is rebuilt, and the checkpoint's values are what its parameters
 // hold; non-default flags (solver, backward, hidden, dtype) come back too.
 func TestLoadModelEveryExperiment(t *testing.T) {
-	// deblur joins once Deblur implements servable (its models are being
-	// rebuilt in its own files).
 	cases := []Options{
-		{Experiment: "classify"}, {Experiment: "toy"}, {Experiment: "reason"}, {Experiment: "pde"}, {Experiment: "lp"},
+		{Experiment: "classify"}, {Experiment: "toy"}, {Experiment: "reason"}, {Experiment: "pde"}, {Experiment: "lp"}, {Experiment: "deblur"},
 		{Experiment: "classify", Solver: "broyden", Backward: "jfb", Hidden: 32, Dtype: tensor.Float64},
 		{Experiment: "lp", Backward: "ift", Hidden: 8},
 	}
