@@ -258,7 +258,11 @@ type fitter struct {
 	// The mean losses of the first and the last finished epoch.
 	firstEpochLoss, lastEpochLoss float64
 	prevSolver                    SolverStats // accumulated before a resume
-	resumed                       bool
+	// doneSolver is the solver stats at the last completed step: what a
+	// checkpoint written after an interrupted step records, since the
+	// resumed run redoes that step's solves.
+	doneSolver SolverStats
+	resumed    bool
 	// Running sums of the current log interval and epoch; checkpointed
 	// so a resumed run logs exactly what an uninterrupted one would.
 	intervalLoss   float64
@@ -301,7 +305,7 @@ func (f *fitter) resume() (*Fitted, error) {
 	f.epoch, f.inEpoch, f.step = c.Epoch, c.StepInEpoch, c.Step
 	f.seconds, f.samples, f.peak, f.firstLoss, f.lastLoss = c.TrainSeconds, c.Samples, c.PeakHeap, c.FirstLoss, c.LastLoss
 	f.firstEpochLoss, f.lastEpochLoss = c.FirstEpochLoss, c.LastEpochLoss
-	f.prevSolver = c.Solver
+	f.prevSolver, f.doneSolver = c.Solver, c.Solver
 	f.intervalLoss, f.intervalSteps, f.intervalSolver = c.IntervalLoss, c.IntervalSteps, c.IntervalSolver
 	f.epochLoss, f.epochSteps, f.epochSolver = c.EpochLoss, c.EpochSteps, c.EpochSolver
 	f.sess.Skipped = c.Skipped
@@ -340,6 +344,11 @@ func (f *fitter) solverStats() SolverStats {
 }
 
 func (f *fitter) checkpoint(done bool) error {
+	return f.checkpointWith(done, f.solverStats())
+}
+
+// checkpointWith saves the run with the solver stats given.
+func (f *fitter) checkpointWith(done bool, solver SolverStats) error {
 	if f.cfg.Checkpoint == "" {
 		return nil
 	}
@@ -356,7 +365,7 @@ func (f *fitter) checkpoint(done bool) error {
 		Params: saveParams(f.net.Params), Optimizer: f.opt.State(),
 		TrainSeconds: f.seconds, PeakHeap: f.peak, Samples: f.samples, FirstLoss: f.firstLoss, LastLoss: f.lastLoss,
 		FirstEpochLoss: f.firstEpochLoss, LastEpochLoss: f.lastEpochLoss,
-		Solver:       f.solverStats(),
+		Solver:       solver,
 		IntervalLoss: f.intervalLoss, IntervalSteps: f.intervalSteps, IntervalSolver: f.intervalSolver,
 		EpochLoss: f.epochLoss, EpochSteps: f.epochSteps, EpochSolver: f.epochSolver, Skipped: f.sess.Skipped,
 		SpectralRadius: f.radius, ModelState: state,
@@ -438,7 +447,7 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 // stopped checkpoints the run at the last completed step after ctx was
 // cancelled and returns the error saying so.
 func (f *fitter) stopped(err error) error {
-	if cerr := f.checkpoint(false); cerr != nil {
+	if cerr := f.checkpointWith(false, f.doneSolver); cerr != nil {
 		return errors.Join(err, cerr)
 	}
 	return fmt.Errorf("train: %s stopped at step %d: %w", f.model.Name(), f.step, err)
@@ -474,6 +483,7 @@ func (f *fitter) stepOn(st *State, idx []int) error {
 	f.samples += len(idx)
 	f.peak = f.heap.sample()
 	f.step++
+	f.doneSolver = f.solverStats()
 	killpoint.At("train:%s:%d", f.model.Name(), f.step)
 	f.inEpoch++
 	f.lastLoss = loss

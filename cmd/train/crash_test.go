@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/implicit-ml/implicit/train"
+
 	"github.com/implicit-ml/implicit/internal/killpoint"
 )
 
@@ -280,5 +282,16 @@ func TestSignalStopsInsideAStep(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "checkpoints", "explicit-mlp.ckpt")); err != nil {
 		t.Errorf("the finished model's checkpoint is missing: %v", err)
+	}
+	// The stopped model's checkpoint is at its last completed step (none):
+	// the interrupted step's solve is redone on resume, so its solver
+	// stats must not be saved too (they were, and a resumed run reported
+	// other iteration means than an uninterrupted one).
+	c, err := train.LoadCheckpoint(filepath.Join(dir, "checkpoints", "implicit-deq.ckpt"))
+	if err != nil {
+		t.Fatalf("the stopped model's checkpoint: %v", err)
+	}
+	if c.Step != 0 || c.Solver.ForwardCalls != 0 {
+		t.Errorf("the stopped model's checkpoint holds step %d and %d forward solves, want 0 and 0 (the interrupted step's solve counted)", c.Step, c.Solver.ForwardCalls)
 	}
 }
