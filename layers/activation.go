@@ -84,7 +84,7 @@ func geluNode(x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner, err := G.Mul(x3, c(0.044715))
+	inner, err := G.Mul(x3, c(geluA))
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +137,9 @@ func (a Activation) eval(x float64) (y, dy float64) {
 		}
 		return math.Log1p(math.Exp(x)), 1 / (1 + math.Exp(-x))
 	case GELU:
-		u := geluC * (x + 0.044715*x*x*x)
+		u := geluC * (x + geluA*x*x*x)
 		t := math.Tanh(u)
-		du := geluC * (1 + 3*0.044715*x*x)
+		du := geluC * (1 + 3*geluA*x*x)
 		return 0.5 * x * (1 + t), 0.5*(1+t) + 0.5*x*(1-t*t)*du
 	}
 	return x, 1

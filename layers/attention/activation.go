@@ -228,12 +228,10 @@ func (op *actGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("attention: the derivative of %v is not differentiated again", op.act)
 }
 
-// geluC is √(2/π), geluA the cubic coefficient of the tanh approximation.
-const geluC, geluA = 0.7978845608028654, 0.044715
-
 // actEval writes φ(x) into y and φ'(x) into d (either may be nil) using
-// tmp (len(x) values, which may be y) as scratch. The sigmoid and tanh
-// inside run through layers.Activate, vectorised in float32.
+// tmp (len(x) values, which may be y) as scratch. The sigmoid inside
+// runs through layers.Activate, GELU is layers.EvalGELU; both vectorised
+// in float32.
 func actEval[T opkit.Float](a Nonlinearity, y, d, x, tmp []T) {
 	switch a {
 	case SiLU: // σ = sigmoid(x); φ = x·σ, φ' = σ·(1 + x(1 − σ))
@@ -248,19 +246,7 @@ func actEval[T opkit.Float](a Nonlinearity, y, d, x, tmp []T) {
 				y[i] = v * s
 			}
 		}
-	case GELU: // t = tanh(c(x + a·x³)); φ = ½x(1 + t), φ' = ½(1 + t) + ½x(1 − t²)·c(1 + 3a·x²)
-		for i, v := range x {
-			tmp[i] = geluC * (v + geluA*v*v*v)
-		}
-		layers.Activate(layers.Tanh, tmp, nil)
-		for i, v := range x {
-			t := tmp[i]
-			if d != nil {
-				d[i] = 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v*v)
-			}
-			if y != nil {
-				y[i] = 0.5 * v * (1 + t)
-			}
-		}
+	case GELU:
+		layers.EvalGELU(y, d, x, tmp)
 	}
 }

@@ -18,10 +18,9 @@
 //     (Untied: the FNO, or FNO++ with injection); Frame, the lift of the
 //     input channels and coordinates, an output Fourier layer and a GELU
 //     projection around a body.
-//   - GELU as an op whose gradient takes GELU' from the pre-activation
-//     (GELU is not monotone, so the fused ops of layers, which recover φ'
-//     from φ, cannot take it), and RelativeL2Loss, the operator-learning
-//     loss.
+//   - RelativeL2Loss, the operator-learning loss. The GELUs are
+//     layers.FusedGELU (an op whose gradient takes GELU' from the
+//     pre-activation) and, in the kernels, layers.EvalGELU.
 //
 // Constructors take the scope the parameters live in (NewFNOCell(s, …)).
 package fourier

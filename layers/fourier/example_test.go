@@ -46,27 +46,6 @@ func ExampleNewUntied() {
 	// Output: 2597 4493 8285
 }
 
-// GELU's gradient is taken from its input, where it is not monotone.
-func ExampleGELU() {
-	g := G.NewGraph()
-	x := G.NewVector(g, tensor.Float64, G.WithShape(3), G.WithName("x"), G.WithValue(tensor.New(tensor.WithBacking([]float64{-2, -0.5, 1}))))
-	y, _ := fourier.GELU(x)
-	sum, _ := G.Sum(y)
-	if _, err := G.Grad(sum, x); err != nil {
-		fmt.Println(err)
-		return
-	}
-	if err := run(g); err != nil {
-		fmt.Println(err)
-		return
-	}
-	dx, _ := x.Grad()
-	fmt.Printf("%.4f\n%.4f\n", y.Value().Data(), dx.Data())
-	// Output:
-	// [-0.0454 -0.1543 0.8412]
-	// [-0.0861 0.1326 1.0830]
-}
-
 // The relative L2 loss sums ‖pred − target‖/‖target‖ over the rows the
 // mask keeps.
 func ExampleRelativeL2Loss() {

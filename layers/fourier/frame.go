@@ -108,7 +108,7 @@ func (f *Frame) Project(z *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h, err = GELU(h); err != nil {
+	if h, err = layers.FusedGELU(h); err != nil {
 		return nil, err
 	}
 	u, err := f.Head.Fwd(h)

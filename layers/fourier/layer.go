@@ -115,7 +115,7 @@ func (f *FourierLayer) Apply(z, inj *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h, err = GELU(h); err != nil {
+	if h, err = layers.FusedGELU(h); err != nil {
 		return nil, err
 	}
 	z2, err := asRows(z)
@@ -135,7 +135,7 @@ func (f *FourierLayer) Apply(z, inj *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	if f.Activated {
-		if q, err = GELU(q); err != nil {
+		if q, err = layers.FusedGELU(q); err != nil {
 			return nil, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
 	"github.com/implicit-ml/implicit/internal/opkit"
+	"github.com/implicit-ml/implicit/layers"
 )
 
 // stackKernel evaluates a FourierStack and its VJP on flat channel-last
@@ -147,12 +148,12 @@ func (k *stackKernel[T]) forward(l int, out, z []T, keep bool) {
 			h, o, tmp := span(k.h), span(out), span(k.tmp)
 			copy(h, span(ly.abRows))
 			linalg.Gemm(false, false, n, c, c, 1, span(k.spec), c, ly.a, c, 1, h, c)
-			geluEval(h, span(d1), h, tmp)
+			layers.EvalGELU(h, span(d1), h, tmp)
 			copy(o, span(ly.injB))
 			linalg.Gemm(false, false, n, c, c, 1, h, c, ly.m, c, 1, o, c)
 			linalg.Gemm(false, false, n, c, c, 1, span(z), c, ly.w, c, 1, o, c)
 			if ly.act {
-				geluEval(o, span(d2), o, tmp)
+				layers.EvalGELU(o, span(d2), o, tmp)
 			}
 		}
 	})

@@ -1,4 +1,4 @@
-package fourier
+package layers
 
 import (
 	"math"
@@ -9,7 +9,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/internal/layertest"
-	"github.com/implicit-ml/implicit/layers"
 )
 
 // geluRef is the tanh-form GELU straight from its formula.
@@ -27,14 +26,14 @@ func geluPoints() []float64 {
 	return append(xs, -0.7517916, 1e-9, -1e-9, 30, -30)
 }
 
-// TestGELUKernel checks geluEval in float64 against the formula and its
+// TestGELUKernel checks EvalGELU in float64 against the formula and its
 // derivative against central differences of the formula (the derivative
 // is taken from the pre-activation, where GELU is not monotone), and the
 // float32 kernel (vectorised tanh) against the float64 one.
 func TestGELUKernel(t *testing.T) {
 	xs := geluPoints()
 	y, d := make([]float64, len(xs)), make([]float64, len(xs))
-	geluEval(y, d, xs, make([]float64, len(xs)))
+	EvalGELU(y, d, xs, make([]float64, len(xs)))
 	const h = 1e-5
 	for i, x := range xs {
 		if e := math.Abs(y[i] - geluRef(x)); e > 1e-15*math.Max(1, math.Abs(x)) {
@@ -54,7 +53,7 @@ func TestGELUKernel(t *testing.T) {
 		x32[i] = float32(x)
 	}
 	y32, d32 := make([]float32, len(xs)), make([]float32, len(xs))
-	geluEval(y32, d32, x32, make([]float32, len(xs)))
+	EvalGELU(y32, d32, x32, make([]float32, len(xs)))
 	for i := range xs {
 		if e := math.Abs(float64(y32[i]) - y[i]); e > 2e-6*math.Max(1, math.Abs(xs[i])) {
 			t.Errorf("float32 φ(%g) = %g, float64 %g", xs[i], y32[i], y[i])
@@ -65,10 +64,18 @@ func TestGELUKernel(t *testing.T) {
 	}
 	// In place: y may be x.
 	in := append([]float64(nil), xs...)
-	geluEval(in, nil, in, make([]float64, len(xs)))
+	EvalGELU(in, nil, in, make([]float64, len(xs)))
 	for i := range xs {
 		if in[i] != y[i] {
 			t.Fatalf("in place φ(%g) = %g, want %g", xs[i], in[i], y[i])
+		}
+	}
+	// The scratch may be y (the attention MLP's forward pass).
+	out, dOut := make([]float64, len(xs)), make([]float64, len(xs))
+	EvalGELU(out, dOut, xs, out)
+	for i := range xs {
+		if out[i] != y[i] || dOut[i] != d[i] {
+			t.Fatalf("with y as scratch φ(%g) = %g, φ' %g; want %g, %g", xs[i], out[i], dOut[i], y[i], d[i])
 		}
 	}
 }
@@ -79,17 +86,17 @@ func TestGELUOpGradient(t *testing.T) {
 	layertest.CheckGrads(t, 1e-7, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 		rng := rand.New(rand.NewPCG(61, 61))
 		x := layertest.Input(g, tensor.Float64, rng, "x", 3, 7)
-		y, err := GELU(x)
+		y, err := FusedGELU(x)
 		if err != nil {
 			return nil, nil, err
 		}
-		loss, err := layers.MSE(y, layertest.Input(g, tensor.Float64, rng, "target", 3, 7))
+		loss, err := MSE(y, layertest.Input(g, tensor.Float64, rng, "target", 3, 7))
 		return loss, G.Nodes{x}, err
 	})
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 		g := G.NewGraph()
 		x := layertest.Input(g, dt, rand.New(rand.NewPCG(62, 62)), "x", 4, 5)
-		y, err := GELU(x)
+		y, err := FusedGELU(x)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,16 +104,16 @@ func TestGELUOpGradient(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		xv, _ := layers.Floats64(x.Value())
-		yv, _ := layers.Floats64(y.Value())
+		xv, _ := Floats64(x.Value())
+		yv, _ := Floats64(y.Value())
 		for i := range xv {
 			if e := math.Abs(yv[i] - geluRef(xv[i])); e > 1e-6 {
-				t.Errorf("%v: GELU(%g) = %g, want %g", dt, xv[i], yv[i], geluRef(xv[i]))
+				t.Errorf("%v: FusedGELU(%g) = %g, want %g", dt, xv[i], yv[i], geluRef(xv[i]))
 			}
 		}
 		vm.Close()
 	}
-	if _, err := GELU(G.NewMatrix(G.NewGraph(), tensor.Int, G.WithShape(2, 2), G.WithName("i"))); err == nil {
-		t.Error("GELU of an int matrix: no error")
+	if _, err := FusedGELU(G.NewMatrix(G.NewGraph(), tensor.Int, G.WithShape(2, 2), G.WithName("i"))); err == nil {
+		t.Error("FusedGELU of an int matrix: no error")
 	}
 }

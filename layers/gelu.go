@@ -1,4 +1,4 @@
-package fourier
+package layers
 
 import (
 	"fmt"
@@ -9,29 +9,29 @@ import (
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
 	"github.com/implicit-ml/implicit/internal/opkit"
-	"github.com/implicit-ml/implicit/layers"
 )
 
-// The GELU of the Fourier layers, x·Φ(x) in its tanh form (the formula of
-// layers.GELU):
+// GELU as a kernel and as one op, for the families whose GELU sits where
+// the fused ops cannot take it. In its tanh form (the formula of GELU):
 //
 //	φ(x)  = ½x(1 + t),  t = tanh(c(x + a·x³)),  c = √(2/π), a = 0.044715,
 //	φ'(x) = ½(1 + t) + ½x(1 − t²)·c(1 + 3a·x²).
 //
 // φ' is not a function of φ's output (GELU is not monotone), so the op
-// keeps its input and the kernels keep φ' of the pre-activation; the tanh
-// runs through layers.Activate, vectorised in float32. PyTorch's default
+// keeps its input and the kernels take φ' from the pre-activation; the
+// tanh runs through Activate, vectorised in float32. PyTorch's default
 // GELU is the erf form; the two differ by less than 5e-4 everywhere.
-const geluC, geluA = 0.7978845608028654, 0.044715
+const geluA = 0.044715
 
-// geluEval writes φ(x) into y and φ'(x) into d; either may be nil, y may
-// be x itself, tmp (len(x) values) must be neither.
-func geluEval[T deq.Float](y, d, x, tmp []T) {
+// EvalGELU writes φ(x) into y and φ'(x) into d, either of which may be
+// nil, using tmp (len(x) values) as scratch: the GELU step of a
+// hand-written kernel. y may be x or tmp; tmp must not be x.
+func EvalGELU[T deq.Float](y, d, x, tmp []T) {
 	tmp = tmp[:len(x)]
 	for i, v := range x {
 		tmp[i] = geluC * (v + geluA*v*v*v)
 	}
-	layers.Activate(layers.Tanh, tmp, nil)
+	Activate(Tanh, tmp, nil)
 	for i, v := range x {
 		t := tmp[i]
 		if d != nil {
@@ -43,15 +43,17 @@ func geluEval[T deq.Float](y, d, x, tmp []T) {
 	}
 }
 
-// GELU builds φ(x) elementwise as one op, for x of any shape; its
-// gradient takes φ' from x.
-func GELU(x *G.Node) (*G.Node, error) {
+// FusedGELU builds φ(x) elementwise as one op, for x of any shape; its
+// gradient is one op too, taking φ' from x. GELU.Apply builds the same
+// formula from Gorgonia's primitive ops, which can be differentiated
+// twice; FusedGELU's gradient cannot, and it is the cheaper one.
+func FusedGELU(x *G.Node) (*G.Node, error) {
 	if x == nil {
-		return nil, fmt.Errorf("fourier: GELU of a nil node")
+		return nil, fmt.Errorf("layers: FusedGELU of a nil node")
 	}
 	dt := x.Dtype()
 	if dt != tensor.Float32 && dt != tensor.Float64 {
-		return nil, fmt.Errorf("fourier: GELU needs float32 or float64, got %v", dt)
+		return nil, fmt.Errorf("layers: FusedGELU needs float32 or float64, got %v", dt)
 	}
 	return G.ApplyOp(newGeluOp(dt, x.Shape(), false), x)
 }
@@ -69,12 +71,12 @@ func newGeluOp(dt tensor.Dtype, shape tensor.Shape, grad bool) *geluOp {
 	if grad {
 		name = "GELUGrad"
 	}
-	return &geluOp{grad: grad, scratch: &opkit.Buf{}, Base: opkit.New(name, fmt.Sprintf("fourier.%s{%v,%v}", name, dt, []int(shape)), dt, 1+opkit.Btoi(grad), shape)}
+	return &geluOp{grad: grad, scratch: &opkit.Buf{}, Base: opkit.New(name, fmt.Sprintf("layers.%s{%v,%v}", name, dt, []int(shape)), dt, 1+opkit.Btoi(grad), shape)}
 }
 
 func (op *geluOp) Do(vals ...G.Value) (G.Value, error) {
 	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("fourier: %w", err)
+		return nil, fmt.Errorf("layers: %w", err)
 	}
 	out := op.Output()
 	return out, op.Dispatch(
@@ -95,16 +97,16 @@ func geluDo[T deq.Float](op *geluOp, out *tensor.Dense, vals []G.Value) error {
 	}
 	o := out.Data().([]T)
 	if len(x) != len(o) || (op.grad && len(g) != len(o)) {
-		return fmt.Errorf("fourier: %v got values of the wrong size", op)
+		return fmt.Errorf("layers: %v got values of the wrong size", op)
 	}
 	scratch := op.scratch.Get(op.Dtype(), op.Shape()).Data().([]T)
 	linalg.Rows(len(o), 1, func(lo, hi int) {
 		tmp := scratch[lo:hi]
 		if !op.grad {
-			geluEval(o[lo:hi], nil, x[lo:hi], tmp)
+			EvalGELU(o[lo:hi], nil, x[lo:hi], tmp)
 			return
 		}
-		geluEval(nil, o[lo:hi], x[lo:hi], tmp)
+		EvalGELU(nil, o[lo:hi], x[lo:hi], tmp)
 		for i, v := range g[lo:hi] {
 			o[lo+i] *= v
 		}
@@ -125,7 +127,7 @@ func (op *geluOp) DiffWRT(n int) []bool {
 // SymDiff: ∂x = ∂y ⊙ φ'(x). The gradient is not differentiated again.
 func (op *geluOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if op.grad {
-		return nil, fmt.Errorf("fourier: the GELU gradient is not differentiated again")
+		return nil, fmt.Errorf("layers: the FusedGELU gradient is not differentiated again")
 	}
 	dx, err := G.ApplyOp(newGeluOp(op.Dtype(), op.Shape(), true), inputs[0], grad)
 	return G.Nodes{dx}, err
@@ -134,7 +136,7 @@ func (op *geluOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // DoDiff is SymDiff for Gorgonia's LispMachine.
 func (op *geluOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
 	if op.grad {
-		return fmt.Errorf("fourier: the GELU gradient is not differentiated again")
+		return fmt.Errorf("layers: the FusedGELU gradient is not differentiated again")
 	}
 	g, err := output.Grad()
 	if err != nil {
