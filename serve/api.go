@@ -100,11 +100,13 @@ func badRequest(format string, args ...any) error {
 // oneLine keeps an error message on one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// decodeRequest reads and checks a predict request: well-formed JSON of
-// known fields within the size limit, samples of the model's shape with
-// finite values in its range, a budget within the limits.
-func decodeRequest(body io.Reader, m Model, cfg Config) (*PredictRequest, error) {
-	b, err := io.ReadAll(body)
+// decodeRequest reads and checks a predict request: a body within the
+// size limit, well-formed JSON of known fields or (binary set) a binary
+// body (BinaryContentType), samples of the model's shape with finite
+// values in its range, a budget within the limits. size is the body's
+// announced length (−1: unknown), to read it into one buffer.
+func decodeRequest(body io.Reader, size int64, binary bool, m Model, cfg Config) (*PredictRequest, error) {
+	b, err := readBody(body, size, cfg.MaxBodyBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -112,11 +114,18 @@ func decodeRequest(body io.Reader, m Model, cfg Config) (*PredictRequest, error)
 		}
 		return nil, badRequest("reading the request: %v", err)
 	}
-	req, err := fastDecode(b)
-	if err != nil {
-		if req, err = decodeJSON(b); err != nil {
-			return nil, err
+	var req *PredictRequest
+	switch {
+	case binary:
+		req = &PredictRequest{}
+		err = req.UnmarshalBinary(b)
+	default:
+		if req, err = fastDecode(b); err != nil {
+			req, err = decodeJSON(b)
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	if err := checkInputs(req.Inputs, m, cfg); err != nil {
 		return nil, err
@@ -125,6 +134,28 @@ func decodeRequest(body io.Reader, m Model, cfg Config) (*PredictRequest, error)
 		return nil, err
 	}
 	return req, nil
+}
+
+// readBody reads a body whose announced length is size (−1: unknown)
+// into a buffer of that length when it is within limit, saving the
+// regrowths of io.ReadAll; the reader enforces the limit itself.
+func readBody(body io.Reader, size, limit int64) ([]byte, error) {
+	if size <= 0 || size > limit {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, 0, size+1) // +1: room for the read that finds the end
+	for {
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return buf, err
+		case len(buf) == cap(buf): // longer than announced
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // decodeJSON decodes a request with encoding/json: one object of known

@@ -15,12 +15,20 @@
 //	{"deadline_ms": 5}               on top of either (or alone, with the model's tolerance):
 //	                                 the sample leaves with its best iterate when the deadline comes
 //
+// A body with Content-Type BinaryContentType (application/x-implicit-f32)
+// is the binary form of the same request: a 40-byte header (magic "IF32",
+// the number of inputs and values per input, the budget's fields), then
+// the inputs as little-endian float32 (PredictRequest.MarshalBinary writes
+// it). Decoding hundreds of JSON numbers per sample costs more than the
+// model; the binary body costs a copy. Any other body is JSON.
+//
 // The answer holds the outputs and, per sample, the iterations taken, the
 // residual ‖f(z) − z‖ of the returned iterate z, how the solve ended, and,
 // when the cell's contraction factor μ < 1 is known (Model.Mu), the bound
 // μ/(1 − μ)·‖f(z) − z‖ on the distance of the implicit layer's output f(z)
-// to the fixed point. Bad input — malformed JSON, unknown fields, wrong
-// shapes, non-finite values, budgets out of range, bodies over the limit —
+// to the fixed point. Bad input — malformed JSON, unknown fields, a binary
+// body whose length is not its header's, wrong shapes, non-finite values,
+// budgets out of range, bodies over the limit —
 // is a 4xx with a one-line JSON message; a model error a 500; neither
 // stops the server. GET /healthz says it is up; GET /metrics gives the
 // Prometheus metrics (requests by code, latency by budget kind,

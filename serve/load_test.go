@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,46 +55,85 @@ func loadSettingsFromEnv(t *testing.T) loadSettings {
 // and its budget kind (valid ones) and deadline.
 type shot struct {
 	body     []byte
+	binary   bool // a body of BinaryContentType
 	valid    bool
 	kind     string
 	deadline time.Duration
 }
 
-// shots draws requests: with mixed set, three in five valid with every
-// kind of budget and the rest bad in every way the server must refuse;
-// otherwise all valid without budget.
-func drawShot(rng *rand.Rand, in int, mixed bool) shot {
+// contentType is the shot's Content-Type.
+func (sh shot) contentType() string {
+	if sh.binary {
+		return BinaryContentType
+	}
+	return "application/json"
+}
+
+// drawShot draws a request of a phase: "uniform" (valid JSON without
+// budget), "binary" (the same as a binary body), or "mixed": three in five
+// valid with every kind of budget, a quarter of them binary, and the rest
+// bad in every way the server must refuse, JSON and binary.
+func drawShot(rng *rand.Rand, in int, phase string) shot {
 	x := make([]float64, in)
 	for i := range x {
 		x[i] = rng.NormFloat64()
 	}
-	xs, _ := json.Marshal([][]float64{x})
-	req := func(budget string) []byte {
-		if budget == "" {
-			return []byte(fmt.Sprintf(`{"inputs": %s}`, xs))
+	encode := func(b *Budget, binary bool) shot {
+		req := PredictRequest{Inputs: [][]float64{x}, Budget: b}
+		sh := shot{binary: binary, kind: b.kind()}
+		if binary {
+			sh.body, _ = req.MarshalBinary()
+		} else {
+			sh.body, _ = json.Marshal(req)
 		}
-		return []byte(fmt.Sprintf(`{"inputs": %s, "budget": %s}`, xs, budget))
+		return sh
 	}
-	if !mixed {
-		return shot{body: req(""), valid: true, kind: "default"}
+	switch phase {
+	case "uniform", "binary":
+		sh := encode(nil, phase == "binary")
+		sh.valid = true
+		return sh
 	}
+	binary := rng.IntN(4) == 0
+	var sh shot
 	switch k := rng.IntN(10); {
 	case k < 2:
-		return shot{body: req(""), valid: true, kind: "default"}
+		sh = encode(nil, binary)
 	case k < 3:
-		return shot{body: req(fmt.Sprintf(`{"iterations": %d}`, 1+rng.IntN(30))), valid: true, kind: "iterations"}
+		sh = encode(&Budget{Iterations: 1 + rng.IntN(30)}, binary)
 	case k < 4:
-		return shot{body: req(fmt.Sprintf(`{"tol": %g, "max_iter": 100}`, []float64{1e-2, 1e-4, 1e-6}[rng.IntN(3)])), valid: true, kind: "tol"}
+		sh = encode(&Budget{Tol: []float64{1e-2, 1e-4, 1e-6}[rng.IntN(3)], MaxIter: 100}, binary)
 	case k < 6:
 		d := []int{2, 5, 10, 20}[rng.IntN(4)]
-		return shot{body: req(fmt.Sprintf(`{"deadline_ms": %d, "tol": 1e-300, "max_iter": 1000}`, d)), valid: true, kind: "deadline", deadline: time.Duration(d) * time.Millisecond}
+		sh = encode(&Budget{DeadlineMs: float64(d), Tol: 1e-300, MaxIter: 1000}, binary)
+		sh.deadline = time.Duration(d) * time.Millisecond
+	default:
+		return badShot(rng, encode)
 	}
-	bad := [][]byte{
-		[]byte(`{"inputs": [[1, 2`), req(`{"iterations": 0, "tol": 5}`), req(`{"deadline_ms": -1}`), req(`{"iterations": 3, "max_iter": 4}`),
-		[]byte(`{"inputs": [[1, 2, 3]]}`), []byte(fmt.Sprintf(`{"inputs": %s, "seed": 4}`, xs)), []byte(`{"inputs": [[1e999]]}`),
-		[]byte(`{"inputs": [[` + strings.Repeat("0,", 1<<19) + `0]]}`), []byte(`{"inputs": []}`), []byte(`[]`),
+	sh.valid = true
+	return sh
+}
+
+// badShot draws a request the server must refuse: JSON or binary,
+// malformed, of the wrong shape or values, with a budget out of range, or
+// over the body limit.
+func badShot(rng *rand.Rand, encode func(*Budget, bool) shot) shot {
+	js := func(body string) shot { return shot{body: []byte(body)} }
+	bin := func(body []byte) shot { return shot{body: body, binary: true} }
+	ok := encode(nil, true).body
+	nan := bytes.Clone(ok)
+	binary.LittleEndian.PutUint32(nan[BinaryHeaderBytes+8:], math.Float32bits(float32(math.NaN())))
+	unknown := encode(nil, false)
+	unknown.body = bytes.Replace(unknown.body, []byte(`{"inputs"`), []byte(`{"seed":4,"inputs"`), 1)
+	bad := []shot{
+		js(`{"inputs": [[1, 2`), encode(&Budget{Tol: 5}, false), encode(&Budget{DeadlineMs: -1}, rng.IntN(2) == 0),
+		encode(&Budget{Iterations: 3, MaxIter: 4}, rng.IntN(2) == 0), js(`{"inputs": [[1, 2, 3]]}`), unknown, js(`{"inputs": [[1e999]]}`),
+		js(`{"inputs": [[` + strings.Repeat("0,", 1<<19) + `0]]}`), js(`{"inputs": []}`), js(`[]`),
+		bin(ok[:len(ok)-2]), bin([]byte(`{"inputs": [[1, 2, 3]]}`)), bin(nan), bin(binaryBody(binaryMagic, 2, 392, make([]float32, 784)...)),
 	}
-	return shot{body: bad[rng.IntN(len(bad))]}
+	sh := bad[rng.IntN(len(bad))]
+	sh.valid = false
+	return sh
 }
 
 // loadResult is what one phase measured.
@@ -119,8 +159,9 @@ type loadResult struct {
 	MeanBatchSize      float64     `json:"mean_batch_size"`
 }
 
-// TestLoad runs the server under concurrent clients on loopback, in two
-// phases: a mix of budgets and bad requests, then uniform requests. It
+// TestLoad runs the server under concurrent clients on loopback, in three
+// phases: a mix of budgets and bad requests (JSON and binary), then
+// uniform requests as JSON, then the same as binary bodies. It
 // checks that every valid request is answered 200, every bad one 4xx,
 // nothing 5xx, that every request gets exactly one response (the
 // server's own count agrees, and no sample is answered twice), and that
@@ -135,8 +176,8 @@ func TestLoad(t *testing.T) {
 
 	var results []loadResult
 	sent := 0
-	for _, phase := range []string{"mixed", "uniform"} {
-		r := loadPhase(t, client, base, ls, phase == "mixed")
+	for _, phase := range []string{"mixed", "uniform", "binary"} {
+		r := loadPhase(t, client, base, ls, phase)
 		r.MeanBatchSize = meanBatch(t, client, base, &sent, r.Requests)
 		results = append(results, r)
 		t.Logf("%s: %d clients, %.1f s: %d requests (%d valid, %d bad), %.0f valid/s; latency p50 %v ms, p99 %v ms; deadline overrun p99 %.2f ms, max %.2f ms (server's clock: p99 %.2f ms, max %.2f ms); mean batch %.1f; codes %v",
@@ -162,8 +203,8 @@ func TestLoad(t *testing.T) {
 }
 
 // loadPhase runs the clients for one phase and gathers what they saw.
-func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, mixed bool) loadResult {
-	r := loadResult{Phase: map[bool]string{true: "mixed", false: "uniform"}[mixed], Clients: ls.clients, Codes: map[int]int{},
+func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, phase string) loadResult {
+	r := loadResult{Phase: phase, Clients: ls.clients, Codes: map[int]int{},
 		P50ms: map[string]float64{}, P99ms: map[string]float64{}}
 	var mu sync.Mutex
 	lat := map[string][]float64{}
@@ -177,9 +218,9 @@ func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, 
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(c), 9))
 			for time.Now().Before(end) {
-				sh := drawShot(rng, 784, mixed)
+				sh := drawShot(rng, 784, phase)
 				t0 := time.Now()
-				code, resp, err := postOnce(client, base+"/v1/predict", sh.body)
+				code, resp, err := postAs(client, base+"/v1/predict", sh.contentType(), sh.body)
 				took := time.Since(t0)
 				mu.Lock()
 				r.Requests++
@@ -226,9 +267,10 @@ func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, 
 	return r
 }
 
-// postOnce sends one request and reads its whole response.
-func postOnce(client *http.Client, url string, body []byte) (int, []byte, error) {
-	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+// postAs sends one request with a body of contentType and reads its
+// whole response.
+func postAs(client *http.Client, url, contentType string, body []byte) (int, []byte, error) {
+	resp, err := client.Post(url, contentType, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -190,10 +190,10 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	s.metrics.inFlight.Inc()
 	defer s.metrics.inFlight.Dec()
 	if r.Method != http.MethodPost {
-		writeError(w, &httpError{code: http.StatusMethodNotAllowed, msg: "predict takes POST with a JSON body"})
+		writeError(w, &httpError{code: http.StatusMethodNotAllowed, msg: "predict takes POST with a JSON body (or " + BinaryContentType + ")"})
 		return
 	}
-	req, err := decodeRequest(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), s.model, s.cfg)
+	req, err := decodeRequest(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength, isBinary(r.Header.Get("Content-Type")), s.model, s.cfg)
 	if err != nil {
 		writeError(w, err)
 		return
