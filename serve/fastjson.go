@@ -179,56 +179,110 @@ func (p *fastParser) budget(b *Budget) bool {
 	}
 }
 
-// number returns the next JSON number's text, checked against JSON's
-// grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, and whether it
-// is an integer (no fraction or exponent).
-func (p *fastParser) number() (text []byte, integer, ok bool) {
+// number reads the next JSON number, checked against JSON's grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?. It returns its text,
+// whether it is an integer (no fraction or exponent), and its value when
+// that is exact without strconv (exact set): at most 15 significant
+// digits and a power of ten within ±22, where float64(m)·10^e or
+// float64(m)/10^e is the correctly rounded value (Clinger's fast path) —
+// the common case for inputs written from float32 (9 digits at most),
+// for which strconv would read the digits a second time.
+func (p *fastParser) number() (text []byte, integer bool, v float64, exact, ok bool) {
 	p.space()
 	start, b := p.i, p.b
-	digits := func() int {
+	var m uint64 // the significant digits read, while they fit 15
+	nd, exp10 := 0, 0
+	digits := func(fraction bool) int {
 		n := 0
-		for p.i < len(b) && b[p.i] >= '0' && b[p.i] <= '9' {
-			p.i++
+		for ; p.i < len(b) && b[p.i] >= '0' && b[p.i] <= '9'; p.i++ {
 			n++
+			if m == 0 && b[p.i] == '0' { // a leading zero: not significant
+				if fraction {
+					exp10--
+				}
+				continue
+			}
+			if nd++; nd <= 15 {
+				m = m*10 + uint64(b[p.i]-'0')
+				if fraction {
+					exp10--
+				}
+			}
 		}
 		return n
 	}
-	if p.i < len(b) && b[p.i] == '-' {
+	neg := p.i < len(b) && b[p.i] == '-'
+	if neg {
 		p.i++
 	}
 	switch {
 	case p.i < len(b) && b[p.i] == '0':
 		p.i++
-	case digits() == 0:
-		return nil, false, false
+	case digits(false) == 0:
+		return nil, false, 0, false, false
 	}
 	integer = true
 	if p.i < len(b) && b[p.i] == '.' {
 		p.i++
-		if digits() == 0 {
-			return nil, false, false
+		if digits(true) == 0 {
+			return nil, false, 0, false, false
 		}
 		integer = false
 	}
 	if p.i < len(b) && (b[p.i] == 'e' || b[p.i] == 'E') {
 		p.i++
+		sign := 1
 		if p.i < len(b) && (b[p.i] == '+' || b[p.i] == '-') {
+			if b[p.i] == '-' {
+				sign = -1
+			}
 			p.i++
 		}
-		if digits() == 0 {
-			return nil, false, false
+		e, n := 0, 0
+		for ; p.i < len(b) && b[p.i] >= '0' && b[p.i] <= '9'; p.i++ {
+			n++
+			if e < 1e6 {
+				e = e*10 + int(b[p.i]-'0')
+			}
 		}
+		if n == 0 {
+			return nil, false, 0, false, false
+		}
+		exp10 += sign * e
 		integer = false
 	}
-	return b[start:p.i], integer, true
+	v, exact = exactFloat(m, nd, exp10)
+	if neg {
+		v = -v
+	}
+	return b[start:p.i], integer, v, exact, true
 }
 
-// float reads a number as encoding/json does (ParseFloat of its text);
-// one out of float64's range is not in the subset.
-func (p *fastParser) float() (float64, bool) {
-	text, _, ok := p.number()
-	if !ok {
+// pow10 are the powers of ten that float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// exactFloat is m·10^exp10 when one rounding gives it: m of nd ≤ 15
+// significant digits (below 2⁵³) times or over an exact power of ten.
+func exactFloat(m uint64, nd, exp10 int) (float64, bool) {
+	switch {
+	case m == 0:
+		return 0, true
+	case nd > 15 || exp10 < -22 || exp10 > 22:
 		return 0, false
+	case exp10 < 0:
+		return float64(m) / pow10[-exp10], true
+	}
+	return float64(m) * pow10[exp10], true
+}
+
+// float reads a number as encoding/json does (ParseFloat of its text,
+// which the exact path equals); one out of float64's range is not in the
+// subset.
+func (p *fastParser) float() (float64, bool) {
+	text, _, v, exact, ok := p.number()
+	if !ok || exact {
+		return v, ok
 	}
 	v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(text), len(text)), 64)
 	return v, err == nil
@@ -236,7 +290,7 @@ func (p *fastParser) float() (float64, bool) {
 
 // int reads an integer number that fits an int.
 func (p *fastParser) int() (int, bool) {
-	text, integer, ok := p.number()
+	text, integer, _, _, ok := p.number()
 	if !ok || !integer {
 		return 0, false
 	}
