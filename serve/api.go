@@ -104,9 +104,11 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // size limit, well-formed JSON of known fields or (binary set) a binary
 // body (BinaryContentType), samples of the model's shape with finite
 // values in its range, a budget within the limits. size is the body's
-// announced length (−1: unknown), to read it into one buffer.
-func decodeRequest(body io.Reader, size int64, binary bool, m Model, cfg Config) (*PredictRequest, error) {
-	b, err := readBody(body, size, cfg.MaxBodyBytes)
+// announced length (−1: unknown), to read it into one buffer: scratch's,
+// when it is large enough (the request does not keep it), else a new one
+// left in scratch.
+func decodeRequest(body io.Reader, size int64, binary bool, scratch *[]byte, m Model, cfg Config) (*PredictRequest, error) {
+	b, err := readBody(body, size, cfg.MaxBodyBytes, scratch)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -137,13 +139,19 @@ func decodeRequest(body io.Reader, size int64, binary bool, m Model, cfg Config)
 }
 
 // readBody reads a body whose announced length is size (−1: unknown)
-// into a buffer of that length when it is within limit, saving the
-// regrowths of io.ReadAll; the reader enforces the limit itself.
-func readBody(body io.Reader, size, limit int64) ([]byte, error) {
+// into a buffer of that length when it is within limit — scratch's if it
+// is large enough, else a new one left in scratch — saving the regrowths
+// of io.ReadAll; the reader enforces the limit itself.
+func readBody(body io.Reader, size, limit int64, scratch *[]byte) ([]byte, error) {
 	if size <= 0 || size > limit {
 		return io.ReadAll(body)
 	}
-	buf := make([]byte, 0, size+1) // +1: room for the read that finds the end
+	buf := *scratch
+	if int64(cap(buf)) < size+1 { // +1: room for the read that finds the end
+		buf = make([]byte, 0, size+1)
+	}
+	buf = buf[:0]
+	defer func() { *scratch = buf }()
 	for {
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

@@ -27,7 +27,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeRequest(bytes.NewReader(body), -1, false, m, cfg)
+		req, err := decodeRequest(bytes.NewReader(body), -1, false, new([]byte), m, cfg)
 		checkDecoded(t, req, err, 3, cfg)
 	})
 }
@@ -57,7 +57,7 @@ func FuzzDecodeBinary(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := decodeRequest(bytes.NewReader(body), int64(len(body)), true, m, cfg)
+		req, err := decodeRequest(bytes.NewReader(body), int64(len(body)), true, new([]byte), m, cfg)
 		if !checkDecoded(t, req, err, 3, cfg) {
 			return
 		}
@@ -65,7 +65,7 @@ func FuzzDecodeBinary(f *testing.F) {
 		if err != nil || len(again) != len(body) {
 			t.Fatalf("a body of %d bytes accepted as %+v, which encodes to %d bytes: %v", len(body), req, len(again), err)
 		}
-		back, err := decodeRequest(bytes.NewReader(again), -1, true, m, cfg)
+		back, err := decodeRequest(bytes.NewReader(again), -1, true, new([]byte), m, cfg)
 		if err != nil || !reflect.DeepEqual(back, req) {
 			t.Fatalf("%+v encoded and decoded again: %+v, %v", req, back, err)
 		}

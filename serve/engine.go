@@ -15,6 +15,7 @@ import (
 type graphs struct {
 	sizes []int
 	evs   []*train.Evaluator
+	x     []float64 // the batch's inputs, stacked (reused: Predict copies them)
 }
 
 func newGraphs(m train.Model, maxBatch int) (*graphs, error) {
@@ -57,12 +58,13 @@ func run(ev *train.Evaluator, v any, x []float64, n int) ([]float64, error) {
 	return ev.Predict(x, n)
 }
 
-// inputs stacks the rows' inputs.
-func inputs(rows []*row) []float64 {
-	x := make([]float64, 0, len(rows)*len(rows[0].x))
+// inputs stacks the rows' inputs into g's buffer.
+func (g *graphs) inputs(rows []*row) []float64 {
+	x := g.x[:0]
 	for _, r := range rows {
 		x = append(x, r.x...)
 	}
+	g.x = x
 	return x
 }
 
@@ -72,7 +74,7 @@ func (s *Server) solveBatch(g *graphs, rows []*row) {
 	ev := g.fit(len(rows))
 	p := newPlan(rows, batchOf(ev), &s.model, s.departures)
 	s.metrics.batch.Observe(float64(len(rows)))
-	out, err := run(ev, p, inputs(rows), len(rows))
+	out, err := run(ev, p, g.inputs(rows), len(rows))
 	per := size(s.model.Output)
 	for i, r := range rows {
 		if p.early[i] {
@@ -120,7 +122,7 @@ func (s *Server) readout(g *graphs, batch []departure) {
 		rows[i] = d.row
 		r.z = append(r.z, d.z)
 	}
-	out, err := run(g.fit(len(rows)), r, inputs(rows), len(rows))
+	out, err := run(g.fit(len(rows)), r, g.inputs(rows), len(rows))
 	per := size(s.model.Output)
 	for i, d := range batch {
 		if err != nil {

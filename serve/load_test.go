@@ -25,13 +25,15 @@ import (
 // loadSettings are the load test's knobs: LOADTEST_CLIENTS concurrent
 // clients for LOADTEST_SECONDS per phase, LOADTEST_BATCH and
 // LOADTEST_WAIT_MS for the server; LOADTEST_OUT names a JSON file for
-// the figures (make loadtest sets larger values than go test's).
+// the figures (make loadtest sets larger values than go test's);
+// LOADTEST_PHASES picks phases (comma-separated; default all three).
 type loadSettings struct {
 	clients int
 	phase   time.Duration
 	batch   int
 	wait    time.Duration
 	out     string
+	phases  []string
 }
 
 func loadSettingsFromEnv(t *testing.T) loadSettings {
@@ -48,7 +50,24 @@ func loadSettingsFromEnv(t *testing.T) loadSettings {
 		return f
 	}
 	return loadSettings{clients: int(num("LOADTEST_CLIENTS", 16)), phase: time.Duration(num("LOADTEST_SECONDS", 1.5) * float64(time.Second)),
-		batch: int(num("LOADTEST_BATCH", 32)), wait: time.Duration(num("LOADTEST_WAIT_MS", 2) * float64(time.Millisecond)), out: os.Getenv("LOADTEST_OUT")}
+		batch: int(num("LOADTEST_BATCH", 32)), wait: time.Duration(num("LOADTEST_WAIT_MS", 2) * float64(time.Millisecond)), out: os.Getenv("LOADTEST_OUT"),
+		phases: phases(t, os.Getenv("LOADTEST_PHASES"))}
+}
+
+// phases parses LOADTEST_PHASES: a comma-separated subset of the phases,
+// all three when empty.
+func phases(t *testing.T, v string) []string {
+	all := []string{"mixed", "uniform", "binary"}
+	if v == "" {
+		return all
+	}
+	ps := strings.Split(v, ",")
+	for _, p := range ps {
+		if !slices.Contains(all, p) {
+			t.Fatalf("LOADTEST_PHASES=%q: %q is not one of %v", v, p, all)
+		}
+	}
+	return ps
 }
 
 // shot is one request of the load test: its body, whether it is valid,
@@ -152,11 +171,19 @@ type loadResult struct {
 	// ServerOverrunP99ms and ServerOverrunMaxms are the same by the
 	// server's own clock (server_ms: from the request's arrival, without
 	// the transport and the wait for the handler to run).
-	ServerOverrunP99ms float64     `json:"deadline_server_overrun_p99_ms,omitempty"`
-	ServerOverrunMaxms float64     `json:"deadline_server_overrun_max_ms,omitempty"`
-	Codes              map[int]int `json:"codes"`
-	Failures           []string    `json:"failures,omitempty"`
-	MeanBatchSize      float64     `json:"mean_batch_size"`
+	ServerOverrunP99ms float64 `json:"deadline_server_overrun_p99_ms,omitempty"`
+	ServerOverrunMaxms float64 `json:"deadline_server_overrun_max_ms,omitempty"`
+	// ServerP50ms and ServerP99ms are the valid requests' latency by the
+	// server's clock (server_ms).
+	ServerP50ms   float64     `json:"server_p50_ms"`
+	ServerP99ms   float64     `json:"server_p99_ms"`
+	Codes         map[int]int `json:"codes"`
+	Failures      []string    `json:"failures,omitempty"`
+	MeanBatchSize float64     `json:"mean_batch_size"`
+	// GCCycles and GCPauseMs are the process's garbage collections during
+	// the phase and their stop-the-world pauses in all (clients included).
+	GCCycles  uint32  `json:"gc_cycles"`
+	GCPauseMs float64 `json:"gc_pause_ms"`
 }
 
 // TestLoad runs the server under concurrent clients on loopback, in three
@@ -174,14 +201,19 @@ func TestLoad(t *testing.T) {
 	tr := &http.Transport{MaxIdleConnsPerHost: ls.clients}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 
-	var results []loadResult
+	solo := soloLatency(t, s, 300)
+	t.Logf("%s: %d requests, p50 %.2f ms, p99 %.2f ms: the machine's own p99/p50 for one request's work is %.1f",
+		solo.Phase, solo.Requests, solo.P50ms["all"], solo.P99ms["all"], solo.P99ms["all"]/solo.P50ms["all"])
+	results := []loadResult{solo}
 	sent := 0
-	for _, phase := range []string{"mixed", "uniform", "binary"} {
+	var batches [2]float64 // the server's batch sizes so far: sum and count
+	meanBatch(t, client, base, &sent, 0, &batches)
+	for _, phase := range ls.phases {
 		r := loadPhase(t, client, base, ls, phase)
-		r.MeanBatchSize = meanBatch(t, client, base, &sent, r.Requests)
+		r.MeanBatchSize = meanBatch(t, client, base, &sent, r.Requests, &batches)
 		results = append(results, r)
-		t.Logf("%s: %d clients, %.1f s: %d requests (%d valid, %d bad), %.0f valid/s; latency p50 %v ms, p99 %v ms; deadline overrun p99 %.2f ms, max %.2f ms (server's clock: p99 %.2f ms, max %.2f ms); mean batch %.1f; codes %v",
-			r.Phase, r.Clients, r.Seconds, r.Requests, r.Valid, r.Bad, r.ValidPerSec, r.P50ms, r.P99ms, r.OverrunP99ms, r.OverrunMaxms, r.ServerOverrunP99ms, r.ServerOverrunMaxms, r.MeanBatchSize, r.Codes)
+		t.Logf("%s: %d clients, %.1f s: %d requests (%d valid, %d bad), %.0f valid/s; latency p50 %v ms, p99 %v ms (server's clock: p50 %.1f ms, p99 %.1f ms); deadline overrun p99 %.2f ms, max %.2f ms (server's clock: p99 %.2f ms, max %.2f ms); mean batch %.1f; codes %v; %d GCs, %.1f ms of GC pauses",
+			r.Phase, r.Clients, r.Seconds, r.Requests, r.Valid, r.Bad, r.ValidPerSec, r.P50ms, r.P99ms, r.ServerP50ms, r.ServerP99ms, r.OverrunP99ms, r.OverrunMaxms, r.ServerOverrunP99ms, r.ServerOverrunMaxms, r.MeanBatchSize, r.Codes, r.GCCycles, r.GCPauseMs)
 		for _, f := range r.Failures {
 			t.Error(f)
 		}
@@ -202,13 +234,49 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// soloLatency is the reference for the phases' p99/p50: n requests of
+// one sample without budget, one at a time, in process (Server.Predict,
+// batches of one) — no queue to wait in and no other request, so their
+// spread is the machine's (its other load, the scheduler, the garbage
+// collector), not the server's.
+func soloLatency(t *testing.T, s *Server, n int) loadResult {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 7))
+	var ms []float64
+	start := time.Now()
+	for range n {
+		req := &PredictRequest{Inputs: inputsOf(rng, 1, 784)}
+		t0 := time.Now()
+		if _, err := s.Predict(req); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, float64(time.Since(t0))/1e6)
+	}
+	return loadResult{Phase: "solo", Clients: 1, Seconds: time.Since(start).Seconds(), Requests: n, Valid: n,
+		P50ms: map[string]float64{"all": quantile(ms, 0.5)}, P99ms: map[string]float64{"all": quantile(ms, 0.99)}}
+}
+
 // loadPhase runs the clients for one phase and gathers what they saw.
 func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, phase string) loadResult {
 	r := loadResult{Phase: phase, Clients: ls.clients, Codes: map[int]int{},
 		P50ms: map[string]float64{}, P99ms: map[string]float64{}}
 	var mu sync.Mutex
 	lat := map[string][]float64{}
-	var overruns, serverOverruns []float64
+	var overruns, serverOverruns, serverMs []float64
+	// In the uniform phases each client cycles through a few bodies drawn
+	// before the clock starts: encoding 784 numbers per request would
+	// spend the process's CPU (clients and server share it) on the clients.
+	drawn := make([][]shot, ls.clients)
+	if phase != "mixed" {
+		for c := range drawn {
+			rng := rand.New(rand.NewPCG(uint64(c), 9))
+			for range 8 {
+				drawn[c] = append(drawn[c], drawShot(rng, 784, phase))
+			}
+		}
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	end := time.Now().Add(ls.phase)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -217,11 +285,18 @@ func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, 
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(c), 9))
-			for time.Now().Before(end) {
-				sh := drawShot(rng, 784, phase)
+			for i := 0; time.Now().Before(end); i++ {
+				var sh shot
+				if len(drawn[c]) > 0 {
+					sh = drawn[c][i%len(drawn[c])]
+				} else {
+					sh = drawShot(rng, 784, phase)
+				}
 				t0 := time.Now()
 				code, resp, err := postAs(client, base+"/v1/predict", sh.contentType(), sh.body)
 				took := time.Since(t0)
+				var pr PredictResponse
+				answered := sh.valid && code == 200 && json.Unmarshal(resp, &pr) == nil
 				mu.Lock()
 				r.Requests++
 				switch {
@@ -238,10 +313,12 @@ func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, 
 					ms := float64(took) / 1e6
 					lat[sh.kind] = append(lat[sh.kind], ms)
 					lat["all"] = append(lat["all"], ms)
+					if answered {
+						serverMs = append(serverMs, pr.ServerMs)
+					}
 					if sh.deadline > 0 {
 						overruns = append(overruns, ms-float64(sh.deadline)/1e6)
-						var pr PredictResponse
-						if json.Unmarshal(resp, &pr) == nil {
+						if answered {
 							serverOverruns = append(serverOverruns, pr.ServerMs-float64(sh.deadline)/1e6)
 						}
 					}
@@ -254,12 +331,17 @@ func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, 
 	}
 	wg.Wait()
 	r.Seconds = time.Since(start).Seconds()
+	runtime.ReadMemStats(&ms1)
+	r.GCCycles, r.GCPauseMs = ms1.NumGC-ms0.NumGC, float64(ms1.PauseTotalNs-ms0.PauseTotalNs)/1e6
 	r.ValidPerSec = float64(r.Valid) / r.Seconds
 	for k, v := range lat {
 		r.P50ms[k], r.P99ms[k] = quantile(v, 0.5), quantile(v, 0.99)
 	}
 	if len(overruns) > 0 {
 		r.OverrunP99ms, r.OverrunMaxms = quantile(overruns, 0.99), quantile(overruns, 1)
+	}
+	if len(serverMs) > 0 {
+		r.ServerP50ms, r.ServerP99ms = quantile(serverMs, 0.5), quantile(serverMs, 0.99)
 	}
 	if len(serverOverruns) > 0 {
 		r.ServerOverrunP99ms, r.ServerOverrunMaxms = quantile(serverOverruns, 0.99), quantile(serverOverruns, 1)
@@ -288,8 +370,9 @@ func quantile(v []float64, q float64) float64 {
 
 // meanBatch scrapes /metrics: the server's count of predict responses
 // must equal the requests sent so far (each answered exactly once), and
-// it returns the mean batch size so far.
-func meanBatch(t *testing.T, client *http.Client, base string, sent *int, phase int) float64 {
+// it returns the mean size of the batches since the last scrape, whose
+// sum and count it keeps in prev.
+func meanBatch(t *testing.T, client *http.Client, base string, sent *int, phase int, prev *[2]float64) float64 {
 	t.Helper()
 	*sent += phase
 	resp, err := client.Get(base + "/metrics")
@@ -320,6 +403,7 @@ func meanBatch(t *testing.T, client *http.Client, base string, sent *int, phase 
 	if int(counted) != *sent {
 		t.Errorf("the server counted %v predict responses, the clients sent %d requests", counted, *sent)
 	}
+	sum, count, *prev = sum-prev[0], count-prev[1], [2]float64{sum, count}
 	if count == 0 {
 		return 0
 	}

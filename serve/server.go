@@ -33,7 +33,15 @@ type Server struct {
 	graphs     []*graphs      // per worker, then the readout's
 	duplicates atomic.Int64   // rows answered twice: always zero
 	stopOnce   sync.Once
+	// bodies holds *[]byte buffers that request bodies are read into and
+	// that outlive no request: fewer allocations, fewer collections, whose
+	// stop-the-world pauses a loaded machine stretches.
+	bodies sync.Pool
 }
+
+// maxPooledBody is the largest body buffer kept for reuse: a rare large
+// body should not pin its buffer.
+const maxPooledBody = 256 << 10
 
 // New compiles the model's graphs for every batch size up to
 // cfg.MaxBatch (one set per worker and one for the readout) and starts
@@ -47,7 +55,7 @@ func New(m Model, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{model: m, cfg: cfg, queue: newQueue(cfg.MaxBatch, cfg.MaxWait), metrics: newMetrics(cfg.MaxBatch),
-		departures: make(chan departure, 2*cfg.Workers*cfg.MaxBatch)}
+		departures: make(chan departure, 2*cfg.Workers*cfg.MaxBatch), bodies: sync.Pool{New: func() any { return new([]byte) }}}
 	for range cfg.Workers + 1 {
 		g, err := newGraphs(m.Net, cfg.MaxBatch)
 		if err != nil {
@@ -193,7 +201,11 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &httpError{code: http.StatusMethodNotAllowed, msg: "predict takes POST with a JSON body (or " + BinaryContentType + ")"})
 		return
 	}
-	req, err := decodeRequest(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength, isBinary(r.Header.Get("Content-Type")), s.model, s.cfg)
+	scratch := s.bodies.Get().(*[]byte)
+	req, err := decodeRequest(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength, isBinary(r.Header.Get("Content-Type")), scratch, s.model, s.cfg)
+	if cap(*scratch) <= maxPooledBody {
+		s.bodies.Put(scratch)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
