@@ -17,8 +17,7 @@ import (
 )
 
 // TestShardFlagErrors: bad -shard, -shards and -merge values are usage
-// errors that say what is wrong, before anything runs; so is -shard or
-// -merge for an experiment that cannot be sharded.
+// errors that say what is wrong, before anything runs.
 func TestShardFlagErrors(t *testing.T) {
 	out := t.TempDir()
 	for _, c := range []struct {
@@ -32,7 +31,6 @@ func TestShardFlagErrors(t *testing.T) {
 		{[]string{"-shards", "2", "-out", out}, "needs a shard index"},
 		{[]string{"-merge", out, "-shard", "0/2"}, "takes no -shard"},
 		{[]string{"-merge", filepath.Join(out, "none")}, "holds no run"},
-		{[]string{"-experiment", "toy", "-quick", "-shard", "0/2", "-out", filepath.Join(out, "toy")}, "draws its figures from all its models"},
 	} {
 		err := run(context.Background(), c.args, io.Discard, io.Discard)
 		if !experiments.UsageError(err) || !strings.Contains(err.Error(), c.want) {

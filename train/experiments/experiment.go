@@ -67,6 +67,9 @@ func Run(ctx context.Context, opts Options) (*report.Report, error) {
 	if err := claim(s, opts.Stderr); err != nil {
 		return nil, err
 	}
+	if s.Shard.Active() && shardsBySeed(e) {
+		return nil, runSeedUnit(ctx, e, s)
+	}
 	rep, err := e.Run(ctx, s)
 	switch {
 	case err != nil && ctx.Err() != nil:

@@ -18,9 +18,11 @@ import (
 // from the run's configuration and code version) and writes report.json,
 // report.md, the plots and metrics.jsonl as a single process running
 // every unit would, and for a multi-seed run each seed's report and the
-// combined one. A missing or mismatched unit is a *MergeError naming
-// each and the shard to rerun; nothing is written then. opts gives the
-// writers and the command line.
+// combined one. For an experiment whose units are whole seeds (see
+// Shard) the shards wrote each seed's report; the merge checks them and
+// writes the combined one (see mergeSeedUnits). A missing or mismatched
+// unit is a *MergeError naming each and the shard to rerun; nothing is
+// written then. opts gives the writers and the command line.
 func Merge(ctx context.Context, dir string, opts Options) (*report.Report, error) {
 	man, err := readManifest(dir)
 	switch {
@@ -30,6 +32,9 @@ func Merge(ctx context.Context, dir string, opts Options) (*report.Report, error
 		return nil, usagef("-merge %s: the folder holds no run (no %s); give the -out folder the shards shared", dir, ManifestFile)
 	case man.Shards == 0:
 		return nil, usagef("-merge %s: the folder holds a run of one process, which writes its own report; -merge is for runs made with -shard", dir)
+	}
+	if e, ok := All()[man.Experiment]; ok && shardsBySeed(e) {
+		return mergeSeedUnits(dir, man, opts)
 	}
 	seeds := man.Settings["seeds"]
 	if seeds == "" {

@@ -143,10 +143,9 @@ func (c *comparison) run(ctx context.Context, o Options) (*report.Report, error)
 		}
 	}
 	logf("%s on %s: writing to %s", c.experiment, c.dataset, dir)
-	if o.Shard.Active() || o.merge {
-		if c.finish != nil {
-			return nil, usagef("%s draws its figures from all its models together after training; -shard and -merge take the experiments without (classify, ablation)", c.experiment)
-		}
+	if (o.Shard.Active() || o.merge) && c.finish != nil {
+		// Such an experiment shards by seed and never gets here (shardsBySeed).
+		return nil, fmt.Errorf("experiments: %s draws its figures from all its models together after training: its shards' units must be whole seeds, not models", c.experiment)
 	}
 	if o.Shard.Active() {
 		return nil, c.runShard(ctx, o, dir, logf)

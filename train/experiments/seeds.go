@@ -40,6 +40,9 @@ func runSeeds(ctx context.Context, e Experiment, opts Options) (*report.Report, 
 	if err := claim(s, opts.Stderr); err != nil {
 		return nil, err
 	}
+	if opts.Shard.Active() && shardsBySeed(e) {
+		return nil, runSeedUnits(ctx, opts)
+	}
 	if opts.Shard.Active() {
 		return nil, runSeedsShard(ctx, e, opts)
 	}

@@ -11,11 +11,14 @@ import (
 
 // Shard selects part of a run's training units for one process of a
 // cluster job (a Slurm array task, a Kubernetes Indexed Job's pod). The
-// units are the experiment's models, seed by seed, in a stable order:
-// unit k = seed position × models + model position, models in the order
-// the experiment lists them. Shard Index of Count trains the units with
-// k mod Count = Index. The zero value (Count 0) is no sharding: every
-// unit, one after another, as a single process.
+// units are in a stable order. For classify and ablation they are the
+// models, seed by seed: unit k = seed position × models + model position,
+// models in the order the experiment lists them. For every other
+// experiment a unit is a whole seed: unit k is the seed at position k of
+// -seeds, and a run of one seed is one unit (see shardsBySeed). Shard
+// Index of Count trains the units with k mod Count = Index. The zero
+// value (Count 0) is no sharding: every unit, one after another, as a
+// single process.
 type Shard struct {
 	Index, Count int
 }
