@@ -11,7 +11,6 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
-	"github.com/implicit-ml/implicit/layers/conv"
 	"github.com/implicit-ml/implicit/layers/fourier"
 	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
@@ -194,8 +193,9 @@ func ablationReason(ctx context.Context, s Settings) (*report.Report, error) {
 	trainSet := datasets.ParitySequences(trainN, n, s.Seed)
 	test := datasets.ParitySequences(testN, 4*n, s.Seed+1000)
 	mk := func(name, desc string, icfg *layers.ImplicitConfig) *network.Network {
-		return reasonModel(name, ablationKind(icfg), desc, s.Dtype, s.Seed, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
-			cell := conv.NewConvCellHidden(sc, "cell", ch, hid, []int{-1}, layers.ReLU)
+		spec := network.Spec{Name: name, Kind: ablationKind(icfg), Description: desc, Dtype: s.Dtype, Seed: s.Seed}
+		return ReasonModel(spec, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
+			cell := ReasonCell(sc, "cell", ch, hid)
 			if icfg == nil {
 				return (&layers.Unrolled{Cell: cell, Steps: n}).Fwd(inj)
 			}

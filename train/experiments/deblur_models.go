@@ -60,6 +60,29 @@ func (n deblurNets) models(dt tensor.Dtype, icfg layers.ImplicitConfig, iters in
 	return out
 }
 
+// DeblurModel builds one model of the deblurring experiment, called name,
+// on images blurred by a, at the experiment's sizes (a residual CNN
+// denoiser of 5 3×3 convolutions with channels channels, 16 when 0; PGD's
+// λ = 0.02): op "once" is the unconstrained denoiser applied once to Aᵀx;
+// "pgd" and "hqs" are the implicit operators with every convolution's
+// operator norm ≤ 1, run under icfg for iters plain iterations from
+// y₀ = Aᵀx (0 solves for the fixed point from there).
+func DeblurModel(name, op string, a *imaging.Blur, channels int, dt tensor.Dtype, seed uint64, icfg layers.ImplicitConfig, iters int) (*network.Network, error) {
+	if op != "once" && op != "pgd" && op != "hqs" {
+		return nil, fmt.Errorf("experiments: deblur model %q: want once, pgd or hqs", op)
+	}
+	if a == nil || channels < 0 {
+		return nil, fmt.Errorf("experiments: deblur model %q needs a blur operator and channels ≥ 0 (0: 16), got %d", op, channels)
+	}
+	st := defaultDeblurSettings()
+	if channels > 0 {
+		st.channels = channels
+	}
+	st.trainIters, st.evalT = iters, iters // for the description
+	m, _ := deblurNets{a: a, st: st, seed: seed}.build(deblurRecipe{name: name, op: op}, dt, icfg, iters, nil)
+	return m, nil
+}
+
 // deblurHandle records the cell and the implicit layer a build of an
 // implicit model created, for the curves.
 type deblurHandle struct {

@@ -114,37 +114,53 @@ func (Reason) Run(ctx context.Context, s Settings) (*report.Report, error) {
 func reasonModels(s Settings, rs reasonSizes) []model {
 	n, ch, hid := reasonTrainLen, s.Hidden, rs.hidden
 	icfg := layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: s.Backward}
-	cell := func(sc *layers.Scope, name string) *conv.ConvCell {
-		return conv.NewConvCellHidden(sc, name, ch, hid, []int{-1}, layers.ReLU)
+	spec := func(name, kind, desc string) network.Spec {
+		return network.Spec{Name: name, Kind: kind, Description: desc, Dtype: s.Dtype, Seed: s.Seed}
 	}
 	models := []model{
-		reasonModel("implicit-loop", train.KindImplicit,
-			fmt.Sprintf("embed → causal ReLU conv cell (%d channels, hidden layer of %d, weight-tied, %s, %s) → readout", ch, hid, s.Solver.Name(), s.Backward.Name()),
-			s.Dtype, s.Seed, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
-				return sc.Implicit("loop", cell(sc, "cell"), icfg).Fwd(inj)
+		ReasonModel(spec("implicit-loop", train.KindImplicit,
+			fmt.Sprintf("embed → causal ReLU conv cell (%d channels, hidden layer of %d, weight-tied, %s, %s) → readout", ch, hid, s.Solver.Name(), s.Backward.Name())),
+			n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
+				return sc.Implicit("loop", ReasonCell(sc, "cell", ch, hid), icfg).Fwd(inj)
 			}),
-		reasonModel(fmt.Sprintf("unrolled-%d", n), train.KindUnrolled,
-			fmt.Sprintf("the same weight-tied cell unrolled %d times (the training length), backpropagated through", n),
-			s.Dtype, s.Seed, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
-				return (&layers.Unrolled{Cell: cell(sc, "cell"), Steps: n}).Fwd(inj)
+		ReasonModel(spec(fmt.Sprintf("unrolled-%d", n), train.KindUnrolled,
+			fmt.Sprintf("the same weight-tied cell unrolled %d times (the training length), backpropagated through", n)),
+			n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
+				return (&layers.Unrolled{Cell: ReasonCell(sc, "cell", ch, hid), Steps: n}).Fwd(inj)
 			}),
 	}
 	for _, depth := range rs.depths {
-		models = append(models, reasonModel(fmt.Sprintf("explicit-stack-%d", depth), train.KindExplicit,
-			fmt.Sprintf("embed → %d untied causal conv layers (%d channels) → readout", depth, ch),
-			s.Dtype, s.Seed, n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
-				shape := tensor.Shape{inj.Shape()[0], inj.Shape()[1] / hid * ch}
-				z := inj.Graph().AddNode(G.NewConstant(tensor.New(tensor.WithShape(shape...), tensor.Of(s.Dtype)), G.WithName("zeros")))
-				for k := 0; k < depth; k++ {
-					var err error
-					if z, err = cell(sc, fmt.Sprintf("layer%d", k)).Apply(z, G.Nodes{inj}); err != nil {
-						return nil, err
-					}
-				}
-				return z, nil
+		models = append(models, ReasonModel(spec(fmt.Sprintf("explicit-stack-%d", depth), train.KindExplicit,
+			fmt.Sprintf("embed → %d untied causal conv layers (%d channels) → readout", depth, ch)),
+			n, ch, hid, func(sc *layers.Scope, inj *G.Node) (*G.Node, error) {
+				return ReasonStack(sc, inj, ch, hid, depth)
 			}))
 	}
 	return models
+}
+
+// ReasonCell is the reason experiment's cell, named name: a causal
+// convolution over each position and the one before it, ch channels
+// through a ReLU hidden layer of hid, with an injection of hid channels
+// per position.
+func ReasonCell(sc *layers.Scope, name string, ch, hid int) *conv.ConvCell {
+	return conv.NewConvCellHidden(sc, name, ch, hid, []int{-1}, layers.ReLU)
+}
+
+// ReasonStack is the body of the reason experiment's explicit stacks:
+// depth untied copies of ReasonCell ("layer0", "layer1", …) applied in
+// turn from z = 0, each seeing the injection inj (B, n·hid); the state is
+// (B, n·ch).
+func ReasonStack(sc *layers.Scope, inj *G.Node, ch, hid, depth int) (*G.Node, error) {
+	shape := tensor.Shape{inj.Shape()[0], inj.Shape()[1] / hid * ch}
+	z := inj.Graph().AddNode(G.NewConstant(tensor.New(tensor.WithShape(shape...), tensor.Of(inj.Dtype())), G.WithName("zeros")))
+	for k := 0; k < depth; k++ {
+		var err error
+		if z, err = ReasonCell(sc, fmt.Sprintf("layer%d", k), ch, hid).Apply(z, G.Nodes{inj}); err != nil {
+			return nil, err
+		}
+	}
+	return z, nil
 }
 
 // reasonEval evaluates every model at every test length (and the
@@ -232,10 +248,14 @@ func (r *reasonEval) figures(dir string, rep *report.Report) error {
 	return reasonFigure(filepath.Join(dir, "reason_position_accuracy_vs_t.png"), rep, r.posCurves, r.sizes, "pos_acc", "per-position accuracy")
 }
 
-// reasonModel builds embed → body → readout over strings of length n;
-// body maps the injection (B, n·inj) to the state (B, n·ch).
-func reasonModel(name, kind, desc string, dt tensor.Dtype, seed uint64, n, ch, injCh int, body func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network {
-	m := network.Spec{Name: name, Kind: kind, Description: desc, Dtype: dt, Seed: seed, Input: []int{n}, Target: []int{n, 2}}
+// ReasonModel builds a model of the reason experiment, embed → body →
+// readout over strings of length n with the per-position cross-entropy;
+// body maps the injection (B, n·injCh) to the state (B, n·ch). spec names
+// the model (Name, Kind, Description, Dtype, Seed); ReasonModel sets its
+// Input, Target, Body and Loss.
+func ReasonModel(spec network.Spec, n, ch, injCh int, body func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network {
+	m := spec
+	m.Input, m.Target = []int{n}, []int{n, 2}
 	m.Body = func(s *layers.Scope, x *G.Node) (*G.Node, error) {
 		b, sz := x.Shape()[0], x.Shape()[1]
 		xr, err := G.Reshape(x, tensor.Shape{b * sz, 1})

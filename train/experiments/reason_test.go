@@ -10,7 +10,7 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
-	"github.com/implicit-ml/implicit/layers/conv"
+	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
 )
 
@@ -26,8 +26,9 @@ func TestReasonLoopTrainsAndExtrapolates(t *testing.T) {
 	const n, ch = 32, 16
 	stop := deq.Stop{Tol: 1e-5, MaxIter: 2*n + 8}
 	icfg := layers.ImplicitConfig{Forward: deq.Picard{}, Stop: stop, Backward: deq.IFT{Solver: deq.Picard{}, Stop: stop}}
-	m := reasonModel("loop", train.KindImplicit, "", tensor.Float32, 3, n, ch, 2*ch, func(s *layers.Scope, inj *G.Node) (*G.Node, error) {
-		return s.Implicit("loop", conv.NewConvCellHidden(s, "cell", ch, 2*ch, []int{-1}, layers.ReLU), icfg).Fwd(inj)
+	spec := network.Spec{Name: "loop", Kind: train.KindImplicit, Dtype: tensor.Float32, Seed: 3}
+	m := ReasonModel(spec, n, ch, 2*ch, func(s *layers.Scope, inj *G.Node) (*G.Node, error) {
+		return s.Implicit("loop", ReasonCell(s, "cell", ch, 2*ch), icfg).Fwd(inj)
 	})
 	data := datasets.ParitySequences(8000, n, 3)
 	if _, err := train.Fit(context.Background(), m, data, train.Config{Epochs: 2, BatchSize: 64, Seed: 3, Optimizer: train.OptimizerConfig{LR: 1e-2, ClipNorm: 1}}); err != nil {
