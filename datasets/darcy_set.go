@@ -2,7 +2,6 @@ package datasets
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -121,9 +120,9 @@ type DarcyNorm struct {
 // Norm returns the statistics of d's inputs and targets. An empty set
 // gives means 0 and deviations 1.
 func (d *DarcySet) Norm() DarcyNorm {
-	am, as := darcyMeanStd(d.A)
-	um, us := darcyMeanStd(d.U)
-	return DarcyNorm{AMean: am, AStd: as, UMean: um, UStd: us}
+	am, as := meanStd(d.A)
+	um, us := meanStd(d.U)
+	return DarcyNorm{AMean: float32(am), AStd: float32(as), UMean: float32(um), UStd: float32(us)}
 }
 
 // Normalized returns a copy of d with every input value x mapped to
@@ -134,7 +133,7 @@ func (d *DarcySet) Normalized(nm DarcyNorm) *DarcySet {
 	out := *d
 	out.A = make([]float32, len(d.A))
 	out.U = make([]float32, len(d.U))
-	as, us := darcyStd(nm.AStd), darcyStd(nm.UStd)
+	as, us := usableStd(nm.AStd), usableStd(nm.UStd)
 	for i, v := range d.A {
 		out.A[i] = (v - nm.AMean) / as
 	}
@@ -148,34 +147,8 @@ func (d *DarcySet) Normalized(nm DarcyNorm) *DarcySet {
 // solution values in place, y ← y·UStd + UMean: the inverse of
 // Normalized on U, for errors in physical units.
 func (nm DarcyNorm) DenormalizeTarget(y []float32) {
-	us := darcyStd(nm.UStd)
+	us := usableStd(nm.UStd)
 	for i, v := range y {
 		y[i] = v*us + nm.UMean
 	}
-}
-
-func darcyStd(s float32) float32 {
-	if !(s > 0) || math.IsInf(float64(s), 1) {
-		return 1
-	}
-	return s
-}
-
-// darcyMeanStd returns the mean and population deviation of x, in two
-// float64 passes so that millions of float32 values lose no digits.
-func darcyMeanStd(x []float32) (mean, std float32) {
-	if len(x) == 0 {
-		return 0, 1
-	}
-	var s float64
-	for _, v := range x {
-		s += float64(v)
-	}
-	m := s / float64(len(x))
-	var s2 float64
-	for _, v := range x {
-		e := float64(v) - m
-		s2 += e * e
-	}
-	return float32(m), float32(math.Sqrt(s2 / float64(len(x))))
 }

@@ -2,7 +2,6 @@ package datasets
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 )
@@ -145,21 +144,8 @@ func (d *Labeled) Split(n int, seed uint64) (rest, held *Labeled) {
 // all pixels, so that training statistics can standardise the test set;
 // it returns 0, 1 when there are none.
 func (d *Labeled) MeanStd() (mean, std float32) {
-	if len(d.X) == 0 {
-		return 0, 1
-	}
-	// Two passes in float64: 47 million float32 sums would lose digits.
-	var s float64
-	for _, v := range d.X {
-		s += float64(v)
-	}
-	m := s / float64(len(d.X))
-	var s2 float64
-	for _, v := range d.X {
-		e := float64(v) - m
-		s2 += e * e
-	}
-	return float32(m), float32(math.Sqrt(s2 / float64(len(d.X))))
+	m, sd := meanStd(d.X)
+	return float32(m), float32(sd)
 }
 
 // Standardize maps every pixel x to (x − mean)/std in place. A std that

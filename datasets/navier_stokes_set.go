@@ -3,7 +3,6 @@ package datasets
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -98,8 +97,8 @@ func (d *NavierStokesSet) TargetShape() []int { return []int{1, d.S, d.S} }
 // short: that is a caller bug, not bad data.
 func (d *NavierStokesSet) Sample(i int, x, y []float32) {
 	p := d.S * d.S
-	fm, fs := d.Normalization.FMean, nsStd(d.Normalization.FStd)
-	wm, ws := d.Normalization.WMean, nsStd(d.Normalization.WStd)
+	fm, fs := d.Normalization.FMean, usableStd(d.Normalization.FStd)
+	wm, ws := d.Normalization.WMean, usableStd(d.Normalization.WStd)
 	for k, v := range d.F[2*i*p : 2*(i+1)*p] {
 		x[k] = float32((v - fm) / fs)
 	}
@@ -284,8 +283,8 @@ type NavierStokesNorm struct {
 // Norm returns the statistics of d's forcings and vorticities. An empty
 // set gives means 0 and deviations 1.
 func (d *NavierStokesSet) Norm() NavierStokesNorm {
-	fm, fs := nsMeanStd(d.F)
-	wm, ws := nsMeanStd(d.Omega)
+	fm, fs := meanStd(d.F)
+	wm, ws := meanStd(d.Omega)
 	return NavierStokesNorm{FMean: fm, FStd: fs, WMean: wm, WStd: ws}
 }
 
@@ -303,31 +302,8 @@ func (d *NavierStokesSet) Normalized(nm NavierStokesNorm) *NavierStokesSet {
 // vorticity in place, y ← y·WStd + WMean: the inverse of Sample's map on
 // ω, for errors in physical units.
 func (nm NavierStokesNorm) DenormalizeTarget(y []float32) {
-	ws := nsStd(nm.WStd)
+	ws := usableStd(nm.WStd)
 	for i, v := range y {
 		y[i] = float32(float64(v)*ws + nm.WMean)
 	}
-}
-
-func nsStd(s float64) float64 {
-	if !(s > 0) || math.IsInf(s, 1) {
-		return 1
-	}
-	return s
-}
-
-func nsMeanStd(x []float64) (mean, std float64) {
-	if len(x) == 0 {
-		return 0, 1
-	}
-	var s float64
-	for _, v := range x {
-		s += v
-	}
-	m := s / float64(len(x))
-	var s2 float64
-	for _, v := range x {
-		s2 += (v - m) * (v - m)
-	}
-	return m, math.Sqrt(s2 / float64(len(x)))
 }
