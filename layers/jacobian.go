@@ -194,14 +194,7 @@ func (op *actDerivOp) Do(vals ...G.Value) (G.Value, error) {
 		}
 	}
 	t := op.Output()
-	switch d := t.Data().(type) {
-	case []float64:
-		copy(d, out)
-	case []float32:
-		for i, v := range out {
-			d[i] = float32(v)
-		}
-	}
+	setFloats64(t, out)
 	return t, nil
 }
 

@@ -310,14 +310,7 @@ func (op *reparamOp) Do(vals ...G.Value) (G.Value, error) {
 		return G.NewF64(out[0]), nil
 	}
 	t := op.Output()
-	switch d := t.Data().(type) {
-	case []float64:
-		copy(d, out)
-	case []float32:
-		for i, v := range out {
-			d[i] = float32(v)
-		}
-	}
+	setFloats64(t, out)
 	return t, nil
 }
 

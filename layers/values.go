@@ -5,6 +5,7 @@ import (
 
 	"github.com/implicit-ml/implicit/internal/opkit"
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // Floats64 returns a copy of a node's current value as float64s,
@@ -25,6 +26,20 @@ func Floats64(v G.Value) ([]float64, error) {
 		out[i] = float64(x)
 	}
 	return out, nil
+}
+
+// setFloats64 writes vals into t, converting them to t's float dtype:
+// the inverse of Floats64, for ops that compute in float64 whatever
+// their dtype. t holds len(vals) values.
+func setFloats64(t *tensor.Dense, vals []float64) {
+	switch d := t.Data().(type) {
+	case []float64:
+		copy(d, vals)
+	case []float32:
+		for i, v := range vals {
+			d[i] = float32(v)
+		}
+	}
 }
 
 // Scalar returns a scalar node's value as float64.
