@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -75,7 +76,7 @@ func run() error {
 	if !ok {
 		return fmt.Errorf("-workload %q: want one of %s", f.workload, strings.Join(workloadNames(), ", "))
 	}
-	f.batch = orInt(f.batch, w.batch)
+	f.batch = cmp.Or(f.batch, w.batch)
 	if f.steps < 0 {
 		f.steps = w.steps
 	}
@@ -121,7 +122,7 @@ func run() error {
 		if reps <= 0 {
 			reps = max(3, w.inferSamples/b) // about a second: shorter runs varied by ±20%
 		}
-		sps, err := timeInference(m, ds, b, orInt(f.inferIters, w.inferIters), reps)
+		sps, err := timeInference(m, ds, b, cmp.Or(f.inferIters, w.inferIters), reps)
 		if err != nil {
 			return err
 		}

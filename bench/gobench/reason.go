@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
@@ -29,12 +30,12 @@ const (
 // loop), "unrolled" (the cell unrolled 32 times) or "explicit" (32 untied
 // conv layers), on synthetic parity strings both sides generate alike.
 func reasonSetup(f *flags) (train.Model, train.Dataset, error) {
-	stop := deq.Stop{Tol: orFloat(f.tol, reasonTol), MaxIter: orInt(f.maxIter, reasonMaxIter)}
+	stop := deq.Stop{Tol: cmp.Or(f.tol, reasonTol), MaxIter: cmp.Or(f.maxIter, reasonMaxIter)}
 	if f.fixed > 0 {
 		stop = deq.Stop{Tol: deq.Never, MaxIter: f.fixed}
 	}
 	icfg := layers.ImplicitConfig{Forward: deq.Picard{}, Stop: stop, Backward: deq.IFT{Solver: deq.Picard{}, Stop: stop}}
-	ch, hid := orInt(f.hidden, reasonCh), reasonHid
+	ch, hid := cmp.Or(f.hidden, reasonCh), reasonHid
 	var body func(*layers.Scope, *G.Node) (*G.Node, error)
 	kind := train.KindImplicit
 	switch f.model {

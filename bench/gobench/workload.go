@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"sort"
 
 	"github.com/implicit-ml/implicit/datasets"
@@ -39,7 +40,7 @@ func workloadNames() []string {
 // (warm-up + steps) · batch images.
 func classifySetup(f *flags) (train.Model, train.Dataset, error) {
 	m, err := classifyModel(f.model, f.unroll, f.fixed, experiments.Options{
-		Hidden: orInt(f.hidden, 128), Dtype: f.dt, Tol: orFloat(f.tol, 1e-4), MaxIter: orInt(f.maxIter, 50), AdjointSolver: f.adjoint, Seed: 1,
+		Hidden: cmp.Or(f.hidden, 128), Dtype: f.dt, Tol: cmp.Or(f.tol, 1e-4), MaxIter: cmp.Or(f.maxIter, 50), AdjointSolver: f.adjoint, Seed: 1,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -51,20 +52,6 @@ func classifySetup(f *flags) (train.Model, train.Dataset, error) {
 	mean, std := all.MeanStd()
 	all.Standardize(mean, std)
 	return m, all.Head(max((f.steps+f.warmup)*f.batch, 1000)), nil
-}
-
-func orInt(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-func orFloat(v, def float64) float64 {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 func prod(shape []int) int {
