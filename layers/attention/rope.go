@@ -54,25 +54,19 @@ func checkRoPE(base float64, headDim int) error {
 // R(t) turns pair i by the angle t·θ_i. x and dst hold dh values and may
 // not overlap.
 func rotate[T opkit.Float](r *ropeTable, dst, x []T, t int, scale T) {
-	if r == nil {
-		for j, v := range x {
-			dst[j] = scale * v
-		}
-		return
-	}
-	cs, sn := r.cos[t*r.half:(t+1)*r.half], r.sin[t*r.half:(t+1)*r.half]
-	for i := range r.half {
-		c, s := T(cs[i]), T(sn[i])
-		a, b := x[2*i], x[2*i+1]
-		dst[2*i] = scale * (a*c - b*s)
-		dst[2*i+1] = scale * (a*s + b*c)
-	}
+	turn(r, dst, x, t, scale, 1)
 }
 
 // rotateBack writes scale·R(t)ᵀx, the inverse rotation (R(t) is
 // orthogonal), into dst: the adjoint of rotate, which carries gradients
 // back through it.
 func rotateBack[T opkit.Float](r *ropeTable, dst, x []T, t int, scale T) {
+	turn(r, dst, x, t, scale, -1)
+}
+
+// turn is rotate (sign 1) or rotateBack (sign −1): R(t)ᵀ turns each pair
+// by the opposite angle, so only the sines change sign.
+func turn[T opkit.Float](r *ropeTable, dst, x []T, t int, scale, sign T) {
 	if r == nil {
 		for j, v := range x {
 			dst[j] = scale * v
@@ -81,9 +75,9 @@ func rotateBack[T opkit.Float](r *ropeTable, dst, x []T, t int, scale T) {
 	}
 	cs, sn := r.cos[t*r.half:(t+1)*r.half], r.sin[t*r.half:(t+1)*r.half]
 	for i := range r.half {
-		c, s := T(cs[i]), T(sn[i])
+		c, s := T(cs[i]), sign*T(sn[i])
 		a, b := x[2*i], x[2*i+1]
-		dst[2*i] = scale * (a*c + b*s)
-		dst[2*i+1] = scale * (b*c - a*s)
+		dst[2*i] = scale * (a*c - b*s)
+		dst[2*i+1] = scale * (a*s + b*c)
 	}
 }
