@@ -71,11 +71,16 @@ func (s *Scope) Dense(name string, in, out int, act Activation, opts ...DenseOpt
 	}
 	if cfg.bound > 0 && d.err == nil {
 		d.Bound = cfg.bound
-		d.v = make([]float64, in)
-		for i := range d.v {
-			d.v[i] = s.rng.NormFloat64()
+		d.v = s.Carried(name+".W#power", func() any {
+			v := make([]float64, in)
+			for i := range v {
+				v[i] = s.rng.NormFloat64()
+			}
+			return v
+		}).([]float64)
+		if s.Created(name + ".W") { // a rebuild leaves the shared weights alone
+			d.err = d.project(50)
 		}
-		d.err = d.project(50)
 		s.projectors = append(s.projectors, d)
 	}
 	return d

@@ -92,11 +92,16 @@ func (r SpectralNorm) Weight(s *Scope, name string, rows, cols int) (*G.Node, er
 	if v == nil || gm == nil {
 		return nil, s.err
 	}
-	st := &spectralState{u: make([]float64, rows), v: make([]float64, cols), node: v}
-	for i := range st.v {
-		st.v[i] = s.rng.NormFloat64()
-	}
-	st.power(30)
+	// The singular vectors live with V: an inference graph built before
+	// training reads the ones the training graph's projections update.
+	st := s.Carried(name+".V#spectral", func() any {
+		st := &spectralState{u: make([]float64, rows), v: make([]float64, cols), node: v}
+		for i := range st.v {
+			st.v[i] = s.rng.NormFloat64()
+		}
+		st.power(30)
+		return st
+	}).(*spectralState)
 	s.projectors = append(s.projectors, st)
 	return G.ApplyOp(newReparamOp("spectral", s.dt, rows, cols, st, nil, 0), v, gm)
 }
@@ -190,8 +195,13 @@ func (r Monotone) Weight(s *Scope, name string, rows, cols int) (*G.Node, error)
 	if a == nil || b == nil {
 		return nil, s.err
 	}
-	st := &monotoneState{m: m, a: a, b: b, n: rows, alpha: 0.1}
-	st.Project()
+	// α lives with A and B: every graph of the model uses the step the
+	// training graph's projections set.
+	st := s.Carried(name+"#monotone", func() any {
+		st := &monotoneState{m: m, a: a, b: b, n: rows, alpha: 0.1}
+		st.Project()
+		return st
+	}).(*monotoneState)
 	s.projectors = append(s.projectors, st)
 	return G.ApplyOp(newReparamOp("monotone", s.dt, rows, cols, nil, st, 0), a, b)
 }

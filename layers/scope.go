@@ -23,7 +23,12 @@ type Scope struct {
 	byName map[string]*G.Node
 	order  G.Nodes
 	shared map[string]G.Value // values to reuse, by name (see Rebind)
-	err    error
+	// created names the parameters this scope initialised (not shared);
+	// carried is the layers' state that lives with the parameters and is
+	// shared with every rebound scope (see Carried).
+	created map[string]bool
+	carried map[string]any
+	err     error
 
 	implicits  []*Implicit
 	projectors []Projector
@@ -32,7 +37,7 @@ type Scope struct {
 // NewScope returns a scope that creates float32 or float64 parameters in g,
 // initialised from rng. Randomness is injected, never global.
 func NewScope(g *G.ExprGraph, dt tensor.Dtype, rng *rand.Rand) *Scope {
-	s := &Scope{g: g, dt: dt, rng: rng, byName: map[string]*G.Node{}}
+	s := &Scope{g: g, dt: dt, rng: rng, byName: map[string]*G.Node{}, created: map[string]bool{}, carried: map[string]any{}}
 	switch {
 	case g == nil:
 		s.Fail(fmt.Errorf("layers: NewScope needs a graph"))
@@ -51,6 +56,7 @@ func NewScope(g *G.ExprGraph, dt tensor.Dtype, rng *rand.Rand) *Scope {
 // other without copying. Build the same model in it.
 func (s *Scope) Rebind(g *G.ExprGraph) *Scope {
 	r := NewScope(g, s.dt, s.rng)
+	r.carried = s.carried
 	r.shared = map[string]G.Value{}
 	for name, n := range s.byName {
 		r.shared[name] = n.Value()
@@ -59,6 +65,30 @@ func (s *Scope) Rebind(g *G.ExprGraph) *Scope {
 		r.Fail(s.err)
 	}
 	return r
+}
+
+// Created says whether the named parameter was initialised by this scope
+// (false when its value is shared from the scope this one was rebound
+// from, or when there is no such parameter). A layer that adjusts its
+// parameters when it is built (a projection onto a bound, a rescaling)
+// does so only when they are created: building another graph of a model
+// — an inference graph, before or after training — must never change
+// the model's values.
+func (s *Scope) Created(name string) bool { return s.created[name] }
+
+// Carried returns the state a layer keeps with its parameters under key
+// (a power-iteration vector, a reparametrisation's step size), made by
+// init the first time the key is asked for and shared by every scope
+// rebound from this one afterwards: the graph that trains updates it and
+// every other graph of the model reads the same state, and a rebuild
+// draws nothing from the random source. The caller owns the key's type.
+func (s *Scope) Carried(key string, init func() any) any {
+	v, ok := s.carried[key]
+	if !ok {
+		v = init()
+		s.carried[key] = v
+	}
+	return v
 }
 
 // Graph returns the scope's graph.
@@ -181,6 +211,7 @@ func (s *Scope) Param(name string, shape tensor.Shape, init Init) *G.Node {
 		vals := make([]float64, size)
 		init(s.rng, shape, vals)
 		val = opkit.NewTensor(s.dt, shape, vals)
+		s.created[name] = true
 	}
 	var n *G.Node
 	switch len(shape) {

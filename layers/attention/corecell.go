@@ -82,7 +82,7 @@ func NewCoreCell(s *layers.Scope, name string, cfg CoreConfig) *CoreCell {
 	if c.err = s.Err(); c.err != nil {
 		return c
 	}
-	if cfg.StateGain > 0 {
+	if cfg.StateGain > 0 && s.Created(name+".adapter.z") { // rescale at initialisation only, never a trained Wz
 		if c.err = scaleSpectralNorm(c.Wz, cfg.StateGain, s.Rand()); c.err != nil {
 			s.Fail(c.err)
 			return c

@@ -87,11 +87,17 @@ func NewConv2D(s *layers.Scope, name string, height, width, in, out, k int, act 
 	c.err = s.Err()
 	if cfg.bound > 0 && c.err == nil {
 		c.Bound = cfg.bound
-		c.v = make([]float64, c.geom().inSize())
-		for i := range c.v {
-			c.v[i] = s.Rand().NormFloat64()
+		n := c.geom().inSize()
+		c.v = s.Carried(fmt.Sprintf("%s.W#power%d", name, n), func() any {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = s.Rand().NormFloat64()
+			}
+			return v
+		}).([]float64)
+		if s.Created(name + ".W") { // a rebuild leaves the shared weights alone
+			c.err = c.project(30)
 		}
-		c.err = c.project(30)
 		s.AddProjector(c)
 	}
 	return c
