@@ -184,6 +184,28 @@ type loadResult struct {
 	// the phase and their stop-the-world pauses in all (clients included).
 	GCCycles  uint32  `json:"gc_cycles"`
 	GCPauseMs float64 `json:"gc_pause_ms"`
+	// TickLateP99ms and TickLateMaxms are how late a goroutine of the
+	// process that sleeps 1 ms at a time wakes (p99 and max): the stalls
+	// every request of the phase shares, whatever the server does.
+	TickLateP99ms float64 `json:"tick_late_p99_ms"`
+	TickLateMaxms float64 `json:"tick_late_max_ms"`
+}
+
+// tickLateness sleeps 1 ms at a time until stop closes and sends how
+// late each wake-up came, in ms.
+func tickLateness(stop <-chan struct{}, out chan<- []float64) {
+	var late []float64
+	for {
+		select {
+		case <-stop:
+			out <- late
+			return
+		default:
+		}
+		t0 := time.Now()
+		time.Sleep(time.Millisecond)
+		late = append(late, float64(time.Since(t0)-time.Millisecond)/1e6)
+	}
 }
 
 // TestLoad runs the server under concurrent clients on loopback, in three
@@ -212,8 +234,8 @@ func TestLoad(t *testing.T) {
 		r := loadPhase(t, client, base, ls, phase)
 		r.MeanBatchSize = meanBatch(t, client, base, &sent, r.Requests, &batches)
 		results = append(results, r)
-		t.Logf("%s: %d clients, %.1f s: %d requests (%d valid, %d bad), %.0f valid/s; latency p50 %v ms, p99 %v ms (server's clock: p50 %.1f ms, p99 %.1f ms); deadline overrun p99 %.2f ms, max %.2f ms (server's clock: p99 %.2f ms, max %.2f ms); mean batch %.1f; codes %v; %d GCs, %.1f ms of GC pauses",
-			r.Phase, r.Clients, r.Seconds, r.Requests, r.Valid, r.Bad, r.ValidPerSec, r.P50ms, r.P99ms, r.ServerP50ms, r.ServerP99ms, r.OverrunP99ms, r.OverrunMaxms, r.ServerOverrunP99ms, r.ServerOverrunMaxms, r.MeanBatchSize, r.Codes, r.GCCycles, r.GCPauseMs)
+		t.Logf("%s: %d clients, %.1f s: %d requests (%d valid, %d bad), %.0f valid/s; latency p50 %v ms, p99 %v ms (server's clock: p50 %.1f ms, p99 %.1f ms); deadline overrun p99 %.2f ms, max %.2f ms (server's clock: p99 %.2f ms, max %.2f ms); mean batch %.1f; codes %v; %d GCs, %.1f ms of GC pauses; a 1 ms sleep woke late by %.1f ms at the p99, %.1f ms at most",
+			r.Phase, r.Clients, r.Seconds, r.Requests, r.Valid, r.Bad, r.ValidPerSec, r.P50ms, r.P99ms, r.ServerP50ms, r.ServerP99ms, r.OverrunP99ms, r.OverrunMaxms, r.ServerOverrunP99ms, r.ServerOverrunMaxms, r.MeanBatchSize, r.Codes, r.GCCycles, r.GCPauseMs, r.TickLateP99ms, r.TickLateMaxms)
 		for _, f := range r.Failures {
 			t.Error(f)
 		}
@@ -277,6 +299,8 @@ func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, 
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	stopTicks, ticks := make(chan struct{}), make(chan []float64, 1)
+	go tickLateness(stopTicks, ticks)
 	end := time.Now().Add(ls.phase)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -331,6 +355,10 @@ func loadPhase(t *testing.T, client *http.Client, base string, ls loadSettings, 
 	}
 	wg.Wait()
 	r.Seconds = time.Since(start).Seconds()
+	close(stopTicks)
+	if late := <-ticks; len(late) > 0 {
+		r.TickLateP99ms, r.TickLateMaxms = quantile(late, 0.99), quantile(late, 1)
+	}
 	runtime.ReadMemStats(&ms1)
 	r.GCCycles, r.GCPauseMs = ms1.NumGC-ms0.NumGC, float64(ms1.PauseTotalNs-ms0.PauseTotalNs)/1e6
 	r.ValidPerSec = float64(r.Valid) / r.Seconds

@@ -5,6 +5,12 @@
 //	go run ./cmd/serve -run runs/classify-serve                # the run's implicit model on 127.0.0.1:8080
 //	go run ./cmd/serve -run runs/x -model explicit-mlp -addr 127.0.0.1:9000
 //	curl -s localhost:8080/v1/predict -d '{"inputs": [[...784 numbers...]], "budget": {"deadline_ms": 5}}'
+//	curl -s localhost:8080/v1/predict -H 'Content-Type: application/x-implicit-f32' --data-binary @request.f32
+//
+// The second form is the binary body (a 40-byte header, then float32
+// inputs; serve.BinaryContentType documents it, PredictRequest.MarshalBinary
+// writes it): decoding hundreds of JSON numbers per sample costs more
+// than the model.
 //
 // Endpoints: POST /v1/predict, GET /healthz, GET /metrics (Prometheus).
 // SIGTERM or SIGINT drains the requests in flight, then exits. Run with
