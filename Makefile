@@ -18,7 +18,8 @@ unit:
 ## fuzz: every fuzz target for FUZZTIME each (the committed corpora run in make test too)
 FUZZTIME ?= 5s
 FUZZ_TARGETS = datasets:FuzzParseIDX datasets:FuzzLoadIDXPair datasets:FuzzReadBlob datasets:FuzzDarcyCache \
-	datasets:FuzzNavierStokesCache datasets:FuzzLPCache datasets:FuzzDeblurCache train:FuzzLoadCheckpoint
+	datasets:FuzzNavierStokesCache datasets:FuzzLPCache datasets:FuzzDeblurCache train:FuzzLoadCheckpoint \
+	serve:FuzzDecodeRequest serve:FuzzFastDecode serve:FuzzDecodeBinary
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
