@@ -121,12 +121,9 @@ func (op *affineOp) DiffWRT(n int) []bool { return opkit.AllTrue(n) }
 
 // SymDiff: s = g ⊙ φ'(y); ∂x = s·Wᵀ, ∂W = xᵀ·s, ∂add = s, ∂b = Σ_rows s.
 func (op *affineOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	s := grad
-	if op.act != Identity {
-		var err error
-		if s, err = ActivationGrad(op.act, output, grad); err != nil {
-			return nil, err
-		}
+	s, err := ActivationGrad(op.act, output, grad)
+	if err != nil {
+		return nil, err
 	}
 	x, w := inputs[0], inputs[1]
 	dx, err := MatMul(s, w, false, true)
@@ -156,11 +153,9 @@ func (op *affineOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 	if err != nil {
 		return err
 	}
-	s := g
-	if op.act != Identity {
-		if s, err = ActivationGradValue(op.act, output.Value(), g); err != nil {
-			return err
-		}
+	s, err := ActivationGradValue(op.act, output.Value(), g)
+	if err != nil {
+		return err
 	}
 	dt := op.Dtype()
 	w := inputs[1].Value()
@@ -201,17 +196,24 @@ func newActGradOp(act Activation, dt tensor.Dtype, shape tensor.Shape) *actGradO
 // ActivationGrad builds g ⊙ φ'(x) from y = φ(x) and g, both of y's shape,
 // for activations whose derivative is a function of their output
 // (DerivFromOutput): the first factor of the backward pass of a fused op
-// ending in φ. It is not differentiated again.
+// ending in φ. It is not differentiated again. For Identity it is g
+// itself.
 func ActivationGrad(act Activation, y, g *G.Node) (*G.Node, error) {
 	if !act.DerivFromOutput() {
 		return nil, fmt.Errorf("layers: the derivative of %v is not a function of its output", act)
+	}
+	if act == Identity {
+		return g, nil
 	}
 	return G.ApplyOp(newActGradOp(act, y.Dtype(), y.Shape()), y, g)
 }
 
 // ActivationGradValue is ActivationGrad on values, for the DoDiff methods
-// the LispMachine calls.
+// the LispMachine calls; for Identity it is g itself.
 func ActivationGradValue(act Activation, y, g G.Value) (G.Value, error) {
+	if act == Identity {
+		return g, nil
+	}
 	var dt tensor.Dtype
 	switch v := y.(type) {
 	case tensor.Tensor:

@@ -250,12 +250,9 @@ func (op *conv2dOp) DiffWRT(n int) []bool { return opkit.AllTrue(n) }
 // SymDiff: s = g ⊙ φ'(y); ∂x = convᵀ(s, W), ∂W = im2col(x)ᵀ·s,
 // ∂b = Σ_pixels s, ∂add = s.
 func (op *conv2dOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	s := grad
-	if op.act != layers.Identity {
-		var err error
-		if s, err = layers.ActivationGrad(op.act, output, grad); err != nil {
-			return nil, err
-		}
+	s, err := layers.ActivationGrad(op.act, output, grad)
+	if err != nil {
+		return nil, err
 	}
 	var grads G.Nodes
 	for part, children := range []G.Nodes{{s, inputs[1]}, {inputs[0], s}, {s, inputs[2]}} {
@@ -276,11 +273,9 @@ func (op *conv2dOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 	if err != nil {
 		return err
 	}
-	s := g
-	if op.act != layers.Identity {
-		if s, err = layers.ActivationGradValue(op.act, output.Value(), g); err != nil {
-			return err
-		}
+	s, err := layers.ActivationGradValue(op.act, output.Value(), g)
+	if err != nil {
+		return err
 	}
 	for part, args := range [][]G.Value{{s, inputs[1].Value()}, {inputs[0].Value(), s}, {s, inputs[2].Value()}} {
 		d, err := op.grad(part).Do(args...)

@@ -271,12 +271,9 @@ func (op *addActOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 // SymDiff: both inputs receive g ⊙ φ'.
 func (op *addActOp) SymDiff(_ G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	s := grad
-	if op.act != layers.Identity {
-		var err error
-		if s, err = layers.ActivationGrad(op.act, output, grad); err != nil {
-			return nil, err
-		}
+	s, err := layers.ActivationGrad(op.act, output, grad)
+	if err != nil {
+		return nil, err
 	}
 	return G.Nodes{s, s}, nil
 }
@@ -286,11 +283,9 @@ func (op *addActOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node)
 	if err != nil {
 		return err
 	}
-	s := g
-	if op.act != layers.Identity {
-		if s, err = layers.ActivationGradValue(op.act, output.Value(), g); err != nil {
-			return err
-		}
+	s, err := layers.ActivationGradValue(op.act, output.Value(), g)
+	if err != nil {
+		return err
 	}
 	if err := opkit.AccumulateGrad(inputs[0], s); err != nil {
 		return err
