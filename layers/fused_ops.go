@@ -60,13 +60,7 @@ func Affine(x, w, add, b *G.Node, act Activation) (*G.Node, error) {
 }
 
 func (op *affineOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, err
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return affineDo[float32](op, out, vals) },
-		func() error { return affineDo[float64](op, out, vals) })
+	return opkit.Do(op, "layers", vals, affineDo[float32], affineDo[float64])
 }
 
 func affineDo[T deq.Float](op *affineOp, out *tensor.Dense, vals []G.Value) error {

@@ -75,13 +75,7 @@ func newGeluOp(dt tensor.Dtype, shape tensor.Shape, grad bool) *geluOp {
 }
 
 func (op *geluOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("layers: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return geluDo[float32](op, out, vals) },
-		func() error { return geluDo[float64](op, out, vals) })
+	return opkit.Do(op, "layers", vals, geluDo[float32], geluDo[float64])
 }
 
 func geluDo[T deq.Float](op *geluOp, out *tensor.Dense, vals []G.Value) error {

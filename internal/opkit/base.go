@@ -108,6 +108,27 @@ func (b Base) CheckArity(vals []G.Value) error {
 	return nil
 }
 
+// Runner is what Do needs of an op: the methods Base gives it.
+type Runner interface {
+	CheckArity(vals []G.Value) error
+	Output() *tensor.Dense
+	Dtype() tensor.Dtype
+}
+
+// Do is the Do method of an op whose kernels write into its output
+// buffer: it checks that vals has one value per child (the error starts
+// with pkg, the op's package), then runs f32 or f64 by the op's element
+// type on its output and returns the output.
+func Do[Op Runner](op Op, pkg string, vals []G.Value, f32, f64 func(Op, *tensor.Dense, []G.Value) error) (G.Value, error) {
+	if err := op.CheckArity(vals); err != nil {
+		return nil, fmt.Errorf("%s: %w", pkg, err)
+	}
+	out := op.Output()
+	return out, Dispatch(op.Dtype(),
+		func() error { return f32(op, out, vals) },
+		func() error { return f64(op, out, vals) })
+}
+
 // Dispatch runs f32 or f64 by dt: the one place where this module's ops
 // switch on their element type.
 func Dispatch(dt tensor.Dtype, f32, f64 func() error) error {

@@ -6,7 +6,8 @@
 //     type, output shape, the three memory flags, hash and name — from
 //     values fixed when the op is built, and owns the op's reusable output
 //     tensor;
-//   - Dispatch is the one float32/float64 switch;
+//   - Dispatch is the one float32/float64 switch, and Do the whole Do
+//     method of an op whose kernels write into its output buffer;
 //   - Data reads a value's backing slice with its element type checked;
 //   - AccumulateGrad adds a gradient contribution in the DoDiff methods the
 //     LispMachine calls;

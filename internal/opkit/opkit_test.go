@@ -83,6 +83,38 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
+// testOp is an op whose kernels record which ran on which output.
+type testOp struct {
+	Base
+	ran string
+}
+
+func testKernel[T Float](op *testOp, out *tensor.Dense, vals []G.Value) error {
+	op.ran = out.Dtype().String()
+	_, err := Data[T](vals[0])
+	return err
+}
+
+// TestDo checks the arity (naming the package), runs the kernel of the
+// op's element type on its output buffer, and returns that buffer.
+func TestDo(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		op := &testOp{Base: New("Op", "k", dt, 1, tensor.Shape{2})}
+		in := NewTensor(dt, tensor.Shape{2}, []float64{1, 2})
+		out, err := Do(op, "pkg", []G.Value{in}, testKernel[float32], testKernel[float64])
+		if err != nil || op.ran != dt.String() || out != G.Value(op.Output()) {
+			t.Errorf("%v: ran %q, %v", dt, op.ran, err)
+		}
+		if _, err := Do(op, "pkg", nil, testKernel[float32], testKernel[float64]); err == nil || !strings.HasPrefix(err.Error(), "pkg: Op takes 1 inputs") {
+			t.Errorf("%v: arity error %v", dt, err)
+		}
+	}
+	op := &testOp{Base: New("Op", "k", tensor.Int, 1, tensor.Shape{2})}
+	if _, err := Do(op, "pkg", []G.Value{tensor.New(tensor.WithBacking([]int{1, 2}))}, testKernel[float32], testKernel[float64]); err == nil || op.ran != "" {
+		t.Errorf("an int op ran %q, %v", op.ran, err)
+	}
+}
+
 // TestData reads tensors and scalars of the right type and refuses the
 // wrong one.
 func TestData(t *testing.T) {

@@ -85,13 +85,7 @@ func newActOp(a Nonlinearity, dt tensor.Dtype, shape tensor.Shape, gated bool) *
 }
 
 func (op *actOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("attention: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return actDo[float32](op, out, vals) },
-		func() error { return actDo[float64](op, out, vals) })
+	return opkit.Do(op, "attention", vals, actDo[float32], actDo[float64])
 }
 
 func actDo[T opkit.Float](op *actOp, out *tensor.Dense, vals []G.Value) error {
@@ -173,13 +167,7 @@ type actGradOp struct {
 }
 
 func (op *actGradOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("attention: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return actGradDo[float32](op, out, vals) },
-		func() error { return actGradDo[float64](op, out, vals) })
+	return opkit.Do(op, "attention", vals, actGradDo[float32], actGradDo[float64])
 }
 
 func actGradDo[T opkit.Float](op *actGradOp, out *tensor.Dense, vals []G.Value) error {

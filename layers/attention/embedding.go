@@ -98,13 +98,7 @@ func newEmbedOp(dt tensor.Dtype, n, v, d int) *embedOp {
 }
 
 func (op *embedOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("attention: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return embedDo[float32](op, out, vals) },
-		func() error { return embedDo[float64](op, out, vals) })
+	return opkit.Do(op, "attention", vals, embedDo[float32], embedDo[float64])
 }
 
 func embedDo[T opkit.Float](op *embedOp, out *tensor.Dense, vals []G.Value) error {
@@ -170,13 +164,7 @@ type embedGradOp struct {
 }
 
 func (op *embedGradOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("attention: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return embedGradDo[float32](op, out, vals) },
-		func() error { return embedGradDo[float64](op, out, vals) })
+	return opkit.Do(op, "attention", vals, embedGradDo[float32], embedGradDo[float64])
 }
 
 func embedGradDo[T opkit.Float](op *embedGradOp, out *tensor.Dense, vals []G.Value) error {

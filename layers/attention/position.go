@@ -85,13 +85,7 @@ func newPosOp(dt tensor.Dtype, rows, t, d int, sum bool) *posOp {
 }
 
 func (op *posOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("attention: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return posDo[float32](op, out, vals) },
-		func() error { return posDo[float64](op, out, vals) })
+	return opkit.Do(op, "attention", vals, posDo[float32], posDo[float64])
 }
 
 func posDo[T opkit.Float](op *posOp, out *tensor.Dense, vals []G.Value) error {

@@ -104,13 +104,7 @@ func newRMSOp(dt tensor.Dtype, n, d int, eps float64) *rmsOp {
 }
 
 func (op *rmsOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("attention: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return rmsDo[float32](op, out, vals) },
-		func() error { return rmsDo[float64](op, out, vals) })
+	return opkit.Do(op, "attention", vals, rmsDo[float32], rmsDo[float64])
 }
 
 func rmsDo[T opkit.Float](op *rmsOp, out *tensor.Dense, vals []G.Value) error {
@@ -203,13 +197,7 @@ type rmsGradOp struct {
 }
 
 func (op *rmsGradOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("attention: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return rmsGradDo[float32](op, out, vals) },
-		func() error { return rmsGradDo[float64](op, out, vals) })
+	return opkit.Do(op, "attention", vals, rmsGradDo[float32], rmsGradDo[float64])
 }
 
 func rmsGradDo[T opkit.Float](op *rmsGradOp, out *tensor.Dense, vals []G.Value) error {

@@ -219,13 +219,7 @@ type conv2dOp struct {
 }
 
 func (op *conv2dOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("conv: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return conv2dDo[float32](op, out, vals) },
-		func() error { return conv2dDo[float64](op, out, vals) })
+	return opkit.Do(op, "conv", vals, conv2dDo[float32], conv2dDo[float64])
 }
 
 func conv2dDo[T deq.Float](op *conv2dOp, out *tensor.Dense, vals []G.Value) error {
@@ -319,13 +313,7 @@ type convGradOp struct {
 }
 
 func (op *convGradOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("conv: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return convGradDo[float32](op, out, vals) },
-		func() error { return convGradDo[float64](op, out, vals) })
+	return opkit.Do(op, "conv", vals, convGradDo[float32], convGradDo[float64])
 }
 
 func convGradDo[T deq.Float](op *convGradOp, out *tensor.Dense, vals []G.Value) error {

@@ -79,13 +79,7 @@ func newSpectralOp(geo spectralGeom, transposed, hasAdd bool, dt tensor.Dtype, b
 }
 
 func (op *spectralOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("fourier: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return spectralDo[float32](op, out, vals) },
-		func() error { return spectralDo[float64](op, out, vals) })
+	return opkit.Do(op, "fourier", vals, spectralDo[float32], spectralDo[float64])
 }
 
 func spectralDo[T deq.Float](op *spectralOp, out *tensor.Dense, vals []G.Value) error {
@@ -200,13 +194,7 @@ func newSpectralWGradOp(geo spectralGeom, dt tensor.Dtype, batch int, plan *plan
 }
 
 func (op *spectralWGradOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("fourier: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return spectralWGradDo[float32](op, out, vals) },
-		func() error { return spectralWGradDo[float64](op, out, vals) })
+	return opkit.Do(op, "fourier", vals, spectralWGradDo[float32], spectralWGradDo[float64])
 }
 
 func spectralWGradDo[T deq.Float](op *spectralWGradOp, out *tensor.Dense, vals []G.Value) error {

@@ -82,13 +82,7 @@ func newAggOp(dt tensor.Dtype, b, m, n, w int, dir BipartiteDir) *aggOp {
 }
 
 func (op *aggOp) Do(vals ...G.Value) (G.Value, error) {
-	if err := op.CheckArity(vals); err != nil {
-		return nil, fmt.Errorf("graph: %w", err)
-	}
-	out := op.Output()
-	return out, op.Dispatch(
-		func() error { return aggDo[float32](op, out, vals) },
-		func() error { return aggDo[float64](op, out, vals) })
+	return opkit.Do(op, "graph", vals, aggDo[float32], aggDo[float64])
 }
 
 func aggDo[T deq.Float](op *aggOp, out *tensor.Dense, vals []G.Value) error {
