@@ -385,6 +385,47 @@ func lpModel(kind lpKind, emb int, l datasets.LPLayout, dt tensor.Dtype, seed ui
 	return m
 }
 
+// LPExplicitModel is the LP experiment's explicit network of width emb
+// (embeddings, four bipartite convolutions v→c, c→v, v→c, c→v, a
+// per-variable readout, output ×10) for LPs laid out as l, with the
+// convolutions and initialisation of problem ("fast", the default
+// recipe, or "paper"), exactly as the experiment builds it.
+func LPExplicitModel(problem string, emb int, l datasets.LPLayout, dt tensor.Dtype, seed uint64) (network.Spec, error) {
+	arch, err := lpArch(problem, emb)
+	if err != nil {
+		return network.Spec{}, err
+	}
+	return lpModel(lpExplicit, emb, l, dt, seed, layers.ImplicitConfig{}, arch), nil
+}
+
+// LPImplicitModel is the LP experiment's implicit network of width emb
+// (state y, one scalar per variable; its map is graph.GNNCell) for LPs
+// laid out as l, with the convolutions and initialisation of problem.
+// icfg configures the implicit layer: deq.Unrolled{Steps: k} trains it
+// as the experiment's protocol does (k = 3, then 6), a forward solver
+// with Controls.Iterations evaluates it as the experiment's tests do.
+// Networks of one problem, width and layout have the same parameters,
+// so network.Network.Sharing switches between such configurations.
+func LPImplicitModel(problem string, emb int, l datasets.LPLayout, dt tensor.Dtype, seed uint64, icfg layers.ImplicitConfig) (network.Spec, error) {
+	arch, err := lpArch(problem, emb)
+	if err != nil {
+		return network.Spec{}, err
+	}
+	return lpModel(lpImplicit, emb, l, dt, seed, icfg, arch), nil
+}
+
+// lpArch returns the convolutions' options of problem, checking it and
+// the width.
+func lpArch(problem string, emb int) (graph.ConvOptions, error) {
+	if problem != lpFast && problem != lpPaper {
+		return graph.ConvOptions{}, fmt.Errorf("experiments: LP problem %q: want %s or %s", problem, lpFast, lpPaper)
+	}
+	if emb <= 0 {
+		return graph.ConvOptions{}, fmt.Errorf("experiments: LP network of width %d; want a positive width", emb)
+	}
+	return lpSizes(problem, false).arch, nil
+}
+
 // lpDenseInit is the options of the dense layers with activation act
 // for arch: its initialiser, when it names one, and its ReLU bias.
 func lpDenseInit(arch graph.ConvOptions, act layers.Activation) []layers.DenseOpt {
