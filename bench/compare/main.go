@@ -35,7 +35,8 @@ func main() {
 // defaultCases are the cases compared when -cases is not given.
 const defaultCases = "classify/mlp,classify/deq,classify/deq@10,classify/unrolled," +
 	"reason/explicit,reason/deq,reason/deq@33,reason/unrolled," +
-	"deblur/once,deblur/pgd,deblur/pgd@20"
+	"deblur/once,deblur/pgd,deblur/pgd@20," +
+	"lp/explicit,lp/implicit"
 
 func run(args []string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args)

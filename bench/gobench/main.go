@@ -1,7 +1,7 @@
 // Command gobench is the Go side of `make bench-compare`: it trains and
-// evaluates one model of one workload (-workload classify, reason or
-// deblur; see workload.go) exactly as its twin in bench/pytorch does on the
-// PyTorch side, and prints one JSON object with the throughputs and
+// evaluates one model of one workload (-workload classify, reason,
+// deblur or lp; see workload.go) exactly as its twin in bench/pytorch
+// does on the PyTorch side, and prints one JSON object with the throughputs and
 // iteration counts. -params-out writes the initial parameters and -trace
 // the first steps' losses and iterations, which `bench/compare -check`
 // holds against the twin's.
@@ -38,14 +38,15 @@ type flags struct {
 	batch, steps, warmup, hidden, maxIter       int
 	unroll, fixed, inferIters, inferReps, trace int
 	tol                                         float64
-	fixedParams                                 []param // constants the twin needs (setup sets them)
+	fixedParams                                 []param     // constants the twin needs (setup sets them)
+	inferModel                                  train.Model // the model inference runs, when not the trained one (setup sets it)
 	dt                                          tensor.Dtype
 }
 
 func run() error {
 	var f flags
 	flag.StringVar(&f.workload, "workload", "classify", "the workload whose model runs: "+strings.Join(workloadNames(), ", "))
-	flag.StringVar(&f.model, "model", "mlp", "the workload's model (classify: mlp, deq or unrolled; reason: deq, unrolled or explicit)")
+	flag.StringVar(&f.model, "model", "mlp", "the workload's model (classify: mlp, deq or unrolled; reason: deq, unrolled or explicit; deblur: once, pgd or hqs; lp: explicit or implicit)")
 	flag.IntVar(&f.batch, "batch", 0, "training batch size (0: the workload's)")
 	flag.IntVar(&f.steps, "steps", -1, "timed training steps after the warm-up steps (-1: the workload's)")
 	flag.IntVar(&f.warmup, "warmup", 10, "untimed warm-up steps before the timed ones")
@@ -122,7 +123,11 @@ func run() error {
 		if reps <= 0 {
 			reps = max(3, w.inferSamples/b) // about a second: shorter runs varied by ±20%
 		}
-		sps, err := timeInference(m, ds, b, cmp.Or(f.inferIters, w.inferIters), reps)
+		im := m
+		if f.inferModel != nil {
+			im = f.inferModel
+		}
+		sps, err := timeInference(im, ds, b, cmp.Or(f.inferIters, w.inferIters), reps)
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,7 @@ var workloads = map[string]workload{
 	"classify": {setup: classifySetup, inferBatches: []int{64, 1000}, inferIters: 10, batch: 64, steps: 300, inferSamples: 100000},
 	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1, batch: 64, steps: 100, inferSamples: 20000},
 	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters, batch: 16, steps: 20, inferSamples: 300},
+	"lp":       {setup: lpSetup, inferBatches: []int{25, 250}, inferIters: lpTestT, batch: 25, steps: 200, inferSamples: 10000},
 }
 
 func workloadNames() []string {

@@ -4,7 +4,8 @@
 Trains and evaluates the twin of one Go model — classify.py (the explicit
 MLP, implicit DEQ and unrolled twin of `-experiment classify`), reason.py
 (explicit stack, implicit loop, unrolled), deblur.py (denoiser once,
-implicit PGD and HQS) — and prints one JSON object with throughputs and
+implicit PGD and HQS), lp.py (explicit and implicit bipartite graph
+networks) — and prints one JSON object with throughputs and
 iteration counts. Self-contained: numpy and torch only, MNIST read from the IDX
 files the Go side uses.
 
@@ -41,8 +42,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import classify  # noqa: E402
 import reason  # noqa: E402
 import deblur  # noqa: E402
+import lp  # noqa: E402
 from deqsolve import Stats  # noqa: E402
-from twin import load_params  # noqa: E402
+from twin import Batches, load_params  # noqa: E402
 
 
 def load_idx(path):
@@ -93,7 +95,7 @@ def gemm_gflops(reps=2000):
     return 2 * 64 * 784 * 128 * reps / (time.perf_counter() - t) / 1e9
 
 
-class ClassifyWorkload:
+class ClassifyWorkload(Batches):
     """MNIST batches in the Go side's order; cross-entropy."""
     infer_batches = (64, 1000)
     infer_iters = 10
@@ -102,14 +104,6 @@ class ClassifyWorkload:
 
     def __init__(self, a):
         self.x, self.y = load_mnist(a.data, max((a.steps + a.warmup) * a.batch, 1000))
-
-    def batch(self, step, b):
-        n = self.x.shape[0]
-        lo = (step * b) % (n - b)
-        return self.x[lo:lo + b], self.y[lo:lo + b]
-
-    def infer_input(self, b):
-        return self.x[:b]
 
     @staticmethod
     def loss(out, y):
@@ -120,7 +114,8 @@ class ClassifyWorkload:
         return classify.build(model, a, stats)
 
 
-WORKLOADS = {"classify": ClassifyWorkload, "reason": reason.ReasonWorkload, "deblur": deblur.DeblurWorkload}
+WORKLOADS = {"classify": ClassifyWorkload, "reason": reason.ReasonWorkload, "deblur": deblur.DeblurWorkload,
+             "lp": lp.LPWorkload}
 
 
 def time_training(model, w, a, opt, stats):

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from classify import Implicit
-from twin import GoParams, glorot, zeros
+from twin import Batches, GoParams, glorot, zeros
 
 SIDE, CH, DEPTH, LAMBDA = 28, 16, 5, 0.02
 ITERS, ADJ_TOL, ADJ_CAP = 100, 1e-5, 20
@@ -180,7 +180,7 @@ class Deblur(torch.nn.Module):
         self.D.project()
 
 
-class DeblurWorkload:
+class DeblurWorkload(Batches):
     infer_batches = (16, 100)
     infer_iters = ITERS
     train_batch = 16
@@ -198,14 +198,6 @@ class DeblurWorkload:
         raw = load_idx(os.path.join(a.data, "train-images-idx3-ubyte.gz"))[:n]
         y = torch.from_numpy(np.ascontiguousarray(raw.reshape(n, -1).astype(np.float32) / 255))
         self.y, self.x = y, Blur(self.taps).A(y)
-
-    def batch(self, step, b):
-        n = self.x.shape[0]
-        lo = (step * b) % (n - b)
-        return self.x[lo:lo + b], self.y[lo:lo + b]
-
-    def infer_input(self, b):
-        return self.x[:b]
 
     @staticmethod
     def loss(out, y):

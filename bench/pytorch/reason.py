@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from classify import Implicit, affine, dense
-from twin import GoParams, glorot, zeros
+from twin import Batches, GoParams, glorot, zeros
 
 LEN, CH, HID = 32, 16, 32
 TOL, MAX_ITER = 1e-5, 2 * LEN + 8
@@ -82,7 +82,7 @@ class Reason(torch.nn.Module):
         return affine(p, "read2", h).reshape(b, LEN, 2)
 
 
-class ReasonWorkload:
+class ReasonWorkload(Batches):
     infer_batches = (64, 256)
     infer_iters = LEN + 1
     train_batch = 64
@@ -92,14 +92,6 @@ class ReasonWorkload:
 
     def __init__(self, a):
         self.x, self.y = parity_data(max((a.steps + a.warmup) * a.batch, 256))
-
-    def batch(self, step, b):
-        n = self.x.shape[0]
-        lo = (step * b) % (n - b)
-        return self.x[lo:lo + b], self.y[lo:lo + b]
-
-    def infer_input(self, b):
-        return self.x[:b]
 
     @staticmethod
     def loss(out, y):

@@ -67,3 +67,18 @@ def load_params(model, path):
             if tuple(v.shape) != tuple(t.shape):
                 raise SystemExit(f"--init: {name} has shape {list(v.shape)} in Go and {list(t.shape)} here")
             t.copy_(v)
+
+
+class Batches:
+    """A workload's data held as tensors self.x (inputs) and self.y
+    (targets): training step `step` takes the b rows from (step·b) mod
+    (n − b), as gobench's timing does, and inference reads the first b
+    inputs."""
+
+    def batch(self, step, b):
+        n = self.x.shape[0]
+        lo = (step * b) % (n - b)
+        return self.x[lo:lo + b], self.y[lo:lo + b]
+
+    def infer_input(self, b):
+        return self.x[:b]
