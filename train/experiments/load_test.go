@@ -43,11 +43,29 @@ func fakeRun(t *testing.T, opts Options, name string, mutate func(*train.Checkpo
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 77))
 	c := &train.Checkpoint{Model: nm.Name(), Done: true, Fingerprint: map[string]string{"model": nm.Name(), "seed": "1", "dtype": s.Dtype.String()}}
+	for _, p := range nm.Scope().Params() {
+		switch d := p.Value().Data().(type) {
+		case []float64:
+			for i := range d {
+				d[i] = float64(float32(rng.NormFloat64())) // exact in float32 models too
+			}
+		case []float32:
+			for i := range d {
+				d[i] = float32(rng.NormFloat64())
+			}
+		}
+	}
+	// Values a training run could have saved: projected into the model's
+	// constraints, as after every optimizer step (a rebuild does not
+	// project; loading gives exactly the checkpoint).
+	if err := nm.Scope().Project(); err != nil {
+		t.Fatal(err)
+	}
 	var values [][]float64
 	for _, p := range nm.Scope().Params() {
-		v := make([]float64, p.Shape().TotalSize())
-		for i := range v {
-			v[i] = float64(float32(rng.NormFloat64())) // exact in float32 models too
+		v, err := layers.Floats64(p.Value())
+		if err != nil {
+			t.Fatal(err)
 		}
 		values = append(values, v)
 		c.Params = append(c.Params, train.SavedTensor{Name: p.Name(), Shape: p.Shape(), Dtype: p.Dtype().String(), Data: v})
