@@ -21,7 +21,21 @@ const spinFor = 100 * time.Microsecond
 type task struct {
 	f      func(lo, hi int)
 	lo, hi int
-	done   atomic.Bool
+	// claimed is taken by whoever runs the task: its helper, or the
+	// caller once its own part is done and the helper has not started
+	// (a helper the OS has descheduled on a loaded machine), so the
+	// caller never waits for work nobody is doing. done is set by a
+	// helper that ran it.
+	claimed, done atomic.Bool
+}
+
+// run runs t if nobody has claimed it yet and says whether it did.
+func (t *task) run() bool {
+	if !t.claimed.CompareAndSwap(false, true) {
+		return false
+	}
+	t.f(t.lo, t.hi)
+	return true
 }
 
 type helper struct {
@@ -32,9 +46,9 @@ type helper struct {
 
 func (h *helper) loop() {
 	for {
-		t := h.next()
-		t.f(t.lo, t.hi)
-		t.done.Store(true)
+		if t := h.next(); t.run() {
+			t.done.Store(true)
+		}
 	}
 }
 
@@ -106,6 +120,9 @@ func runSplit(n, parts int, f func(lo, hi int)) bool {
 	}
 	f(0, min(step, n))
 	for i := range tasks {
+		if tasks[i].run() { // its helper has not started it: do it here
+			continue
+		}
 		for j := 0; !tasks[i].done.Load(); j++ {
 			if j%64 == 63 {
 				runtime.Gosched()
