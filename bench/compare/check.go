@@ -22,11 +22,16 @@ const (
 	// standard error of the std of about 0.9/√n: 9% at 100 values).
 	checkInitTol = 0.25
 	checkInitMin = 100
+	// checkInferTol bounds the largest difference of the two sides'
+	// inference outputs, relative to the largest Go output.
+	checkInferTol = 1e-3
 )
 
 // runCheck starts every PyTorch variant of every case from the Go side's
 // initial weights and compares the first c.trace steps' losses and
-// iteration counts with the Go side's.
+// iteration counts with the Go side's, and then the inference outputs of
+// the smallest inference batch (the models as the steps left them, the
+// implicit ones at the workload's inference iterations).
 func runCheck(c *config, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "bench-check")
 	if err != nil {
@@ -51,7 +56,7 @@ func runCheck(c *config, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", sd.label, cs, err)
 			}
-			msgs := append(compareTraces(g, t), compareInit(params, t)...)
+			msgs := append(append(compareTraces(g, t), compareInfer(g, t)...), compareInit(params, t)...)
 			status := "same"
 			if len(msgs) > 0 {
 				status, failed = "DIFFERENT", failed+1
@@ -60,7 +65,8 @@ func runCheck(c *config, stdout, stderr io.Writer) error {
 			for _, m := range msgs {
 				fmt.Fprintln(stdout, "    "+m)
 			}
-			fmt.Fprintln(stderr, traceLine(g, "go"), "|", traceLine(t, sd.label))
+			d, _, _ := inferDiff(g, t)
+			fmt.Fprintf(stderr, "%s | %s | inference outputs %.2g apart\n", traceLine(g, "go"), traceLine(t, sd.label), d)
 		}
 	}
 	if failed > 0 {
@@ -99,6 +105,41 @@ func compareTraces(g, t result) []string {
 		}
 	}
 	return msgs
+}
+
+// compareInfer holds the twin's inference outputs (infer_output, the
+// predictions for the first samples) against the Go side's.
+func compareInfer(g, t result) []string {
+	d, at, n := inferDiff(g, t)
+	switch {
+	case at < 0:
+		return []string{fmt.Sprintf("inference outputs of %d and %d values", n[0], n[1])}
+	case !(d <= checkInferTol):
+		return []string{fmt.Sprintf("inference: output %d is %.6g (Go) against %.6g, %.2g of the largest output", at, g["infer_output"].([]any)[at], t["infer_output"].([]any)[at], d)}
+	}
+	return nil
+}
+
+// inferDiff returns the largest difference of the two sides' inference
+// outputs relative to the largest Go output, and where it is; at is −1
+// when the outputs' lengths n differ or are zero.
+func inferDiff(g, t result) (d float64, at int, n [2]int) {
+	gv, _ := g["infer_output"].([]any)
+	tv, _ := t["infer_output"].([]any)
+	n = [2]int{len(gv), len(tv)}
+	if len(gv) == 0 || len(gv) != len(tv) {
+		return 0, -1, n
+	}
+	var diff, scale float64
+	for i := range gv {
+		a, _ := gv[i].(float64)
+		b, _ := tv[i].(float64)
+		scale = math.Max(scale, math.Abs(a))
+		if e := math.Abs(a - b); !(e <= diff) {
+			diff, at = e, i
+		}
+	}
+	return diff / math.Max(scale, 1e-12), at, n
 }
 
 func traceLine(r result, label string) string {

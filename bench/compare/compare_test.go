@@ -139,3 +139,25 @@ func TestWorkloadDefaultsAreLeftToTheSides(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareInferFindsDifferences(t *testing.T) {
+	out := func(v ...float64) result {
+		a := make([]any, len(v))
+		for i, x := range v {
+			a[i] = x
+		}
+		return result{"infer_output": a}
+	}
+	g := out(100, -3, 0.5)
+	if m := compareInfer(g, out(100.01, -3.02, 0.5)); m != nil {
+		t.Errorf("outputs 2e-4 of the largest apart: %v, want none", m)
+	}
+	if m := compareInfer(g, out(100, -3.2, 0.5)); len(m) != 1 || !strings.Contains(m[0], "output 1") {
+		t.Errorf("output 1 off by 2e-3 of the largest: %v, want one message naming it", m)
+	}
+	for _, tw := range []result{out(100, -3), {}} {
+		if m := compareInfer(g, tw); len(m) != 1 {
+			t.Errorf("twin outputs %v: %v, want one message", tw, m)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,11 +128,14 @@ func run() error {
 		if f.inferModel != nil {
 			im = f.inferModel
 		}
-		sps, err := timeInference(im, ds, b, cmp.Or(f.inferIters, w.inferIters), reps)
+		sps, pred, err := timeInference(im, ds, b, cmp.Or(f.inferIters, w.inferIters), reps)
 		if err != nil {
 			return err
 		}
 		out[fmt.Sprintf("infer_samples_per_second_%d", b)] = sps
+		if _, done := out["infer_output"]; f.trace > 0 && !done {
+			out["infer_output"] = pred // the smallest batch's predictions, held against the twin's
+		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
@@ -214,11 +218,12 @@ func startProfile(path string) (func(), error) {
 }
 
 // timeInference returns the inference samples per second at batch b, the
-// implicit layers running iters iterations.
-func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64, error) {
+// implicit layers running iters iterations, and the predictions for the
+// first b samples.
+func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64, []float32, error) {
 	ev, err := train.NewEvaluator(m, b)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer ev.Close()
 	ev.SetIterations(iters)
@@ -228,18 +233,20 @@ func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64
 	for i := 0; i < b; i++ {
 		ds.Sample(i%ds.Len(), x[i*in:(i+1)*in], tgt)
 	}
+	var pred []float32
 	for i := 0; i < 3; i++ {
-		if _, err := ev.Predict32(x, b); err != nil {
-			return 0, err
+		if pred, err = ev.Predict32(x, b); err != nil {
+			return 0, nil, err
 		}
 	}
+	pred = slices.Clone(pred)
 	t := time.Now()
 	for i := 0; i < reps; i++ {
 		if _, err := ev.Predict32(x, b); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	return float64(reps*b) / time.Since(t).Seconds(), nil
+	return float64(reps*b) / time.Since(t).Seconds(), pred, nil
 }
 
 // gemmGFLOPs measures the 64×784×128 float32 GEMM of the BLAS in use.

@@ -142,14 +142,16 @@ def time_training(model, w, a, opt, stats):
 
 
 def time_inference(model, w, b, reps):
+    """The samples per second at batch b and the predictions for the
+    first b samples."""
     xb = w.infer_input(b)
     with torch.no_grad():
         for _ in range(3):
-            model(xb)
+            pred = model(xb)
         t = time.perf_counter()
         for _ in range(reps):
             model(xb)
-        return reps * b / (time.perf_counter() - t)
+        return reps * b / (time.perf_counter() - t), pred
 
 
 def main():
@@ -214,7 +216,9 @@ def main():
     model.eval()
     for b in w.infer_batches:
         reps = a.infer_reps or max(3, w.infer_samples // b)  # as the Go side
-        out[f"infer_samples_per_second_{b}"] = time_inference(model, w, b, reps)
+        out[f"infer_samples_per_second_{b}"], pred = time_inference(model, w, b, reps)
+        if a.trace and "infer_output" not in out:
+            out["infer_output"] = pred.reshape(-1).tolist()  # the smallest batch's, held against Go's
     json.dump(out, sys.stdout)
     print()
 
