@@ -2,10 +2,12 @@ package conv
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/implicit-ml/implicit/layers"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/opkit"
@@ -22,13 +24,23 @@ import (
 // (GlorotUniform(0.1)), so a fresh D with r = 1 is close to the identity.
 // With ResLipschitz(l) and a 1-Lipschitz φ (ReLU, tanh), Lip(N) ≤ l and
 // Lip(D) ≤ r + l.
+//
+// With ResNoiseLevel the denoiser also takes a learned noise level σ_D, as
+// DRUNet does: the first convolution sees two channels, u and the constant
+// map σ_D·1 (WithNoiseMap). The map does not depend on u, so the Lipschitz
+// constant in u is unchanged: conv_1 restricted to the u channel has
+// operator norm at most that of the whole two-channel convolution, which
+// ResLipschitz bounds.
 type ResCNN struct {
 	Convs                          []*Conv2D
 	Height, Width, Channels, Depth int
 	Act                            layers.Activation
 	// Skip is r, the weight of the identity path.
 	Skip float64
-	err  error
+	// Sigma is the learned noise level σ_D (1, 1) with ResNoiseLevel, nil
+	// otherwise; it is clipped to [MinNoiseLevel, ∞) by Project.
+	Sigma *G.Node
+	err   error
 }
 
 var _ layers.Layer = (*ResCNN)(nil)
@@ -36,7 +48,11 @@ var _ layers.Layer = (*ResCNN)(nil)
 // ResOpt configures a ResCNN.
 type ResOpt func(*resConfig)
 
-type resConfig struct{ skip, lip float64 }
+type resConfig struct{ skip, lip, sigma float64 }
+
+// ResNoiseLevel gives the denoiser a learned noise level σ_D, initialised
+// to sigma0 > 0 and fed to the first convolution as a constant channel.
+func ResNoiseLevel(sigma0 float64) ResOpt { return func(c *resConfig) { c.sigma = sigma0 } }
 
 // ResSkip sets the weight r of the identity path (default 1; 0 removes it).
 func ResSkip(r float64) ResOpt { return func(c *resConfig) { c.skip = r } }
@@ -46,7 +62,7 @@ func ResSkip(r float64) ResOpt { return func(c *resConfig) { c.skip = r } }
 func ResLipschitz(l float64) ResOpt { return func(c *resConfig) { c.lip = l } }
 
 // ResCNN creates the denoiser with parameters name.conv1.W, name.conv1.b …
-// name.convL.b.
+// name.convL.b, then name.sigma with ResNoiseLevel.
 func NewResCNN(s *layers.Scope, name string, height, width, channels, depth int, act layers.Activation, opts ...ResOpt) *ResCNN {
 	cfg := resConfig{skip: 1}
 	for _, o := range opts {
@@ -57,8 +73,8 @@ func NewResCNN(s *layers.Scope, name string, height, width, channels, depth int,
 	case depth < 2 || channels < 1:
 		d.err = s.Fail(fmt.Errorf("conv: ResCNN %q needs depth ≥ 2 and channels ≥ 1, got %d and %d", name, depth, channels))
 		return d
-	case cfg.skip < 0 || cfg.lip < 0:
-		d.err = s.Fail(fmt.Errorf("conv: ResCNN %q needs a skip weight and a Lipschitz bound ≥ 0, got %v and %v", name, cfg.skip, cfg.lip))
+	case cfg.skip < 0 || cfg.lip < 0 || cfg.sigma < 0:
+		d.err = s.Fail(fmt.Errorf("conv: ResCNN %q needs a skip weight, a Lipschitz bound and a noise level ≥ 0, got %v, %v and %v", name, cfg.skip, cfg.lip, cfg.sigma))
 		return d
 	}
 	for l := range depth {
@@ -68,7 +84,7 @@ func NewResCNN(s *layers.Scope, name string, height, width, channels, depth int,
 			copts = append(copts, ConvBound(1))
 		}
 		if l == 0 {
-			in = 1
+			in = 1 + opkit.Btoi(cfg.sigma > 0)
 		}
 		if l == depth-1 {
 			out, a = 1, layers.Identity
@@ -84,8 +100,38 @@ func NewResCNN(s *layers.Scope, name string, height, width, channels, depth int,
 		}
 		d.Convs = append(d.Convs, c)
 	}
+	if cfg.sigma > 0 {
+		d.Sigma = s.Param(name+".sigma", tensor.Shape{1, 1}, layers.Constant(cfg.sigma))
+		s.AddProjector(d)
+	}
 	d.err = s.Err()
 	return d
+}
+
+// Project implements Projector: it clips σ_D to [MinNoiseLevel, ∞).
+func (d *ResCNN) Project() error {
+	if d.err != nil || d.Sigma == nil {
+		return nil
+	}
+	switch v := d.Sigma.Value().Data().(type) {
+	case []float64:
+		v[0] = max(v[0], MinNoiseLevel)
+	case []float32:
+		v[0] = max(v[0], MinNoiseLevel)
+	}
+	return nil
+}
+
+// NoiseLevel returns the current σ_D (NaN without ResNoiseLevel).
+func (d *ResCNN) NoiseLevel() float64 {
+	if d.err != nil || d.Sigma == nil {
+		return math.NaN()
+	}
+	v, err := layers.Floats64(d.Sigma.Value())
+	if err != nil || len(v) != 1 {
+		return math.NaN()
+	}
+	return v[0]
 }
 
 // Err is the error met while building the denoiser, if any.
@@ -109,6 +155,12 @@ func (d *ResCNN) Fwd(u *G.Node) (*G.Node, error) {
 		}
 	}
 	h := u
+	if d.Sigma != nil {
+		var err error
+		if h, err = WithNoiseMap(u, d.Sigma); err != nil {
+			return nil, err
+		}
+	}
 	for l, c := range d.Convs {
 		var add *G.Node
 		if l == len(d.Convs)-1 {
@@ -122,7 +174,8 @@ func (d *ResCNN) Fwd(u *G.Node) (*G.Node, error) {
 	return h, nil
 }
 
-// Params implements Layer: every convolution's W and b, in order.
+// Params implements Layer: every convolution's W and b, in order, then
+// σ_D with ResNoiseLevel.
 func (d *ResCNN) Params() G.Nodes {
 	if d.err != nil {
 		return nil
@@ -130,6 +183,9 @@ func (d *ResCNN) Params() G.Nodes {
 	var ps G.Nodes
 	for _, c := range d.Convs {
 		ps = append(ps, c.Params()...)
+	}
+	if d.Sigma != nil {
+		ps = append(ps, d.Sigma)
 	}
 	return ps
 }
@@ -142,6 +198,9 @@ type ResCNNKernel[T deq.Float] struct {
 	act    layers.Activation
 	skip   T
 	n      int
+	noisy  bool // the first convolution takes [u, σ_D·1]
+	sigma  T
+	in2    []T // the two-channel input, with noisy
 	w, b   [][]T
 	hidden [][]T // outputs of the hidden layers
 	deriv  [][]T // φ' of the hidden layers at the linearisation point
@@ -151,7 +210,10 @@ type ResCNNKernel[T deq.Float] struct {
 
 // NewResCNNKernel returns the kernel of d for batches of n images.
 func NewResCNNKernel[T deq.Float](d *ResCNN, n int) *ResCNNKernel[T] {
-	e := &ResCNNKernel[T]{act: d.Act, skip: T(d.Skip), n: n, pool: &colPool{}}
+	e := &ResCNNKernel[T]{act: d.Act, skip: T(d.Skip), n: n, noisy: d.Sigma != nil, pool: &colPool{}}
+	if e.noisy {
+		e.in2 = make([]T, 2*n*d.Height*d.Width)
+	}
 	for l, c := range d.Convs {
 		g := c.geom()
 		e.geos = append(e.geos, g)
@@ -165,14 +227,24 @@ func NewResCNNKernel[T deq.Float](d *ResCNN, n int) *ResCNNKernel[T] {
 	return e
 }
 
-// Layers is the number of convolutions; Bind takes two parameters per
-// layer.
+// Layers is the number of convolutions.
 func (e *ResCNNKernel[T]) Layers() int { return len(e.geos) }
 
-// Bind takes the weights and biases, in Params order.
+// NumParams is the number of parameters Bind takes: two per layer, and
+// σ_D with a noise level.
+func (e *ResCNNKernel[T]) NumParams() int { return 2*len(e.geos) + opkit.Btoi(e.noisy) }
+
+// Bind takes the weights and biases, then σ_D, in Params order.
 func (e *ResCNNKernel[T]) Bind(params [][]T) error {
-	if len(params) != 2*len(e.geos) {
-		return fmt.Errorf("conv: ResCNN kernel bound to %d parameters, want %d", len(params), 2*len(e.geos))
+	if len(params) != e.NumParams() {
+		return fmt.Errorf("conv: ResCNN kernel bound to %d parameters, want %d", len(params), e.NumParams())
+	}
+	if e.noisy {
+		s := params[len(params)-1]
+		if len(s) != 1 {
+			return fmt.Errorf("conv: ResCNN kernel got %d values of σ_D, want 1", len(s))
+		}
+		e.sigma = s[0]
 	}
 	e.w, e.b = e.w[:0], e.b[:0]
 	for l, g := range e.geos {
@@ -189,6 +261,10 @@ func (e *ResCNNKernel[T]) Bind(params [][]T) error {
 // layer for VJP.
 func (e *ResCNNKernel[T]) Forward(out, u []T, keep bool) {
 	h := u
+	if e.noisy {
+		NoiseMap(e.in2, u, e.sigma, e.n)
+		h = e.in2
+	}
 	last := len(e.geos) - 1
 	for l, g := range e.geos {
 		if l == last {
@@ -226,6 +302,14 @@ func (e *ResCNNKernel[T]) VJP(out, v []T) {
 			if e.act != layers.ReLU { // φ' ∈ {0, 1} creates no subnormals
 				opkit.FlushSubnormal(s)
 			}
+		}
+		if l == 0 && e.noisy { // keep the u channel of the two
+			convBackData(geo, e.pool, e.in2, s, e.w[0], e.n)
+			px := len(out) / e.n
+			for i := range e.n {
+				copy(out[i*px:(i+1)*px], e.in2[2*i*px:(2*i+1)*px])
+			}
+			break
 		}
 		if l == 0 {
 			convBackData(geo, e.pool, out, s, e.w[0], e.n)

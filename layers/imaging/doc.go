@@ -10,15 +10,17 @@
 //     G(y, x) = D(y − γ(Aᵀ(Ay − x) + λy)) with a learned step γ, kept in
 //     the range that makes the step non-expansive.
 //   - HQSCell: the plug-and-play HQS operator
-//     G(y, x) = D((AᵀA + βI)⁻¹(Aᵀx + βy)) with a learned β = e^ρ > 0.
+//     G(y, x) = D((AᵀA + (β+λ)I)⁻¹(Aᵀx + βy)) with a learned β = e^ρ > 0
+//     and an optional fixed Tikhonov weight λ ≥ 0 (Blur.HQSStepTikhonov).
 //
 // Both cells take Aᵀx as their injection and iterate the same denoiser D,
 // conv.ResCNN: their kernels iterate its numeric kernel
 // (conv.ResCNNKernel), which is why this family imports package conv (the
-// one import between families the architecture allows). D takes no
-// noise-level input σ_D, as the paper's DRUNet does: a constant
-// noise-level map entering D's first convolution would add a multiple of
-// one fixed pattern to that layer's output, which its bias already spans
-// away from the zero-padded border, so a learned σ_D would add a
-// parameter and almost no function to a denoiser trained from scratch.
+// one import between families the architecture allows). D may take a
+// learned noise level σ_D, as the paper's DRUNet does (conv.ResNoiseLevel:
+// a constant map σ_D·1 as a second input channel). Trained from scratch at
+// one noise level, σ_D adds little function: its channel adds a multiple
+// of one fixed pattern to the first layer's output, which that layer's bias
+// already spans away from the zero-padded border. The map does not depend
+// on y, so it leaves the cells' Lipschitz bounds in y unchanged.
 package imaging

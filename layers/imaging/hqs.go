@@ -22,7 +22,25 @@ import (
 // Fourier basis, see blur.HQS) and differentiable in y, b and ρ; writing β
 // as e^ρ keeps it positive whatever the optimizer does.
 func (b *Blur) HQSStep(y, atx, logBeta *G.Node) (*G.Node, error) {
+	return b.HQSStepTikhonov(y, atx, logBeta, 0)
+}
+
+// HQSStepTikhonov is HQSStep with a fixed Tikhonov weight λ ≥ 0 on the
+// data term,
+//
+//	z = (AᵀA + (β + λ)I)⁻¹(b + βy),
+//
+// the minimiser of ½‖Az − x‖² + (λ/2)‖z‖² + (β/2)‖z − y‖² (PGDCell's
+// λ, in HQS's exact step). In y it is βM', M' = (AᵀA + (β+λ)I)⁻¹, whose
+// eigenvalues β/(|â|² + β + λ) are at most β/(β + λ) < 1 when λ > 0: the
+// step contracts every mode, also those A annihilates, and an iteration
+// with the identity as denoiser converges to the Tikhonov solution
+// (AᵀA + λI)⁻¹Aᵀx instead of drifting to the unregularised inverse.
+func (b *Blur) HQSStepTikhonov(y, atx, logBeta *G.Node, lambda float64) (*G.Node, error) {
 	n := b.H * b.W
+	if !(lambda >= 0) || math.IsInf(lambda, 1) {
+		return nil, fmt.Errorf("imaging: the HQS step's Tikhonov weight must be finite and ≥ 0, got %v", lambda)
+	}
 	for _, in := range []*G.Node{y, atx} {
 		if s := in.Shape(); len(s) != 2 || s[1] != n || !s.Eq(y.Shape()) {
 			return nil, fmt.Errorf("imaging: the HQS step on %d×%d images needs y and Aᵀx of one shape (B, %d), got %v and %v", b.H, b.W, n, y.Shape(), atx.Shape())
@@ -34,7 +52,34 @@ func (b *Blur) HQSStep(y, atx, logBeta *G.Node) (*G.Node, error) {
 	if b.hqs32 == nil || b.hqs64 == nil {
 		return nil, fmt.Errorf("imaging: this Blur has no HQS tables; make it with NewBlur")
 	}
-	return G.ApplyOp(newHQSOp(b, y.Dtype(), y.Shape(), 0), y, atx, logBeta)
+	return G.ApplyOp(newHQSOp(b, lambda, y.Dtype(), y.Shape(), 0), y, atx, logBeta)
+}
+
+// hqsTikhonov writes the step with Tikhonov weight λ,
+// z = M'(b + βy) = M'(b + β'·(β/β')y) with β' = β + λ, using the tables of
+// weight β'; scratch (y's size) holds (β/β')y when λ > 0.
+func hqsTikhonov[T deq.Float](b *Blur, z, y, atx, scratch []T, beta, lambda float64) {
+	if lambda == 0 {
+		hqsEval(b, z, y, atx, beta)
+		return
+	}
+	c := T(beta / (beta + lambda))
+	for i, v := range y {
+		scratch[i] = c * v
+	}
+	hqsEval(b, z, scratch, atx, beta+lambda)
+}
+
+// hqsTikhonovVJPy writes (∂z/∂y)ᵀw = βM'w into out.
+func hqsTikhonovVJPy[T deq.Float](b *Blur, out, w []T, beta, lambda float64) {
+	hqsVJP(b, out, nil, nil, w, nil, nil, beta+lambda)
+	if lambda == 0 {
+		return
+	}
+	c := T(beta / (beta + lambda))
+	for i := range out {
+		out[i] *= c
+	}
 }
 
 // hqsEval is StepNormal with the tables of T's precision, split over the
@@ -96,23 +141,25 @@ func asF64[T deq.Float](s []T) []float64 {
 	return any(s).([]float64)
 }
 
-// hqsOp computes the HQS step (part 0; children y, b, ρ) or one of its
-// gradients (children g, y, b, ρ, z): part 1 βMg (∂y), 2 Mg (∂b), 3
-// β·Σ⟨Mg, y − z⟩ (∂ρ, (1, 1)), with M = (AᵀA + βI)⁻¹.
+// hqsOp computes the HQS step with Tikhonov weight λ (part 0; children y,
+// b, ρ) or one of its gradients (children g, y, b, ρ, z): part 1 βMg (∂y),
+// 2 Mg (∂b), 3 β·Σ⟨Mg, y − z⟩ (∂ρ, (1, 1)), with M = (AᵀA + (β+λ)I)⁻¹
+// (differentiating (AᵀA + (β+λ)I)z = b + βy in β gives ∂z/∂β = M(y − z)).
 type hqsOp struct {
 	opkit.Base
-	b     *Blur
-	shape tensor.Shape
-	part  int
+	b      *Blur
+	lambda float64
+	shape  tensor.Shape
+	part   int
 }
 
-func newHQSOp(b *Blur, dt tensor.Dtype, shape tensor.Shape, part int) *hqsOp {
+func newHQSOp(b *Blur, lambda float64, dt tensor.Dtype, shape tensor.Shape, part int) *hqsOp {
 	out := shape
 	if part == 3 {
 		out = tensor.Shape{1, 1}
 	}
-	return &hqsOp{b: b, shape: shape.Clone(), part: part, Base: opkit.New(fmt.Sprintf("HQSStep{%d}", part),
-		fmt.Sprintf("HQSStep{%s,%v,%d,%d,%v,%v,%d}", b.Kernel.Name, b.Kernel.W, b.H, b.W, dt, []int(shape), part), dt, 3+2*opkit.Btoi(part > 0), out)}
+	return &hqsOp{b: b, lambda: lambda, shape: shape.Clone(), part: part, Base: opkit.New(fmt.Sprintf("HQSStep{%d}", part),
+		fmt.Sprintf("HQSStep{%s,%v,%d,%d,%v,%v,%v,%d}", b.Kernel.Name, b.Kernel.W, b.H, b.W, lambda, dt, []int(shape), part), dt, 3+2*opkit.Btoi(part > 0), out)}
 }
 
 func (op *hqsOp) Do(vals ...G.Value) (G.Value, error) {
@@ -133,18 +180,22 @@ func hqsDo[T deq.Float](op *hqsOp, out *tensor.Dense, vals []G.Value) error {
 	if len(rho) != 1 || len(y) != n || len(atx) != n || (op.part > 0 && (len(g) != n || len(z) != n)) {
 		return fmt.Errorf("imaging: %v got values of the wrong size", op)
 	}
-	beta := math.Exp(float64(rho[0]))
+	beta, lam := math.Exp(float64(rho[0])), op.lambda
 	o := out.Data().([]T)
 	switch op.part {
 	case 0:
-		hqsEval(op.b, o, y, atx, beta)
+		var scratch []T
+		if lam > 0 {
+			scratch = make([]T, n)
+		}
+		hqsTikhonov(op.b, o, y, atx, scratch, beta, lam)
 	case 1:
-		hqsVJP(op.b, o, nil, nil, g, nil, nil, beta)
+		hqsTikhonovVJPy(op.b, o, g, beta, lam)
 	case 2:
-		hqsVJP(op.b, nil, o, nil, g, nil, nil, beta)
+		hqsVJP(op.b, nil, o, nil, g, nil, nil, beta+lam)
 	case 3:
 		gb := make([]float64, op.shape[0])
-		hqsVJP(op.b, nil, nil, gb, g, y, z, beta)
+		hqsVJP(op.b, nil, nil, gb, g, y, z, beta+lam)
 		s := 0.0
 		for _, v := range gb {
 			s += v
@@ -171,7 +222,7 @@ func (op *hqsOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 	}
 	var grads G.Nodes
 	for _, part := range hqsParts {
-		d, err := G.ApplyOp(newHQSOp(op.b, op.Dtype(), op.shape, part), grad, inputs[0], inputs[1], inputs[2], output)
+		d, err := G.ApplyOp(newHQSOp(op.b, op.lambda, op.Dtype(), op.shape, part), grad, inputs[0], inputs[1], inputs[2], output)
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +237,7 @@ func (op *hqsOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) er
 		return err
 	}
 	vals := []G.Value{g, inputs[0].Value(), inputs[1].Value(), inputs[2].Value(), output.Value()}
-	return accumulateParts(inputs, vals, hqsParts[:], func(part int) G.Op { return newHQSOp(op.b, op.Dtype(), op.shape, part) })
+	return accumulateParts(inputs, vals, hqsParts[:], func(part int) G.Op { return newHQSOp(op.b, op.lambda, op.Dtype(), op.shape, part) })
 }
 
 // newHQSTables builds the blur's HQS tables in both precisions.

@@ -30,10 +30,21 @@ const DefaultHQSBeta = 0.25
 // eigenvalues β/(|â(f)|² + β) lie in (0, 1]: Lip_y(G) ≤ Lip(D), near 1 in
 // the modes A nearly annihilates, so there only the denoiser contracts.
 // Its kernels evaluate G and J_G(y)ᵀv = βM·J_D(u)ᵀv without graphs.
+//
+// With Lambda = λ > 0 the data step is Blur.HQSStepTikhonov's,
+// (AᵀA + (β+λ)I)⁻¹(Aᵀx + βy), PGDCell's Tikhonov term in HQS's exact
+// step: in y it contracts every mode by at least β/(β+λ), and with the
+// identity as denoiser the iteration converges to the Tikhonov solution
+// (AᵀA + λI)⁻¹Aᵀx. With λ = 0 (the paper's form) that limit is the
+// unregularised inverse, whose noise an untrained denoiser cannot hold
+// back over 100 iterations.
 type HQSCell struct {
 	pnp
 	// LogBeta is ρ = log β, (1, 1), initialised to log DefaultHQSBeta.
 	LogBeta *G.Node
+	// Lambda is the fixed Tikhonov weight λ ≥ 0 of the data step (zero:
+	// none). Set it before the cell is used.
+	Lambda float64
 }
 
 var _ layers.Cell = (*HQSCell)(nil)
@@ -78,7 +89,7 @@ func (c *HQSCell) Apply(y *G.Node, inj G.Nodes) (*G.Node, error) {
 	if len(inj) != 1 {
 		return nil, fmt.Errorf("imaging: HQSCell takes one injection, got %d", len(inj))
 	}
-	u, err := c.Blur.HQSStep(y, inj[0], c.LogBeta)
+	u, err := c.Blur.HQSStepTikhonov(y, inj[0], c.LogBeta, c.Lambda)
 	if err != nil {
 		return nil, err
 	}
@@ -87,18 +98,19 @@ func (c *HQSCell) Apply(y *G.Node, inj G.Nodes) (*G.Node, error) {
 
 // Kernel64 implements Cell.
 func (c *HQSCell) Kernel64(inj []tensor.Shape) (layers.Kernel[float64], error) {
-	return kernelFor(&c.pnp, inj, "float64", func(int) dataStep[float64] { return &hqsStep[float64]{b: c.Blur} })
+	return kernelFor(&c.pnp, inj, "float64", func(int) dataStep[float64] { return &hqsStep[float64]{b: c.Blur, lambda: c.Lambda} })
 }
 
 // Kernel32 implements Cell.
 func (c *HQSCell) Kernel32(inj []tensor.Shape) (layers.Kernel[float32], error) {
-	return kernelFor(&c.pnp, inj, "float32", func(int) dataStep[float32] { return &hqsStep[float32]{b: c.Blur} })
+	return kernelFor(&c.pnp, inj, "float32", func(int) dataStep[float32] { return &hqsStep[float32]{b: c.Blur, lambda: c.Lambda} })
 }
 
-// hqsStep is u = (AᵀA + βI)⁻¹(b + βy) on flat buffers.
+// hqsStep is u = (AᵀA + (β+λ)I)⁻¹(b + βy) on flat buffers.
 type hqsStep[T deq.Float] struct {
-	b    *Blur
-	beta float64
+	b            *Blur
+	beta, lambda float64
+	scratch      []T // (β/(β+λ))y, with λ > 0
 }
 
 func (h *hqsStep[T]) bind(rho T) error {
@@ -109,7 +121,12 @@ func (h *hqsStep[T]) bind(rho T) error {
 	return nil
 }
 
-func (h *hqsStep[T]) step(u, y, b []T) { hqsEval(h.b, u, y, b, h.beta) }
+func (h *hqsStep[T]) step(u, y, b []T) {
+	if h.lambda > 0 && len(h.scratch) != len(y) {
+		h.scratch = make([]T, len(y))
+	}
+	hqsTikhonov(h.b, u, y, b, h.scratch, h.beta, h.lambda)
+}
 
 // vjp: βMw (M is symmetric).
-func (h *hqsStep[T]) vjp(out, w []T) { hqsVJP(h.b, out, nil, nil, w, nil, nil, h.beta) }
+func (h *hqsStep[T]) vjp(out, w []T) { hqsTikhonovVJPy(h.b, out, w, h.beta, h.lambda) }

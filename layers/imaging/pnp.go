@@ -19,7 +19,8 @@ import (
 // Aᵀx are (B, H·W).
 type pnp struct {
 	// Blur is the operator A; Denoiser the learned prior D, on A's image
-	// size, with no noise-level input (see the package documentation).
+	// size, with or without a learned noise level σ_D (see the package
+	// documentation).
 	Blur     *Blur
 	Denoiser *conv.ResCNN
 	err      error
@@ -55,7 +56,8 @@ func (c *pnp) StateShape(inj []tensor.Shape) (tensor.Shape, error) {
 	return inj[0].Clone(), nil
 }
 
-// params is the data step's scalar, then the denoiser's weights and biases.
+// params is the data step's scalar, then the denoiser's weights and
+// biases (and σ_D).
 func (c *pnp) params(scalar *G.Node) G.Nodes {
 	if c.err != nil {
 		return nil
@@ -104,8 +106,8 @@ type pnpKernel[T deq.Float] struct {
 }
 
 func (k *pnpKernel[T]) Bind(inj, params []G.Value) error {
-	if len(inj) != 1 || len(params) != 1+2*k.d.Layers() {
-		return fmt.Errorf("imaging: plug-and-play kernel bound to %d injections and %d parameters, want 1 and %d", len(inj), len(params), 1+2*k.d.Layers())
+	if len(inj) != 1 || len(params) != 1+k.d.NumParams() {
+		return fmt.Errorf("imaging: plug-and-play kernel bound to %d injections and %d parameters, want 1 and %d", len(inj), len(params), 1+k.d.NumParams())
 	}
 	var err error
 	if k.inj, err = opkit.Data[T](inj[0]); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/implicit-ml/implicit/datasets"
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
+	"github.com/implicit-ml/implicit/layers/conv"
 	"github.com/implicit-ml/implicit/layers/imaging"
 	"github.com/implicit-ml/implicit/train"
 	"github.com/implicit-ml/implicit/train/report"
@@ -23,9 +24,10 @@ import (
 // by the paper's two implicit plug-and-play models,
 //
 //	PGD: y_{t+1} = D(y_t − γ(Aᵀ(A y_t − x) + λy_t))
-//	HQS: y_{t+1} = D((AᵀA + βI)⁻¹(Aᵀx + βy_t))
+//	HQS: y_{t+1} = D((AᵀA + (β+λ)I)⁻¹(Aᵀx + βy_t))
 //
-// with one learned residual CNN denoiser D each and learned γ and β,
+// with one learned residual CNN denoiser D each (its noise level σ_D, a
+// constant input channel, learned too) and learned γ and β,
 // trained as the paper does: 100 plain iterations from y₀ = Aᵀx forward,
 // implicit differentiation backward (at most 20 adjoint iterations), the
 // weights of the best validation PSNR kept. They are tested at t = 100
@@ -200,8 +202,9 @@ func deblurConfig(s Settings, st deblurSettings, tr, val, te *datasets.DeblurSet
 	return map[string]any{
 		"source": s.Dataset, "kernel": s.Problem, "noise": 0.03, "train_images": tr.N, "val_images": val.N, "test_images": te.N,
 		"epochs": st.epochs, "batch": st.batch, "lr": st.lr, "schedule": s.Schedule.String(), "clip": s.Clip, "dtype": s.Dtype.String(),
-		"denoiser":         fmt.Sprintf("residual CNN, %d 3×3 convolutions, 1→%d→…→%d→1, ReLU; no noise-level input", st.depth, st.channels, st.channels),
+		"denoiser":         fmt.Sprintf("residual CNN, %d 3×3 convolutions, 2→%d→…→%d→1 (the image and a constant noise-level map σ_D, learned from %g), ReLU", st.depth, st.channels, st.channels, deblurSigmaD),
 		"pgd_lambda":       st.lambda,
+		"hqs_lambda":       st.lambda,
 		"hqs_beta_initial": imaging.DefaultHQSBeta,
 		"unfolded_stages":  fmt.Sprint(st.stages),
 		"train_forward":    fmt.Sprintf("%d plain iterations from y₀ = Aᵀx", st.trainIters),
@@ -221,7 +224,7 @@ func deblurNotes(st deblurSettings, s Settings) []string {
 		fmt.Sprintf("metric: PSNR = 10·log10(1/MSE) per test image (pixels in [0, 1]), mean ± std over the test set. The implicit models' test PSNR is at t = %d plain iterations from y₀ = Aᵀx, the paper's protocol; extra.psnr_fixed_point is their fixed point (%s, tol %g, at most %d iterations).", st.evalT, s.Solver.Name(), s.Stop.Tol, s.Stop.MaxIter),
 		fmt.Sprintf("Lipschitz: for the explicit models L of the trained map; for the implicit models L_t at t = %d from y₀ = 0 (the paper's Lipschitz protocol), the largest ‖y_t(x+δx) − y_t(x)‖/‖δx‖ over the probe images and frequencies, on a float64 copy. The curves' PSNR is from y₀ = Aᵀx, their L_t from y₀ = 0: the paper trains separate models for the two starts, we iterate one model from both.", st.evalT),
 		"extra.contraction_rate is the mean over test images of (‖y_T − y_{T−1}‖/‖y_{T−10} − y_{T−11}‖)^{1/10}, the observed contraction of plain iteration near t = T; extra.spectral_radius_t the largest (and spectral_radius_t_mean the mean) spectral radius of J_G in y at y_T (T = the headline's t) over the probe images, by power iteration; extra.test_spectral_radius (column ρ(J) at test z*) the same at the test set's fixed points (its last batch); extra.last_step the mean ‖y_T − y_{T−1}‖/‖y_T‖.",
-		fmt.Sprintf("denoiser-once has the implicit models' denoiser (their parameter count less the one step parameter) and, like the unfolded models' denoisers, no norm bound. The implicit models keep every convolution of D = I + N at operator norm ≤ 1 (power iteration after each step), so Lip(N) ≤ 1; PGD keeps γ in [0, 2/(1+λ)] with λ = %g, HQS has β = e^ρ > 0.", st.lambda),
-		"what differs from the paper: 28×28 grey digits or clothes instead of 128×128 colour crops of BSDS500; a camera-shake kernel drawn from deepinv's motion-blur model instead of Levin et al.'s kernel 1; a 5-convolution residual CNN trained from scratch instead of a pretrained DRUNet with a noise-level input (D takes none: see layers/imaging); all models trained for the same epochs (the paper: 10 for the implicit models, 20 for the explicit ones); PGD's step adds a small Tikhonov term λy; the L_t curve comes from the accuracy model iterated from y₀ = 0, not from a model trained from y₀ = 0.",
+		fmt.Sprintf("denoiser-once has the implicit models' denoiser (their parameter count less the one step parameter) and, like the unfolded models' denoisers, no norm bound. The implicit models keep every convolution of D = I + N at operator norm ≤ 1 (power iteration after each step), so Lip(N) ≤ 1; PGD keeps γ in [0, 2/(1+λ)] with λ = %g, HQS has β = e^ρ > 0 and the same λ in its exact step (AᵀA + (β+λ)I)⁻¹(Aᵀx + βy). Every denoiser has its own learned noise level σ_D (initially %g, kept ≥ %g), fed as a constant input channel; it does not depend on y, so the bound on G's Lipschitz constant in y is unchanged.", st.lambda, deblurSigmaD, conv.MinNoiseLevel),
+		"what differs from the paper: 28×28 grey digits or clothes instead of 128×128 colour crops of BSDS500; a camera-shake kernel drawn from deepinv's motion-blur model instead of Levin et al.'s kernel 1; a 5-convolution residual CNN trained from scratch instead of a pretrained DRUNet (both take a learned noise level σ_D as a constant input channel); all models trained for the same epochs (the paper: 10 for the implicit models, 20 for the explicit ones); PGD's and HQS's data steps add a small Tikhonov term (λ/2)‖y‖² (without it HQS's iteration drifts towards the unregularised inverse, whose noise a denoiser trained from scratch cannot hold back over 100 iterations; the paper's pretrained DRUNet can); the L_t curve comes from the accuracy model iterated from y₀ = 0, not from a model trained from y₀ = 0.",
 	}
 }

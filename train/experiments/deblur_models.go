@@ -63,7 +63,7 @@ func (n deblurNets) models(dt tensor.Dtype, icfg layers.ImplicitConfig, iters in
 // DeblurModel builds one model of the deblurring experiment, called name,
 // on images blurred by a, at the experiment's sizes (a residual CNN
 // denoiser of 5 3×3 convolutions with channels channels, 16 when 0; PGD's
-// λ = 0.02): op "once" is the unconstrained denoiser applied once to Aᵀx;
+// and HQS's λ = 0.02, a learned σ_D from 0.03): op "once" is the unconstrained denoiser applied once to Aᵀx;
 // "pgd" and "hqs" are the implicit operators with every convolution's
 // operator norm ≤ 1, run under icfg for iters plain iterations from
 // y₀ = Aᵀx (0 solves for the fixed point from there).
@@ -120,10 +120,16 @@ func (n deblurNets) build(r deblurRecipe, dt tensor.Dtype, icfg layers.ImplicitC
 	return network.New(spec), h
 }
 
-// denoiser is the residual CNN of every model; bounded, every convolution
-// has operator norm ≤ 1 (the implicit models' Lipschitz control).
+// deblurSigmaD is the initial noise level σ_D of every denoiser (the
+// paper's 0.03, the measurement noise).
+const deblurSigmaD = 0.03
+
+// denoiser is the residual CNN of every model, with its own learned noise
+// level σ_D (a constant input channel, as DRUNet's); bounded, every
+// convolution has operator norm ≤ 1 (the implicit models' Lipschitz
+// control, which σ_D's channel leaves intact: it does not depend on y).
 func (n deblurNets) denoiser(s *layers.Scope, name string, bounded bool) *conv.ResCNN {
-	var opts []conv.ResOpt
+	opts := []conv.ResOpt{conv.ResNoiseLevel(deblurSigmaD)}
 	if bounded {
 		opts = append(opts, conv.ResLipschitz(1))
 	}
@@ -133,7 +139,9 @@ func (n deblurNets) denoiser(s *layers.Scope, name string, bounded bool) *conv.R
 // cell is the PGD or HQS operator called name with denoiser d.
 func (n deblurNets) cell(s *layers.Scope, op, name string, d *conv.ResCNN) layers.Cell {
 	if op == "hqs" {
-		return imaging.NewHQSCell(s, name, n.a, d)
+		c := imaging.NewHQSCell(s, name, n.a, d)
+		c.Lambda = n.st.lambda
+		return c
 	}
 	c := imaging.NewPGDCell(s, name, n.a, d)
 	c.Lambda = n.st.lambda
@@ -164,10 +172,10 @@ func (n deblurNets) unfoldedBody(s *layers.Scope, r deblurRecipe, atx *G.Node) (
 // describe is a model's description in the report.
 func (n deblurNets) describe(r deblurRecipe, icfg layers.ImplicitConfig) string {
 	st := n.st
-	d := fmt.Sprintf("residual CNN D (%d 3×3 convolutions, %d channels)", st.depth, st.channels)
+	d := fmt.Sprintf("residual CNN D (%d 3×3 convolutions, %d channels, learned noise level σ_D from %g)", st.depth, st.channels, deblurSigmaD)
 	step := map[string]string{
 		"pgd": fmt.Sprintf("D(y − γ(Aᵀ(Ay − x) + %gy)), γ learned in [0, 2/(1+λ)]", st.lambda),
-		"hqs": "D((AᵀA + βI)⁻¹(Aᵀx + βy)), β = e^ρ learned (initially 0.25)",
+		"hqs": fmt.Sprintf("D((AᵀA + (β+%g)I)⁻¹(Aᵀx + βy)), β = e^ρ learned (initially %g)", st.lambda, imaging.DefaultHQSBeta),
 	}[r.op]
 	switch {
 	case r.op == "once":

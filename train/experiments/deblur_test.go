@@ -94,7 +94,8 @@ func TestDeblurServedModels(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev.Close()
-		want := st.channels*9 + st.channels + (st.depth-2)*(st.channels*st.channels*9+st.channels) + st.channels*9 + 1
+		// conv1 sees the image and σ_D's map (2 channels); σ_D is one more.
+		want := 2*st.channels*9 + st.channels + (st.depth-2)*(st.channels*st.channels*9+st.channels) + st.channels*9 + 1 + 1
 		if r := recipes[i]; r.stages > 0 {
 			want = r.stages * (want + 1)
 		} else if r.implicit() {

@@ -67,7 +67,7 @@ func ExampleDeblurModel() {
 		fmt.Println(m.Name(), m.Kind(), net.Out.Shape(), m.Params())
 	}
 	// Output:
-	// deblur-once explicit (2, 784) 7265
-	// deblur-pgd implicit (2, 784) 7266
+	// deblur-once explicit (2, 784) 7410
+	// deblur-pgd implicit (2, 784) 7411
 	// experiments: deblur model "admm": want once, pgd or hqs
 }
