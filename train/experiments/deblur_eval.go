@@ -3,7 +3,9 @@ package experiments
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -48,6 +50,9 @@ func (e *deblurEval) view(m model) train.Model {
 
 func (e *deblurEval) after(ctx context.Context, m model, ev *train.Evaluator, mr *report.ModelReport) error {
 	nm := m.(*network.Network)
+	if err := learnedScalars(nm, mr); err != nil {
+		return err
+	}
 	if !e.net.recipes[nm.Name()].implicit() {
 		lip, err := e.lipschitz(ctx, nm)
 		if err != nil {
@@ -78,6 +83,39 @@ func (e *deblurEval) after(ctx context.Context, m model, ev *train.Evaluator, mr
 	e.show[nm.Name()] = c.grid
 	e.curves[nm.Name()] = c
 	e.order = append(e.order, nm.Name())
+	return nil
+}
+
+// learnedScalars records the trained scalars of m in mr.Extra, each the
+// mean over the model's stages: sigma_d (the denoisers' noise levels σ_D),
+// gamma (PGD's steps) and beta (HQS's weights e^ρ).
+func learnedScalars(m *network.Network, mr *report.ModelReport) error {
+	sums, counts := map[string]float64{}, map[string]int{}
+	for _, p := range m.Scope().Params() {
+		key, f := "", func(v float64) float64 { return v }
+		switch name := p.Name(); {
+		case strings.HasSuffix(name, ".sigma"):
+			key = "sigma_d"
+		case strings.HasSuffix(name, ".gamma"):
+			key = "gamma"
+		case strings.HasSuffix(name, ".logbeta"):
+			key, f = "beta", math.Exp
+		default:
+			continue
+		}
+		v, err := layers.Floats64(p.Value())
+		if err != nil {
+			return err
+		}
+		sums[key] += f(v[0])
+		counts[key]++
+	}
+	if mr.Extra == nil && len(sums) > 0 {
+		mr.Extra = map[string]float64{}
+	}
+	for k, s := range sums {
+		mr.Extra[k] = s / float64(counts[k])
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/implicit-ml/implicit/layers"
 	"github.com/implicit-ml/implicit/layers/imaging"
 	"github.com/implicit-ml/implicit/train"
+	"github.com/implicit-ml/implicit/train/report"
 )
 
 // TestDeblurImplicitTrains trains small implicit PGD and HQS models on
@@ -264,4 +265,35 @@ func deblurTestSetup(t *testing.T, test int, seed uint64, edit func(*deblurSetti
 		t.Fatal(err)
 	}
 	return te, st, net, icfg
+}
+
+// TestDeblurLearnedScalars: the report's learned scalars of an untrained
+// model are their initial values (σ_D 0.03, β 0.25, γ 1), averaged over
+// stages.
+func TestDeblurLearnedScalars(t *testing.T) {
+	_, _, net, icfg := deblurTestSetup(t, 4, 2, func(*deblurSettings) {})
+	for name, want := range map[string]map[string]float64{
+		"unfolded-hqs-2": {"sigma_d": deblurSigmaD, "beta": imaging.DefaultHQSBeta},
+		"implicit-pgd":   {"sigma_d": deblurSigmaD, "gamma": 1},
+		deblurOnce:       {"sigma_d": deblurSigmaD},
+	} {
+		m, _ := net.build(net.recipes[name], tensor.Float32, icfg, 2, nil)
+		ev, err := train.NewEvaluator(m, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Close()
+		mr := &report.ModelReport{}
+		if err := learnedScalars(m, mr); err != nil {
+			t.Fatal(err)
+		}
+		if len(mr.Extra) != len(want) {
+			t.Errorf("%s: extras %v, want %v", name, mr.Extra, want)
+		}
+		for k, w := range want {
+			if got := mr.Extra[k]; math.Abs(got-w) > 1e-6 {
+				t.Errorf("%s: %s = %v, want %v", name, k, got, w)
+			}
+		}
+	}
 }
