@@ -29,9 +29,9 @@ const (
 
 // runCheck starts every PyTorch variant of every case from the Go side's
 // initial weights and compares the first c.trace steps' losses and
-// iteration counts with the Go side's, and then the inference outputs of
-// the smallest inference batch (the models as the steps left them, the
-// implicit ones at the workload's inference iterations).
+// iteration counts with the Go side's, and the predictions for the
+// smallest inference batch at those weights (implicit models at the
+// workload's inference iterations).
 func runCheck(c *config, stdout, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "bench-check")
 	if err != nil {

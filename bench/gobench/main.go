@@ -100,6 +100,16 @@ func run() error {
 			return err
 		}
 	}
+	im := m
+	if f.inferModel != nil {
+		im = f.inferModel
+	}
+	var pred []float32
+	if f.trace > 0 { // the predictions at the initial weights, held against the twin's
+		if pred, err = firstPredictions(im, ds, w.inferBatches[0], cmp.Or(f.inferIters, w.inferIters)); err != nil {
+			return err
+		}
+	}
 	tt := timing{steps: f.steps, warmup: f.warmup, batch: f.batch, trace: f.trace, cpuProfile: *cpuProfile}
 	trainSPS, loss, err := tt.train(sess, ds)
 	if err != nil {
@@ -112,7 +122,7 @@ func run() error {
 		"dtype": f.dt.String(),
 	}
 	if f.trace > 0 {
-		out["trace"] = tt.rows
+		out["trace"], out["infer_output"] = tt.rows, pred
 	}
 	if sf := sess.Net().SolverStats; sf != nil {
 		st := sf()
@@ -124,18 +134,11 @@ func run() error {
 		if reps <= 0 {
 			reps = max(3, w.inferSamples/b) // about a second: shorter runs varied by ±20%
 		}
-		im := m
-		if f.inferModel != nil {
-			im = f.inferModel
-		}
-		sps, pred, err := timeInference(im, ds, b, cmp.Or(f.inferIters, w.inferIters), reps)
+		sps, err := timeInference(im, ds, b, cmp.Or(f.inferIters, w.inferIters), reps)
 		if err != nil {
 			return err
 		}
 		out[fmt.Sprintf("infer_samples_per_second_%d", b)] = sps
-		if _, done := out["infer_output"]; f.trace > 0 && !done {
-			out["infer_output"] = pred // the smallest batch's predictions, held against the twin's
-		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
@@ -217,15 +220,21 @@ func startProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// timeInference returns the inference samples per second at batch b, the
-// implicit layers running iters iterations, and the predictions for the
-// first b samples.
-func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64, []float32, error) {
+// inference is an evaluator of a model at batch b whose input x holds
+// the first b samples of a dataset.
+type inference struct {
+	ev *train.Evaluator
+	x  []float32
+	b  int
+}
+
+// newInference returns the evaluator of m at batch b, the implicit layers
+// running iters iterations; Close it.
+func newInference(m train.Model, ds train.Dataset, b, iters int) (*inference, error) {
 	ev, err := train.NewEvaluator(m, b)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	defer ev.Close()
 	ev.SetIterations(iters)
 	in, tn := prod(ds.InputShape()), prod(ds.TargetShape())
 	x := make([]float32, b*in)
@@ -233,20 +242,44 @@ func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64
 	for i := 0; i < b; i++ {
 		ds.Sample(i%ds.Len(), x[i*in:(i+1)*in], tgt)
 	}
-	var pred []float32
+	return &inference{ev: ev, x: x, b: b}, nil
+}
+
+func (in *inference) predict() ([]float32, error) { return in.ev.Predict32(in.x, in.b) }
+func (in *inference) Close()                      { in.ev.Close() }
+
+// firstPredictions returns m's predictions for the first b samples, the
+// implicit layers running iters iterations.
+func firstPredictions(m train.Model, ds train.Dataset, b, iters int) ([]float32, error) {
+	in, err := newInference(m, ds, b, iters)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	pred, err := in.predict()
+	return slices.Clone(pred), err
+}
+
+// timeInference returns the inference samples per second at batch b, the
+// implicit layers running iters iterations.
+func timeInference(m train.Model, ds train.Dataset, b, iters, reps int) (float64, error) {
+	in, err := newInference(m, ds, b, iters)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
 	for i := 0; i < 3; i++ {
-		if pred, err = ev.Predict32(x, b); err != nil {
-			return 0, nil, err
+		if _, err := in.predict(); err != nil {
+			return 0, err
 		}
 	}
-	pred = slices.Clone(pred)
 	t := time.Now()
 	for i := 0; i < reps; i++ {
-		if _, err := ev.Predict32(x, b); err != nil {
-			return 0, nil, err
+		if _, err := in.predict(); err != nil {
+			return 0, err
 		}
 	}
-	return float64(reps*b) / time.Since(t).Seconds(), pred, nil
+	return float64(reps*b) / time.Since(t).Seconds(), nil
 }
 
 // gemmGFLOPs measures the 64×784×128 float32 GEMM of the BLAS in use.

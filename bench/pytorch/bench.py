@@ -142,16 +142,29 @@ def time_training(model, w, a, opt, stats):
 
 
 def time_inference(model, w, b, reps):
-    """The samples per second at batch b and the predictions for the
-    first b samples."""
     xb = w.infer_input(b)
     with torch.no_grad():
         for _ in range(3):
-            pred = model(xb)
+            model(xb)
         t = time.perf_counter()
         for _ in range(reps):
             model(xb)
-        return reps * b / (time.perf_counter() - t), pred
+        return reps * b / (time.perf_counter() - t)
+
+
+def first_predictions(model, w, b, iters):
+    """The predictions for the first b samples, implicit models at iters
+    iterations, as gobench's firstPredictions; the model is left training."""
+    saved = getattr(model, "fixed", None)
+    if saved is not None:
+        model.fixed = iters
+    model.eval()
+    with torch.no_grad():
+        pred = model(w.infer_input(b))
+    model.train()
+    if saved is not None:
+        model.fixed = saved
+    return pred.reshape(-1).tolist()
 
 
 def main():
@@ -196,6 +209,8 @@ def main():
                 for n in model.params.names()}
     if a.init:
         load_params(model, a.init)
+    if a.trace:  # the predictions at the initial weights, held against Go's
+        pred = first_predictions(model, w, w.infer_batches[0], a.infer_iters or w.infer_iters)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     train_sps, loss, trace = time_training(model, w, a, opt, stats)
     out = {"side": "pytorch", "workload": a.workload, "model": a.model, "solver": a.solver, "batch": a.batch, "steps": a.steps,
@@ -209,16 +224,14 @@ def main():
         out["forward_iterations_mean"] = stats.fwd_iters / stats.fwd_calls
         out["backward_iterations_mean"] = stats.bwd_iters / max(stats.bwd_calls, 1)
     if trace:
-        out["trace"] = trace
+        out["trace"], out["infer_output"] = trace, pred
         out["init_std"] = init_std
     if hasattr(model, "fixed"):
         model.fixed = a.infer_iters or w.infer_iters
     model.eval()
     for b in w.infer_batches:
         reps = a.infer_reps or max(3, w.infer_samples // b)  # as the Go side
-        out[f"infer_samples_per_second_{b}"], pred = time_inference(model, w, b, reps)
-        if a.trace and "infer_output" not in out:
-            out["infer_output"] = pred.reshape(-1).tolist()  # the smallest batch's, held against Go's
+        out[f"infer_samples_per_second_{b}"] = time_inference(model, w, b, reps)
     json.dump(out, sys.stdout)
     print()
 
