@@ -29,6 +29,7 @@ from classify import Implicit
 from twin import Batches, GoParams, glorot, zeros
 
 SIDE, CH, DEPTH, LAMBDA = 28, 16, 5, 0.02
+SIGMA_D, MIN_SIGMA = 0.03, 1e-4  # the deblur experiment's σ_D start, conv.MinNoiseLevel
 ITERS, ADJ_TOL, ADJ_CAP = 100, 1e-5, 20
 
 
@@ -80,28 +81,34 @@ class Blur:
 
 
 class ResCNN:
-    """conv.ResCNN: conv1 (1 → CH), conv2 … conv(DEPTH−1) (CH → CH), ReLU,
+    """conv.ResCNN with a learned noise level (conv.ResNoiseLevel): conv1
+    (2 → CH) on [u, σ_D·1] (the image and a constant channel holding
+    σ_D, DRUNet's noise-level map), conv2 … conv(DEPTH−1) (CH → CH), ReLU,
     the last (CH → 1, Glorot gain 0.1) plus the skip u. Weights are
-    (out, in·3·3) as in Go; bounded, each convolution is rescaled after
-    every step to operator norm ≤ 1 (2 power iterations from the last
-    vector, 30 at construction, as conv.Conv2D.Project)."""
+    (out, in·3·3) as in Go, then name.sigma (from SIGMA_D, clipped to
+    ≥ MIN_SIGMA after every step); bounded, each convolution is rescaled
+    after every step to operator norm ≤ 1 (2 power iterations from the
+    last vector, 30 at construction, as conv.Conv2D.Project)."""
 
     def __init__(self, ps, name, bounded):
         self.names, self.bounded, self.v = [], bounded, {}
         for layer in range(DEPTH):
-            cin = 1 if layer == 0 else CH
+            cin = 2 if layer == 0 else CH
             cout = 1 if layer == DEPTH - 1 else CH
             n = f"{name}.conv{layer + 1}"
             ps.add(n + ".W", (cout, 9 * cin), glorot(0.1 if layer == DEPTH - 1 else 1.0))
             ps.add(n + ".b", (1, cout), zeros)
             self.names.append((n, cin, cout))
+        self.sigma = name + ".sigma"
+        ps.add(self.sigma, (1, 1), lambda t: torch.nn.init.constant_(t, SIGMA_D))
         self.ps = ps
         if bounded:
             self.project(30)
 
     def __call__(self, u):
         b = u.shape[0]
-        h = u.reshape(b, 1, SIDE, SIDE)
+        noise = self.ps[self.sigma].reshape(1, 1, 1, 1).expand(b, 1, SIDE, SIDE)
+        h = torch.cat([u.reshape(b, 1, SIDE, SIDE), noise], dim=1)
         for i, (n, cin, cout) in enumerate(self.names):
             w = self.ps[n + ".W"].reshape(cout, cin, 3, 3)
             h = F.conv2d(h, w, self.ps[n + ".b"].reshape(cout), padding=1)
@@ -111,6 +118,7 @@ class ResCNN:
 
     @torch.no_grad()
     def project(self, iters=2):
+        self.ps[self.sigma].clamp_(min=MIN_SIGMA)
         if not self.bounded:
             return
         for n, cin, cout in self.names:
@@ -162,7 +170,8 @@ class Deblur(torch.nn.Module):
             beta = torch.exp(self.params["hqs.logbeta"])
             b = y.shape[0]
             rhs = torch.fft.fft2((atx + beta * y).reshape(b, SIDE, SIDE))
-            u = torch.fft.ifft2(rhs / (self.ata + beta)).real.reshape(b, SIDE * SIDE)
+            # imaging.Blur.HQSStepTikhonov: (AᵀA + (β + λ)I)⁻¹(Aᵀx + βy)
+            u = torch.fft.ifft2(rhs / (self.ata + beta + LAMBDA)).real.reshape(b, SIDE * SIDE)
             return self.D(u)
         g = self.params["pgd.gamma"]
         return self.D(y - g * (self.blur.AT(self.blur.A(y)) + LAMBDA * y - atx))
