@@ -20,12 +20,22 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS = datasets:FuzzParseIDX datasets:FuzzLoadIDXPair datasets:FuzzReadBlob datasets:FuzzDarcyCache \
 	datasets:FuzzNavierStokesCache datasets:FuzzLPCache datasets:FuzzDeblurCache train:FuzzLoadCheckpoint \
 	serve:FuzzDecodeRequest serve:FuzzFastDecode serve:FuzzDecodeBinary
+# Go 1.26's fuzzing coordinator can fail a target with a bare "context
+# deadline exceeded" when -fuzztime runs out while a worker is busy on a
+# loaded machine (go.dev/issue/75804, fixed in Go 1.27): no input failed,
+# none is written. Such a run is retried once; any other failure, or a
+# written failing input, fails at once.
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
-		echo "fuzz ./$$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$name.log 2>&1 \
-			|| { tail -30 /tmp/fuzz-$$name.log; exit 1; }; \
+		for try in 1 2; do \
+			echo "fuzz ./$$pkg $$name ($(FUZZTIME))"; \
+			if $(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$name.log 2>&1; then break; fi; \
+			if [ $$try = 1 ] && grep -q '^    context deadline exceeded$$' /tmp/fuzz-$$name.log \
+				&& ! grep -q 'Failing input written' /tmp/fuzz-$$name.log; then \
+				echo "  the coordinator's deadline race (go.dev/issue/75804), no failing input: trying once more"; continue; fi; \
+			tail -30 /tmp/fuzz-$$name.log; exit 1; \
+		done; \
 	done
 
 ## loadtest: the server under load on loopback, bounded in time: LOADTEST_CLIENTS clients for LOADTEST_SECONDS per phase
