@@ -109,8 +109,17 @@ func hqsModel(g *G.ExprGraph, mode deq.Backward) (*G.Node, G.Nodes, error) {
 	cell := NewHQSCell(s, "hqs", a, conv.NewResCNN(s, "hqs.D", a.H, a.W, 2, 3, layers.ReLU, conv.ResSkip(0.4)))
 	perturb(cell.Denoiser.Params(), rng, 0.05)
 	cell.LogBeta.Value().Data().([]float64)[0] = math.Log(0.7)
-	stop := deq.Stop{Tol: 1e-13, Mode: deq.Absolute, MaxIter: 400}
-	l := s.Implicit("deq", cell, layers.ImplicitConfig{Stop: stop, Backward: mode})
+	return solvedLoss(g, s, rng, a, cell, x, atx, mode)
+}
+
+// gradStop is the tight stop of the gradient checks' solves.
+var gradStop = deq.Stop{Tol: 1e-13, Mode: deq.Absolute, MaxIter: 400}
+
+// solvedLoss solves cell's implicit layer from y₀ = Aᵀx (to gradStop,
+// backward mode) and returns the MSE to a random target with the nodes
+// the gradient checks differentiate: x and the cell's parameters.
+func solvedLoss(g *G.ExprGraph, s *layers.Scope, rng *rand.Rand, a *Blur, cell layers.Cell, x, atx *G.Node, mode deq.Backward) (*G.Node, G.Nodes, error) {
+	l := s.Implicit("deq", cell, layers.ImplicitConfig{Stop: gradStop, Backward: mode})
 	l.SetControls(layers.Controls{StartAtInjection: true})
 	y, err := l.Fwd(atx)
 	if err != nil {

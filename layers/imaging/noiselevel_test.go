@@ -73,15 +73,7 @@ func noisyModel(g *G.ExprGraph, op string) (*G.Node, G.Nodes, error) {
 	d := conv.NewResCNN(s, op+".D", a.H, a.W, 2, 3, layers.ReLU, conv.ResSkip(0.4), conv.ResNoiseLevel(0.3))
 	cell := noisyCells[op](s, a, d)
 	perturb(d.Params(), rng, 0.05)
-	stop := deq.Stop{Tol: 1e-13, Mode: deq.Absolute, MaxIter: 400}
-	l := s.Implicit("deq", cell, layers.ImplicitConfig{Stop: stop, Backward: deq.IFT{Stop: stop}})
-	l.SetControls(layers.Controls{StartAtInjection: true})
-	y, err := l.Fwd(atx)
-	if err != nil {
-		return nil, nil, err
-	}
-	loss, err := layers.MSE(y, layertest.Input(g, tensor.Float64, rng, "target", cvB, a.H*a.W))
-	return loss, append(G.Nodes{x}, cell.Params()...), err
+	return solvedLoss(g, s, rng, a, cell, x, atx, deq.IFT{Stop: gradStop})
 }
 
 // TestNoisyImplicitGradients checks the implicit PGD and HQS layers' exact
