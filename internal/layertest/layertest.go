@@ -143,3 +143,49 @@ func RelDiff(a, b [][]float64) float64 {
 	}
 	return worst
 }
+
+// CheckLispMachine builds the graph twice and fails the test unless the
+// LispMachine's gradients of the loss (computed by each op's DoDiff)
+// equal the TapeMachine's (from SymDiff) to a relative tol: an op whose
+// DoDiff is missing or wrong gives the LispMachine zero or wrong
+// gradients without an error. build returns the loss and the float64
+// nodes to differentiate, in the same order both times.
+func CheckLispMachine(t *testing.T, tol float64, build func(g *G.ExprGraph) (*G.Node, G.Nodes, error)) {
+	t.Helper()
+	grads := func(lisp bool) [][]float64 {
+		g := G.NewGraph()
+		loss, wrt, err := build(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vm G.VM
+		if lisp {
+			vm = G.NewLispMachine(g)
+		} else {
+			if _, err := G.Grad(loss, wrt...); err != nil {
+				t.Fatal(err)
+			}
+			vm = G.NewTapeMachine(g)
+		}
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		out := make([][]float64, len(wrt))
+		for i, n := range wrt {
+			gv, err := n.Grad()
+			if err != nil {
+				t.Fatalf("%s: %v", n.Name(), err)
+			}
+			d, err := opkit.Data[float64](gv)
+			if err != nil {
+				t.Fatalf("%s: %v", n.Name(), err)
+			}
+			out[i] = append([]float64(nil), d...)
+		}
+		return out
+	}
+	if d := RelDiff(grads(true), grads(false)); !(d <= tol) {
+		t.Errorf("LispMachine gradients differ from the TapeMachine's by %.3g relative (tol %.0g)", d, tol)
+	}
+}

@@ -67,39 +67,7 @@ func lispModel(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
 // SymDiff gives the TapeMachine (an op without DoDiff would give zeros
 // there, silently).
 func TestLispMachine(t *testing.T) {
-	grads := func(lisp bool) [][]float64 {
-		g := G.NewGraph()
-		loss, wrt, err := lispModel(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var vm G.VM
-		if lisp {
-			vm = G.NewLispMachine(g)
-		} else {
-			if _, err := G.Grad(loss, wrt...); err != nil {
-				t.Fatal(err)
-			}
-			vm = G.NewTapeMachine(g)
-		}
-		defer vm.Close()
-		if err := vm.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		var out [][]float64
-		for _, n := range wrt {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, append([]float64(nil), gv.Data().([]float64)...))
-		}
-		return out
-	}
-	tape, lisp := grads(false), grads(true)
-	if d := layertest.RelDiff(lisp, tape); !(d < 1e-12) {
-		t.Errorf("LispMachine gradients differ from the TapeMachine's by %.3g relative", d)
-	}
+	layertest.CheckLispMachine(t, 1e-12, lispModel)
 }
 
 // TestBlockConfigErrors: a bad block configuration is an error of the

@@ -103,39 +103,7 @@ func TestConv2DGradients(t *testing.T) {
 // TestConv2DLispMachine: DoDiff gives the LispMachine the same gradients
 // as SymDiff gives the TapeMachine.
 func TestConv2DLispMachine(t *testing.T) {
-	grads := func(lisp bool) [][]float64 {
-		g := G.NewGraph()
-		loss, wrt, err := conv2DModel(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var vm G.VM
-		if lisp {
-			vm = G.NewLispMachine(g)
-		} else {
-			if _, err := G.Grad(loss, wrt...); err != nil {
-				t.Fatal(err)
-			}
-			vm = G.NewTapeMachine(g)
-		}
-		defer vm.Close()
-		if err := vm.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		var out [][]float64
-		for _, n := range wrt {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, append([]float64(nil), gv.Data().([]float64)...))
-		}
-		return out
-	}
-	tape, lisp := grads(false), grads(true)
-	for i := range tape {
-		layertest.Compare(t, "gradient", lisp[i], tape[i])
-	}
+	layertest.CheckLispMachine(t, 1e-12, conv2DModel)
 }
 
 // convMatrix returns the convolution as a dense (Out·H·W) × (In·H·W)

@@ -170,36 +170,5 @@ func TestSpectralConvRejectsBadSizes(t *testing.T) {
 // TestSpectralConvLispMachine checks DoDiff: the LispMachine's gradients
 // equal the TapeMachine's (symbolic) ones.
 func TestSpectralConvLispMachine(t *testing.T) {
-	grads := func(lisp bool) [][]float64 {
-		g := G.NewGraph()
-		loss, wrt, err := spectralModel(g, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var vm G.VM
-		if lisp {
-			vm = G.NewLispMachine(g)
-		} else {
-			if _, err := G.Grad(loss, wrt...); err != nil {
-				t.Fatal(err)
-			}
-			vm = G.NewTapeMachine(g)
-		}
-		defer vm.Close()
-		if err := vm.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		out := make([][]float64, len(wrt))
-		for i, n := range wrt {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatalf("%s: %v", n.Name(), err)
-			}
-			out[i], _ = layers.Floats64(gv)
-		}
-		return out
-	}
-	if d := layertest.RelDiff(grads(false), grads(true)); d > 1e-12 {
-		t.Errorf("LispMachine gradients differ from TapeMachine's by %.3g", d)
-	}
+	layertest.CheckLispMachine(t, 1e-12, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return spectralModel(g, true) })
 }

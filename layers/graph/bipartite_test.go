@@ -88,48 +88,69 @@ func TestBipartiteAggregateGradients(t *testing.T) {
 	}
 }
 
+type convCase struct {
+	dir BipartiteDir
+	opt ConvOptions
+}
+
+var convCases = []convCase{{VarToCons, ConvOptions{}}, {ConsToVar, ConvOptions{}}, {VarToCons, ConvOptions{DstMLP: true}}, {ConsToVar, ConvOptions{DstMLP: true, Init: layers.Orthogonal(1)}}}
+
+// convModel is a bipartite convolution with feature parts on both sides
+// and an MSE loss; it returns the loss and every input and parameter, the
+// edge weights included.
+func convModel(t *testing.T, g *G.ExprGraph, c convCase) (*G.Node, G.Nodes, error) {
+	const b, m, n, width = 2, 3, 4, 3
+	dir := c.dir
+	rng := rand.New(rand.NewPCG(3, uint64(dir)))
+	s := layers.NewScope(g, tensor.Float64, rng)
+	src, dst := dir.sizes(m, n)
+	conv := NewBipartiteConvWith(s, "conv", m, n, dir, []int{2, 1}, []int{3, 1}, width, c.opt)
+	if (conv.Dst1 != nil) != c.opt.DstMLP {
+		t.Fatalf("DstMLP %v but Dst1 %v", c.opt.DstMLP, conv.Dst1)
+	}
+	a := edges(g, rng, b, m, n)
+	s1 := layertest.Input(g, tensor.Float64, rng, "src1", b*src, 2)
+	s2 := layertest.Input(g, tensor.Float64, rng, "src2", b*src, 1)
+	d1 := layertest.Input(g, tensor.Float64, rng, "dst1", b*dst, 3)
+	d2 := layertest.Input(g, tensor.Float64, rng, "dst2", b*dst, 1)
+	// Biases away from zero keep the ReLUs off their kinks.
+	for _, p := range conv.Params() {
+		if p.Shape()[0] == 1 {
+			for i, v := range p.Value().Data().([]float64) {
+				p.Value().Data().([]float64)[i] = v + 0.3*rng.NormFloat64()
+			}
+		}
+	}
+	out, err := conv.Apply(G.Nodes{s1, s2}, G.Nodes{d1, d2}, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	if got := out.Shape(); !got.Eq(tensor.Shape{b * dst, width}) {
+		t.Fatalf("output shape %v", got)
+	}
+	loss, err := layers.MSE(out, layertest.Input(g, tensor.Float64, rng, "target", b*dst, width))
+	return loss, append(G.Nodes{a, s1, s2, d1, d2}, conv.Params()...), err
+}
+
 // TestBipartiteConvGradients checks both directions, with feature parts
 // on both sides, against finite differences: every parameter and every
 // input, the edge weights included.
 func TestBipartiteConvGradients(t *testing.T) {
-	const b, m, n, width = 2, 3, 4, 3
-	for _, c := range []struct {
-		dir BipartiteDir
-		opt ConvOptions
-	}{{VarToCons, ConvOptions{}}, {ConsToVar, ConvOptions{}}, {VarToCons, ConvOptions{DstMLP: true}}, {ConsToVar, ConvOptions{DstMLP: true, Init: layers.Orthogonal(1)}}} {
-		dir := c.dir
-		t.Run(fmt.Sprintf("%v-dstmlp=%v", dir, c.opt.DstMLP), func(t *testing.T) {
-			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) {
-				rng := rand.New(rand.NewPCG(3, uint64(dir)))
-				s := layers.NewScope(g, tensor.Float64, rng)
-				src, dst := dir.sizes(m, n)
-				conv := NewBipartiteConvWith(s, "conv", m, n, dir, []int{2, 1}, []int{3, 1}, width, c.opt)
-				if (conv.Dst1 != nil) != c.opt.DstMLP {
-					t.Fatalf("DstMLP %v but Dst1 %v", c.opt.DstMLP, conv.Dst1)
-				}
-				a := edges(g, rng, b, m, n)
-				s1 := layertest.Input(g, tensor.Float64, rng, "src1", b*src, 2)
-				s2 := layertest.Input(g, tensor.Float64, rng, "src2", b*src, 1)
-				d1 := layertest.Input(g, tensor.Float64, rng, "dst1", b*dst, 3)
-				d2 := layertest.Input(g, tensor.Float64, rng, "dst2", b*dst, 1)
-				// Biases away from zero keep the ReLUs off their kinks.
-				for _, p := range conv.Params() {
-					if p.Shape()[0] == 1 {
-						for i, v := range p.Value().Data().([]float64) {
-							p.Value().Data().([]float64)[i] = v + 0.3*rng.NormFloat64()
-						}
-					}
-				}
-				out, err := conv.Apply(G.Nodes{s1, s2}, G.Nodes{d1, d2}, a)
-				if err != nil {
-					return nil, nil, err
-				}
-				if got := out.Shape(); !got.Eq(tensor.Shape{b * dst, width}) {
-					t.Fatalf("output shape %v", got)
-				}
-				loss, err := layers.MSE(out, layertest.Input(g, tensor.Float64, rng, "target", b*dst, width))
-				return loss, append(G.Nodes{a, s1, s2, d1, d2}, conv.Params()...), err
-			})
+	for _, c := range convCases {
+		t.Run(fmt.Sprintf("%v-dstmlp=%v", c.dir, c.opt.DstMLP), func(t *testing.T) {
+			layertest.CheckGrads(t, 1e-6, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return convModel(t, g, c) })
+		})
+	}
+}
+
+// TestBipartiteConvLispMachine checks the aggregation's and the fused
+// add-activation's DoDiff: the LispMachine gets the TapeMachine's
+// gradients, the edge weights' included (an op without DoDiff would give
+// it zeros, silently).
+func TestBipartiteConvLispMachine(t *testing.T) {
+	for _, c := range convCases {
+		t.Run(fmt.Sprintf("%v-dstmlp=%v", c.dir, c.opt.DstMLP), func(t *testing.T) {
+			layertest.CheckLispMachine(t, 1e-12, func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return convModel(t, g, c) })
 		})
 	}
 }
