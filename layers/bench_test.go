@@ -3,7 +3,6 @@ package layers
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/layertest"
+	"github.com/implicit-ml/implicit/internal/memtest"
 )
 
 // stepper is one compiled training step of a small classifier
@@ -159,25 +159,22 @@ func benchStep(b *testing.B, mk func(*Scope) Layer) {
 	b.ReportMetric(held, "held-B")
 }
 
-// retainedBytes measures the memory a training step holds: the live heap
-// (after a collection) with the compiled model alive and one step taken,
-// minus the live heap before it was built. Fused ops reuse their buffers,
-// so allocations per step no longer track memory; what a model keeps
+// retainedBytes measures the memory a training step holds (memtest.Held):
+// the live heap with the compiled model alive and two steps taken, minus
+// the live heap before it was built. Fused ops reuse their buffers, so
+// allocations per step no longer track memory; what a model keeps
 // between its forward and backward pass does.
 func retainedBytes(tb testing.TB, mk func(*Scope) Layer) float64 {
-	var before, after runtime.MemStats
-	// Machines have finalizers: earlier models need two collections to go.
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	st := newStepper(tb, tensor.Float64, mk)
-	st.step(tb)
-	st.step(tb)
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(st)
-	return float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	held, err := memtest.Held(func() (any, error) {
+		st := newStepper(tb, tensor.Float64, mk)
+		st.step(tb)
+		st.step(tb)
+		return st, nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return held
 }
 
 // TestTrainingMemoryIsFlatInIterations: the memory a training step holds
