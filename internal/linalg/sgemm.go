@@ -2,9 +2,9 @@ package linalg
 
 import "sync"
 
-// The pure-Go build's float32 products C = A·B + βC with long rows (the
-// convolutions' (Cout × Cin·9)·(Cin·9 × H·W) products, the dense cells'
-// (B × H)·(H × H)) run in an AVX2+FMA kernel where the CPU has one:
+// The pure-Go build's float32 products C = A·B + βC (the convolutions'
+// (Cout × Cin·9)·(Cin·9 × H·W) products, the dense cells' (B × H)·(H × H),
+// a classifier head's (B × H)·(H × 10)) run in an AVX2+FMA kernel where the CPU has one:
 // register tiles of 4×16 outputs accumulated over the whole inner
 // dimension. gonum's pure-Go Sgemm streams its inner loops through SSE
 // axpy calls on 64-wide blocks, 5-10x below this CPU's float32 peak.
@@ -14,7 +14,7 @@ import "sync"
 // fastSgemm reports whether sgemmTiled takes a product of these
 // dimensions and scalars.
 func fastSgemm(n int, alpha float32) bool {
-	return hasFMA && useFastSgemm && alpha == 1 && n >= 16
+	return hasFMA && useFastSgemm && alpha == 1 && n > 0
 }
 
 // packPool recycles the buffers Aᵀ is packed into.
@@ -38,7 +38,7 @@ func packTransposed(src []float32, rows, cols, ld int) *[]float32 {
 	return bp
 }
 
-// sgemmTiled computes C = op(A)·op(B) + beta·C (row-major, n ≥ 16) with
+// sgemmTiled computes C = op(A)·op(B) + beta·C (row-major) with
 // the tile kernels; a transposed operand is packed first (a copy of m·k or
 // k·n values against the product's m·n·k multiply-adds).
 func sgemmTiled(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -81,17 +81,46 @@ func sgemmTiled(transA, transB bool, m, n, k int, a []float32, lda int, b []floa
 			sgemm1x16(k, &a[i*lda], &b[j], ldb, &c[i*ldc+j])
 		}
 	}
-	if n16 == n {
-		return
+	if n16 < n {
+		sgemmTail(m, n-n16, k, a, lda, b[n16:], ldb, c[n16:], ldc)
 	}
-	for i := range m { // the columns past the last full tile
-		cr := c[i*ldc+n16 : i*ldc+n]
-		for l := range k {
-			av := a[i*lda+l]
-			br := b[l*ldb+n16 : l*ldb+n]
-			for j, bv := range br {
-				cr[j] += av * bv
-			}
-		}
+}
+
+// sgemmTail adds A·B to the m × w strip C (w < 16 columns, beta already
+// applied) through the 16-wide tiles: B's w columns are copied into a
+// zero-padded k × 16 block and C's into an m × 16 one, so narrow products
+// (a classifier's 10 outputs, the columns past the last full tile) run in
+// the vector kernel instead of a scalar loop or gonum's goroutines.
+func sgemmTail(m, w, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	bp, cp := padded(k, w, b, ldb), padded(m, w, c, ldc)
+	pb, pc := *bp, *cp
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		sgemm4x16(k, &a[i*lda], lda, &pb[0], 16, &pc[i*16], 16)
 	}
+	for ; i < m; i++ {
+		sgemm1x16(k, &a[i*lda], &pb[0], 16, &pc[i*16])
+	}
+	for i := range m {
+		copy(c[i*ldc:i*ldc+w], pc[i*16:i*16+w])
+	}
+	packPool.Put(bp)
+	packPool.Put(cp)
+}
+
+// padded copies the rows × w block of src (row stride ld) into a pooled
+// rows × 16 buffer whose columns past w are zero; the caller returns it to
+// packPool.
+func padded(rows, w int, src []float32, ld int) *[]float32 {
+	bp := packPool.Get().(*[]float32)
+	if cap(*bp) < rows*16 {
+		*bp = make([]float32, rows*16)
+	}
+	*bp = (*bp)[:rows*16]
+	dst := *bp
+	clear(dst)
+	for r := range rows {
+		copy(dst[r*16:r*16+w], src[r*ld:r*ld+w])
+	}
+	return bp
 }

@@ -25,7 +25,7 @@ func TestSgemmTiled(t *testing.T) {
 		}
 		return v
 	}
-	for _, sh := range [][3]int{{16, 784, 144}, {1, 784, 72}, {9, 784, 8}, {7, 35, 5}, {4, 16, 1}, {5, 17, 0}, {64, 128, 128}} {
+	for _, sh := range [][3]int{{16, 784, 144}, {1, 784, 72}, {9, 784, 8}, {7, 35, 5}, {4, 16, 1}, {5, 17, 0}, {64, 128, 128}, {64, 10, 128}, {6, 1, 9}, {3, 15, 0}} {
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 			transA, transB := tr[0], tr[1]
 			for _, beta := range []float32{0, 1, 0.5} {
