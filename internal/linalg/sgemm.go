@@ -69,20 +69,45 @@ func sgemmTiled(transA, transB bool, m, n, k int, a []float32, lda int, b []floa
 	if m == 0 || k == 0 {
 		return
 	}
-	n16 := n &^ 15
-	i := 0
-	for ; i+4 <= m; i += 4 {
-		for j := 0; j < n16; j += 16 {
+	sgemmBlocks(m, n, k, a, lda, b, ldb, c, ldc, hasAVX512)
+}
+
+// sgemmBlocks adds A·B to C (no transposes, beta applied) tile by tile:
+// with wide, the 8 × 32 AVX-512 tiles first where they fit, then the
+// 4 × 16 and 1 × 16 AVX2 tiles over what is left, then the padded strip
+// of the last n mod 16 columns.
+func sgemmBlocks(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, wide bool) {
+	n16, n32, m8 := n&^15, 0, 0
+	if wide {
+		n32, m8 = n&^31, m&^7
+	}
+	if n32 > 0 {
+		for i := 0; i < m8; i += 8 {
+			for j := 0; j < n32; j += 32 {
+				sgemm8x32(k, &a[i*lda], lda, &b[j], ldb, &c[i*ldc+j], ldc)
+			}
+		}
+		sgemm16Tiles(m8, m, 0, n32, k, a, lda, b, ldb, c, ldc)
+	}
+	sgemm16Tiles(0, m, n32, n16, k, a, lda, b, ldb, c, ldc)
+	if n16 < n {
+		sgemmTail(m, n-n16, k, a, lda, b[n16:], ldb, c[n16:], ldc)
+	}
+}
+
+// sgemm16Tiles adds A·B to rows [r0, r1) and columns [j0, j1) of C (j1 −
+// j0 a multiple of 16) with the AVX2 tiles.
+func sgemm16Tiles(r0, r1, j0, j1, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	i := r0
+	for ; i+4 <= r1; i += 4 {
+		for j := j0; j < j1; j += 16 {
 			sgemm4x16(k, &a[i*lda], lda, &b[j], ldb, &c[i*ldc+j], ldc)
 		}
 	}
-	for ; i < m; i++ {
-		for j := 0; j < n16; j += 16 {
+	for ; i < r1; i++ {
+		for j := j0; j < j1; j += 16 {
 			sgemm1x16(k, &a[i*lda], &b[j], ldb, &c[i*ldc+j])
 		}
-	}
-	if n16 < n {
-		sgemmTail(m, n-n16, k, a, lda, b[n16:], ldb, c[n16:], ldc)
 	}
 }
 

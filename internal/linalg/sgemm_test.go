@@ -25,7 +25,7 @@ func TestSgemmTiled(t *testing.T) {
 		}
 		return v
 	}
-	for _, sh := range [][3]int{{16, 784, 144}, {1, 784, 72}, {9, 784, 8}, {7, 35, 5}, {4, 16, 1}, {5, 17, 0}, {64, 128, 128}, {64, 10, 128}, {6, 1, 9}, {3, 15, 0}} {
+	for _, sh := range [][3]int{{16, 784, 144}, {1, 784, 72}, {9, 784, 8}, {7, 35, 5}, {4, 16, 1}, {5, 17, 0}, {64, 128, 128}, {64, 10, 128}, {6, 1, 9}, {3, 15, 0}, {19, 70, 33}, {8, 32, 1}} {
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 			transA, transB := tr[0], tr[1]
 			for _, beta := range []float32{0, 1, 0.5} {
@@ -63,6 +63,34 @@ func TestSgemmTiled(t *testing.T) {
 	}
 }
 
+// TestSgemmWide compares the AVX-512 tiles with the AVX2 ones on shapes
+// that mix full 8 × 32 tiles with leftover rows and columns, padded
+// leading dimensions and accumulation into a nonzero C.
+func TestSgemmWide(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512 on this CPU: the wide tiles are not used")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, sh := range [][3]int{{8, 32, 1}, {64, 128, 784}, {17, 100, 9}, {9, 33, 5}, {7, 64, 3}, {24, 31, 2}} {
+		m, n, k := sh[0], sh[1], sh[2]
+		lda, ldb, ldc := k+1, n+3, n+2
+		a, b, c := make([]float32, m*lda), make([]float32, k*ldb), make([]float32, m*ldc)
+		for _, v := range [][]float32{a, b, c} {
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+		}
+		want := append([]float32(nil), c...)
+		sgemmBlocks(m, n, k, a, lda, b, ldb, want, ldc, false)
+		sgemmBlocks(m, n, k, a, lda, b, ldb, c, ldc, true)
+		for i, w := range want {
+			if math.Abs(float64(c[i]-w)) > 1e-4*math.Max(1, math.Abs(float64(w))) {
+				t.Fatalf("%v: C[%d,%d] = %v wide, %v with the AVX2 tiles", sh, i/ldc, i%ldc, c[i], w)
+			}
+		}
+	}
+}
+
 // BenchmarkSgemm compares the tile kernels with gonum's Sgemm on the
 // deblurring convolutions' product (16 × 144)·(144 × 784) and the classify
 // cell's (64 × 128)·(128 × 128).
@@ -86,11 +114,17 @@ func BenchmarkSgemm(b *testing.B) {
 		if !hasFMA {
 			continue
 		}
-		b.Run(fmt.Sprintf("tiles/%dx%dx%d", m, n, k), func(b *testing.B) {
-			for b.Loop() {
-				sgemmTiled(false, false, m, n, k, a, k, bb, n, 0, c, n)
+		for _, wide := range []bool{false, true} {
+			if wide && !hasAVX512 {
+				continue
 			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+			b.Run(fmt.Sprintf("tiles/wide=%v/%dx%dx%d", wide, m, n, k), func(b *testing.B) {
+				for b.Loop() {
+					clear(c)
+					sgemmBlocks(m, n, k, a, k, bb, n, c, n, wide)
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
