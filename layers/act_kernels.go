@@ -19,6 +19,8 @@ func actForward[T deq.Float](a Activation, x []T) {
 		for i, v := range x {
 			x[i] = T(math.Tanh(float64(v)))
 		}
+	case a == ReLU && f32:
+		relu32(any(x).([]float32))
 	case a == ReLU:
 		for i, v := range x {
 			if !(v > 0) {
@@ -47,6 +49,9 @@ func actForward[T deq.Float](a Activation, x []T) {
 // for the activations whose derivative is a function of their output.
 // Subnormal results are flushed to zero (see opkit.FlushSubnormal).
 func actGradFromOutput[T deq.Float](a Activation, s, y, g []T) {
+	if opkit.IsFloat32[T]() && actGradFromOutput32(a, any(s).([]float32), any(y).([]float32), any(g).([]float32)) {
+		return
+	}
 	defer opkit.FlushSubnormal(s)
 	switch a {
 	case Identity:
