@@ -15,14 +15,19 @@ import (
 type graphs struct {
 	sizes []int
 	evs   []*train.Evaluator
-	x     []float64 // the batch's inputs, stacked (reused: Predict copies them)
+	// f32: the model computes in float32, and a batch's inputs are
+	// stacked straight into x32 (one pass, no float64 copy of the batch)
+	// and run with Predict32; otherwise they are stacked into x.
+	f32 bool
+	x   []float64
+	x32 []float32
 }
 
-func newGraphs(m train.Model, maxBatch int) (*graphs, error) {
-	g := &graphs{}
+func newGraphs(m Model, maxBatch int) (*graphs, error) {
+	g := &graphs{f32: m.Float32}
 	for b := 1; ; b *= 2 {
 		b = min(b, maxBatch)
-		ev, err := train.NewEvaluator(m, b)
+		ev, err := train.NewEvaluator(m.Net, b)
 		if err != nil {
 			g.close()
 			return nil, fmt.Errorf("serve: building the graph for batches of %d: %w", b, err)
@@ -50,22 +55,31 @@ func (g *graphs) close() {
 	}
 }
 
-// run solves one batch on ev under plan v (a *plan or a *readout) and
+// run solves the rows on ev under plan v (a *plan or a *readout) and
 // returns the outputs, one row per input row.
-func run(ev *train.Evaluator, v any, x []float64, n int) ([]float64, error) {
+func (g *graphs) run(ev *train.Evaluator, v any, rows []*row) ([]float64, error) {
 	ev.SetContext(withPlan(context.Background(), v))
 	defer ev.SetContext(context.Background())
-	return ev.Predict(x, n)
-}
-
-// inputs stacks the rows' inputs into g's buffer.
-func (g *graphs) inputs(rows []*row) []float64 {
-	x := g.x[:0]
-	for _, r := range rows {
-		x = append(x, r.x...)
+	if !g.f32 {
+		x := g.x[:0]
+		for _, r := range rows {
+			x = append(x, r.x...)
+		}
+		g.x = x
+		return ev.Predict(x, len(rows))
 	}
-	g.x = x
-	return x
+	x := g.x32[:0]
+	for _, r := range rows {
+		for _, v := range r.x {
+			x = append(x, float32(v))
+		}
+	}
+	g.x32 = x
+	out, err := ev.Predict32(x, len(rows))
+	if err != nil {
+		return nil, err
+	}
+	return float64s(out), nil // a new slice: the answers keep rows of it
 }
 
 // solveBatch runs one batch: the samples that leave early are answered
@@ -74,7 +88,7 @@ func (s *Server) solveBatch(g *graphs, rows []*row) {
 	ev := g.fit(len(rows))
 	p := newPlan(rows, batchOf(ev), &s.model, s.departures)
 	s.metrics.batch.Observe(float64(len(rows)))
-	out, err := run(ev, p, g.inputs(rows), len(rows))
+	out, err := g.run(ev, p, rows)
 	per := size(s.model.Output)
 	for i, r := range rows {
 		if p.early[i] {
@@ -122,7 +136,7 @@ func (s *Server) readout(g *graphs, batch []departure) {
 		rows[i] = d.row
 		r.z = append(r.z, d.z)
 	}
-	out, err := run(g.fit(len(rows)), r, g.inputs(rows), len(rows))
+	out, err := g.run(g.fit(len(rows)), r, rows)
 	per := size(s.model.Output)
 	for i, d := range batch {
 		if err != nil {

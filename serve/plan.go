@@ -103,9 +103,10 @@ func newPlan(rows []*row, graphBatch int, m *Model, leave chan<- departure) *pla
 
 // depart records a sample's departure; a sample with a deadline that
 // leaves while others still iterate is handed to the readout, which
-// answers it at once.
-// d.Z is copied when kept.
-func (p *plan) depart(d deq.Departure[float64]) {
+// answers it at once. d.Z is copied (as float64) only then: the other
+// samples are answered from the batch's outputs, and a copy of every
+// iterate was a kilobyte of garbage per sample.
+func depart[T deq.Float](p *plan, d deq.Departure[T]) {
 	s := d.Sample
 	if s >= len(p.rows) {
 		return // padding
@@ -123,7 +124,7 @@ func (p *plan) depart(d deq.Departure[float64]) {
 		p.early[s] = true
 		st.Early = true
 		p.stats[s] = st
-		p.leave <- departure{row: p.rows[s], z: append([]float64(nil), d.Z...), stats: st}
+		p.leave <- departure{row: p.rows[s], z: float64s(d.Z), stats: st}
 	}
 }
 

@@ -57,7 +57,7 @@ func New(m Model, cfg Config) (*Server, error) {
 	s := &Server{model: m, cfg: cfg, queue: newQueue(cfg.MaxBatch, cfg.MaxWait), metrics: newMetrics(cfg.MaxBatch),
 		departures: make(chan departure, 2*cfg.Workers*cfg.MaxBatch), bodies: sync.Pool{New: func() any { return new([]byte) }}}
 	for range cfg.Workers + 1 {
-		g, err := newGraphs(m.Net, cfg.MaxBatch)
+		g, err := newGraphs(m, cfg.MaxBatch)
 		if err != nil {
 			s.closeGraphs()
 			return nil, err

@@ -61,7 +61,7 @@ func solve[T deq.Float](s Solver, p deq.Problem[T], st deq.Stop) deq.Result[T] {
 		if pl.plain {
 			inner = deq.Picard{}
 		}
-		r := deq.SolveBudgeted(inner, p, st, pl.budgets, func(d deq.Departure[T]) { pl.depart(toFloat64(d)) })
+		r := deq.SolveBudgeted(inner, p, st, pl.budgets, func(d deq.Departure[T]) { depart(pl, d) })
 		if r.Status == deq.Interrupted {
 			// A deadline is a sample's budget met, reported in its stats;
 			// to the layer it is a solve that stopped early.
@@ -72,17 +72,12 @@ func solve[T deq.Float](s Solver, p deq.Problem[T], st deq.Stop) deq.Result[T] {
 	return deq.Solve(s.inner(), p, st)
 }
 
-// toFloat64 converts a departure's iterate (the plan copies it if kept).
-func toFloat64[T deq.Float](d deq.Departure[T]) deq.Departure[float64] {
-	out := deq.Departure[float64]{Sample: d.Sample, Status: d.Status, Iterations: d.Iterations,
-		Residual: d.Residual, RelResidual: d.RelResidual, Remaining: d.Remaining}
-	if z, ok := any(d.Z).([]float64); ok {
-		out.Z = z
-		return out
-	}
-	out.Z = make([]float64, len(d.Z))
-	for i, v := range d.Z {
-		out.Z[i] = float64(v)
+// float64s returns a float64 copy of z: the iterate of a departure that
+// the plan keeps (the solver reuses z once the callback returns).
+func float64s[T deq.Float](z []T) []float64 {
+	out := make([]float64, len(z))
+	for i, v := range z {
+		out[i] = float64(v)
 	}
 	return out
 }
