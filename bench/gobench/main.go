@@ -1,6 +1,6 @@
 // Command gobench is the Go side of `make bench-compare`: it trains and
 // evaluates one model of one workload (-workload classify, reason,
-// deblur or lp; see workload.go) exactly as its twin in bench/pytorch
+// deblur, lp, pde or darcy; see workload.go) exactly as its twin in bench/pytorch
 // does on the PyTorch side, and prints one JSON object with the throughputs and
 // iteration counts. -params-out writes the initial parameters and -trace
 // the first steps' losses and iterations, which `bench/compare -check`
@@ -47,7 +47,7 @@ type flags struct {
 func run() error {
 	var f flags
 	flag.StringVar(&f.workload, "workload", "classify", "the workload whose model runs: "+strings.Join(workloadNames(), ", "))
-	flag.StringVar(&f.model, "model", "mlp", "the workload's model (classify: mlp, deq or unrolled; reason: deq, unrolled or explicit; deblur: once, pgd or hqs; lp: explicit or implicit)")
+	flag.StringVar(&f.model, "model", "mlp", "the workload's model (classify: mlp, deq or unrolled; reason: deq, unrolled or explicit; deblur: once, pgd or hqs; lp: explicit or implicit; pde: deq, fno or fno++2; darcy: explicit or implicit)")
 	flag.IntVar(&f.batch, "batch", 0, "training batch size (0: the workload's)")
 	flag.IntVar(&f.steps, "steps", -1, "timed training steps after the warm-up steps (-1: the workload's)")
 	flag.IntVar(&f.warmup, "warmup", 10, "untimed warm-up steps before the timed ones")

@@ -26,6 +26,8 @@ var workloads = map[string]workload{
 	"reason":   {setup: reasonSetup, inferBatches: []int{64, 256}, inferIters: reasonLen + 1, batch: 64, steps: 100, inferSamples: 20000},
 	"deblur":   {setup: deblurSetup, inferBatches: []int{16, 100}, inferIters: deblurIters, batch: 16, steps: 20, inferSamples: 300},
 	"lp":       {setup: lpSetup, inferBatches: []int{25, 250}, inferIters: lpTestT, batch: 25, steps: 200, inferSamples: 10000},
+	"pde":      {setup: pdeSetup, inferBatches: []int{16, 50}, inferIters: nsTestIters, batch: 16, steps: 10, inferSamples: 200},
+	"darcy":    {setup: darcySetup, inferBatches: []int{20, 50}, inferIters: darcyMaxIter, batch: 20, steps: 20, inferSamples: 500},
 }
 
 func workloadNames() []string {

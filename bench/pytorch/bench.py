@@ -5,7 +5,8 @@ Trains and evaluates the twin of one Go model — classify.py (the explicit
 MLP, implicit DEQ and unrolled twin of `-experiment classify`), reason.py
 (explicit stack, implicit loop, unrolled), deblur.py (denoiser once,
 implicit PGD and HQS), lp.py (explicit and implicit bipartite graph
-networks) — and prints one JSON object with throughputs and
+networks), pde.py (Navier–Stokes FNO, FNO++ and FNO-DEQ; Darcy explicit
+and implicit FNO) — and prints one JSON object with throughputs and
 iteration counts. Self-contained: numpy and torch only, MNIST read from the IDX
 files the Go side uses.
 
@@ -43,6 +44,7 @@ import classify  # noqa: E402
 import reason  # noqa: E402
 import deblur  # noqa: E402
 import lp  # noqa: E402
+import pde  # noqa: E402
 from deqsolve import Stats  # noqa: E402
 from twin import Batches, load_params  # noqa: E402
 
@@ -115,7 +117,7 @@ class ClassifyWorkload(Batches):
 
 
 WORKLOADS = {"classify": ClassifyWorkload, "reason": reason.ReasonWorkload, "deblur": deblur.DeblurWorkload,
-             "lp": lp.LPWorkload}
+             "lp": lp.LPWorkload, "pde": pde.NSWorkload, "darcy": pde.DarcyWorkload}
 
 
 def time_training(model, w, a, opt, stats):
