@@ -25,7 +25,8 @@ func (c benchCase) String() string {
 }
 
 // implicitModels are the workloads' models that solve for a fixed point.
-var implicitModels = map[string]bool{"classify/deq": true, "reason/deq": true, "deblur/pgd": true, "deblur/hqs": true}
+var implicitModels = map[string]bool{"classify/deq": true, "reason/deq": true, "deblur/pgd": true, "deblur/hqs": true,
+	"pde/deq": true, "darcy/implicit": true}
 
 // implicit reports whether the case's model solves for a fixed point, so
 // that PyTorch runs it with each forward solver and it has a

@@ -161,3 +161,28 @@ func TestCompareInferFindsDifferences(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultCasesParse: every default case is WORKLOAD/MODEL[@K], and the
+// fixed-iteration ones belong to implicit models (the PDE workloads' and
+// deblur's HQS included, so their PyTorch twins run with both forward
+// solvers).
+func TestDefaultCasesParse(t *testing.T) {
+	cs, err := parseCases(defaultCases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range cs {
+		seen[c.String()] = c.implicit()
+	}
+	for _, want := range []string{"pde/deq", "pde/deq@12", "darcy/implicit", "darcy/implicit@10", "deblur/hqs", "deblur/hqs@20"} {
+		if imp, ok := seen[want]; !ok || !imp {
+			t.Errorf("default case %s: present %v, implicit %v; want an implicit default case", want, ok, imp)
+		}
+	}
+	for _, want := range []string{"pde/fno", "pde/fno++2", "darcy/explicit"} {
+		if imp, ok := seen[want]; !ok || imp {
+			t.Errorf("default case %s: present %v, implicit %v; want an explicit default case", want, ok, imp)
+		}
+	}
+}

@@ -35,8 +35,9 @@ func main() {
 // defaultCases are the cases compared when -cases is not given.
 const defaultCases = "classify/mlp,classify/deq,classify/deq@10,classify/unrolled," +
 	"reason/explicit,reason/deq,reason/deq@33,reason/unrolled," +
-	"deblur/once,deblur/pgd,deblur/pgd@20," +
-	"lp/explicit,lp/implicit"
+	"deblur/once,deblur/pgd,deblur/pgd@20,deblur/hqs,deblur/hqs@20," +
+	"lp/explicit,lp/implicit," +
+	"pde/fno,pde/fno++2,pde/deq,pde/deq@12,darcy/explicit,darcy/implicit,darcy/implicit@10"
 
 func run(args []string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args)
