@@ -14,7 +14,6 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/implicit-ml/implicit/datasets"
-	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/layers"
 	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
@@ -92,7 +91,7 @@ func (Toy) Run(ctx context.Context, s Settings) (*report.Report, error) {
 		config: map[string]any{
 			"radius": s.Radius, "train_points": trainSet.Len(), "test_grid_step": grid, "test_points": testSet.Len(),
 			"epochs": s.Epochs, "implicit_width": s.Hidden, "explicit_width": toyExplicitWidth, "dtype": s.Dtype.String(), "explicit_bounds": toyExplicitBounds,
-			"implicit_x_bound": toyImplicitBound, "loss": "mean squared error", "clip": s.Clip,
+			"implicit_x_bound": toyGate.Bound, "loss": toyGate.lossText(), "clip": s.Clip,
 			"solver": s.Solver.Name(), "backward": s.Backward.Name(), "tol": s.Stop.Tol, "max_iter": s.Stop.MaxIter,
 		},
 		notes: toyNotes(),
@@ -110,7 +109,8 @@ func toyNotes() []string {
 			"rel_near_poles the mean of |y − F|/(1 + |F|); rms_near_poles_clipped the RMS of clip(y) − clip(F), both clipped to ±%g. rms_away and sup_away: the RMS and largest errors farther away. "+
 			"Suffix _tN: the gated model's iterate y_N.", nearPole, toyClip),
 		"The implicit models' curves evaluate y_t, t plain iterations of G from y₀ = 0; the explicit models are horizontal lines.",
-		"The gated operator's gate is a = δ + (1 − δ)·v²/(1 + v²), v = 1 + MLP(x), δ = 1e-4: Lipschitz in x and as small as δ where v crosses zero, so the fixed point b/a can follow a pole (the paper's construction uses a = x²(x − 1)²; a sigmoid gate would need its logit to fall like log x², which no Lipschitz-bounded network does).",
+		fmt.Sprintf("The gated operator's gate is a = δ + (1 − δ)·v²/(1 + v²), v = %g + MLP(x), δ = 1e-4: Lipschitz in x and as small as δ where v crosses zero, so the fixed point b/a can follow a pole (the paper's construction uses a = x²(x − 1)²; a sigmoid gate would need its logit to fall like log x², which no Lipschitz-bounded network does).", toyGate.Shift),
+		toyGate.note(),
 		"The explicit MLPs are 1 → 1024 → 1 (tanh; each linear map's spectral norm ≤ √L): one hidden layer, since a second 1024-wide one costs about 25 GFLOP an epoch in float64 on 2 cores; their Lipschitz bound, not their size, is what keeps them from the poles.",
 		"toy_fit.png: F, the explicit fits and the gated model's y_t on the test grid; toy_pole0.png and toy_pole1.png: the same near each pole with the best bounded MLP; toy_lipschitz.png: the gated model's L_t against the paper's hand-built operator's (toy_lipschitz.csv).",
 	}
@@ -127,7 +127,7 @@ func toyModels(s Settings) []model {
 	for _, L := range toyExplicitBounds {
 		c := math.Sqrt(L) // two linear maps, tanh 1-Lipschitz
 		models = append(models, mk(fmt.Sprintf("explicit-mlp-L%g", L), train.KindExplicit,
-			fmt.Sprintf("1→%d→1 tanh MLP, each ‖W‖₂ ≤ %.3g: Lipschitz ≤ %g", ew, c, L),
+			fmt.Sprintf("1→%d→1 tanh MLP, each ‖W‖₂ ≤ %.3g: Lipschitz ≤ %g", ew, c, L), network.MaskedMSE,
 			func(sc *layers.Scope, x *G.Node) (*G.Node, error) {
 				return layers.Sequential{
 					sc.Dense("fc1", 1, ew, layers.Tanh, layers.SpectralBound(c)),
@@ -137,29 +137,18 @@ func toyModels(s Settings) []model {
 	}
 	icfg := layers.ImplicitConfig{Forward: s.Solver, Stop: s.Stop, Backward: s.Backward}
 	h := width / 2
-	return append(models, toyGatedModelWith(mk, toyXNet(h), h, icfg))
+	return append(models, toyGatedModelWith(mk, h, icfg, toyGate))
 }
 
-// toyMaker returns the constructor of the toy's models: 1 → 1 maps
-// trained on the masked squared error.
-func toyMaker(s Settings) func(name, kind, desc string, body func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network {
-	return func(name, kind, desc string, body func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network {
+// toyMakerFunc builds one of the toy's models: 1 → 1 maps trained on
+// loss.
+type toyMakerFunc func(name, kind, desc string, loss network.Loss, body func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network
+
+// toyMaker returns the constructor of the toy's models.
+func toyMaker(s Settings) toyMakerFunc {
+	return func(name, kind, desc string, loss network.Loss, body func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network {
 		return network.New(network.Spec{Name: name, Kind: kind, Description: desc, Dtype: s.Dtype, Seed: s.Seed, Input: []int{1}, Target: []int{1},
-			Body: body, Loss: network.MaskedMSE})
-	}
-}
-
-// toyXNet returns the builder of the implicit operators' x-networks:
-// 1 → h → h → out, each linear map bounded so the whole is
-// toyImplicitBound-Lipschitz in x.
-func toyXNet(h int) func(*layers.Scope, string, int, layers.Activation) layers.Sequential {
-	cx := math.Pow(toyImplicitBound, 1.0/3) // three linear maps per x-network
-	return func(s *layers.Scope, name string, out int, last layers.Activation) layers.Sequential {
-		return layers.Sequential{
-			s.Dense(name+"1", 1, h, layers.Tanh, layers.SpectralBound(cx)),
-			s.Dense(name+"2", h, h, layers.Tanh, layers.SpectralBound(cx)),
-			s.Dense(name+"3", h, out, last, layers.SpectralBound(cx)),
-		}
+			Body: body, Loss: loss})
 	}
 }
 
@@ -356,87 +345,6 @@ func toyAnalyticLipschitz(s *datasets.ToySet, p train.Probe, t int) float64 {
 	return worst
 }
 
-// toyGatedModelWith builds the gated implicit model from the experiment's
-// constructors.
-func toyGatedModelWith(mk func(string, string, string, func(*layers.Scope, *G.Node) (*G.Node, error)) *network.Network,
-	xnet func(*layers.Scope, string, int, layers.Activation) layers.Sequential, h int, icfg layers.ImplicitConfig) *network.Network {
-	return mk("implicit-gated", train.KindImplicit,
-		fmt.Sprintf("G(y, x) = (1 − a(x))·y + b(x), a = δ + (1 − δ)·v²/(1 + v²), v = 1 + MLP₁(x), b = MLP₂(x), 1→%d→%d→1 each, Lipschitz ≤ %g in x; fixed point b/a", h, h, toyImplicitBound),
-		func(s *layers.Scope, x *G.Node) (*G.Node, error) {
-			u, err := xnet(s, "a", 1, layers.Identity).Fwd(x)
-			if err != nil {
-				return nil, err
-			}
-			a, err := squareGate(u)
-			if err != nil {
-				return nil, err
-			}
-			b, err := xnet(s, "b", 1, layers.Identity).Fwd(x)
-			if err != nil {
-				return nil, err
-			}
-			inj, err := G.Concat(1, a, b)
-			if err != nil {
-				return nil, err
-			}
-			cell := layers.NewCell(gatedCell)
-			cell.State = func(inj tensor.Shape) tensor.Shape { return tensor.Shape{inj[0], 1} }
-			return s.Implicit("deq", cell, icfg).Fwd(inj)
-		})
-}
-
-// toyGatedModel is the gated implicit model alone, with hidden width h,
-// for tests.
-func toyGatedModel(o Options, h int) *network.Network {
-	s := Settings{Options: o, Dtype: orDtype(o.Dtype, tensor.Float64)}
-	stop := deq.Stop{Tol: 1e-6, MaxIter: 100}
-	return toyGatedModelWith(toyMaker(s), toyXNet(h), h, layers.ImplicitConfig{Stop: stop, Backward: deq.IFT{Stop: stop}})
-}
-
-// gatedCell is G(y, inj) = (1 − a)·y + b with inj = [a, b] (B, 2).
-func gatedCell(y, inj *G.Node, _ G.Nodes) (*G.Node, error) {
-	dt := inj.Dtype()
-	a, err := G.Mul(inj, column(dt, 2, 0))
-	if err != nil {
-		return nil, err
-	}
-	b, err := G.Mul(inj, column(dt, 2, 1))
-	if err != nil {
-		return nil, err
-	}
-	ay, err := G.HadamardProd(a, y)
-	if err != nil {
-		return nil, err
-	}
-	out, err := G.Sub(y, ay)
-	if err != nil {
-		return nil, err
-	}
-	return G.Add(out, b)
-}
-
-// column is the n×1 constant picking column k of a (B, n) matrix.
-func column(dt tensor.Dtype, n, k int) *G.Node { return selector(dt, n, k, 1) }
-
-// selector is the n×w constant picking columns k … k+w−1.
-func selector(dt tensor.Dtype, n, k, w int) *G.Node {
-	vals := make([]float64, n*w)
-	for j := 0; j < w; j++ {
-		vals[(k+j)*w+j] = 1
-	}
-	var t tensor.Tensor
-	if dt == tensor.Float32 {
-		v32 := make([]float32, len(vals))
-		for i, v := range vals {
-			v32[i] = float32(v)
-		}
-		t = tensor.New(tensor.WithShape(n, w), tensor.WithBacking(v32))
-	} else {
-		t = tensor.New(tensor.WithShape(n, w), tensor.WithBacking(vals))
-	}
-	return G.NewConstant(t, G.WithName(fmt.Sprintf("select%d_%d_%d", n, k, w)))
-}
-
 // toyErrors returns the errors within nearPole of a pole — the RMS of
 // the raw error, the mean relative error |y − F|/(1 + |F|) and the RMS of
 // the errors clipped to ±toyClip — and the RMS and sup errors farther
@@ -505,38 +413,4 @@ func toyFigure(path, title string, s *datasets.ToySet, lines []toyLine, lo, hi, 
 		flush()
 	}
 	return report.LinePlot(path, title, "x", fmt.Sprintf("y (clipped to ±%g)", clip), false, false, series)
-}
-
-// toyGateFloor is the smallest gate: G's contraction factor in y is at
-// most 1 − toyGateFloor.
-const toyGateFloor = 1e-4
-
-// squareGate maps u to a = δ + (1 − δ)·v²/(1 + v²), v = 1 + u, δ =
-// toyGateFloor: in [δ, 1), Lipschitz in u (so in x), and as small as δ
-// where v crosses zero, so that the fixed point b/a can follow a pole
-// while a, b and G stay regular. A fresh network (u ≈ 0) starts at
-// a ≈ 1/2.
-func squareGate(u *G.Node) (*G.Node, error) {
-	dt := u.Dtype()
-	v, err := G.Add(u, scalarOf(dt, 1))
-	if err != nil {
-		return nil, err
-	}
-	v2, err := G.Square(v)
-	if err != nil {
-		return nil, err
-	}
-	den, err := G.Add(v2, scalarOf(dt, 1))
-	if err != nil {
-		return nil, err
-	}
-	r, err := G.HadamardDiv(v2, den)
-	if err != nil {
-		return nil, err
-	}
-	scaled, err := G.Mul(r, scalarOf(dt, 1-toyGateFloor))
-	if err != nil {
-		return nil, err
-	}
-	return G.Add(scaled, scalarOf(dt, toyGateFloor))
 }

@@ -14,7 +14,7 @@ import (
 // with t (L_t increases), the experiment's claim in miniature.
 func TestToyImplicitTrains(t *testing.T) {
 	data := datasets.ToyPoints(400, 0.05, 1)
-	m := toyGatedModel(Options{Seed: 1}, 16)
+	m := toyGatedModel(Options{Seed: 1}, 16, toyGate)
 	res, err := train.Fit(context.Background(), m, data, train.Config{Epochs: 40, BatchSize: 100, Optimizer: train.OptimizerConfig{LR: 1e-2}, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
