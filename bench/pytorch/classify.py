@@ -3,7 +3,7 @@
 Go side's parameter names, layouts and initialisers."""
 import torch
 
-from deqsolve import FORWARD, picard_adjoint
+from deqsolve import FORWARD, fixed_iterations, picard_adjoint
 from twin import GoParams, glorot, zeros
 
 
@@ -34,13 +34,7 @@ class Implicit:
 
     def __call__(self, f, z0, training, fixed=0):
         if fixed:
-            # Test-time budget: exactly `fixed` evaluations from z0, as
-            # Evaluator.SetIterations.
-            with torch.no_grad():
-                z = z0
-                for _ in range(fixed - 1):
-                    z = f(z)
-            return f(z)
+            return fixed_iterations(f, z0, fixed)
         with torch.no_grad():
             if self.iterations:
                 zstar = z0

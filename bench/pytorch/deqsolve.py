@@ -38,6 +38,16 @@ class Stats:
         self.last_bwd = iters
 
 
+def fixed_iterations(f, z0, n):
+    """Exactly n evaluations of f from z0 without a graph, as
+    Evaluator.SetIterations(n): the test-time budget of every twin."""
+    with torch.no_grad():
+        z = z0
+        for _ in range(n - 1):
+            z = f(z)
+        return f(z)
+
+
 def _rel(g, fz):
     """Per-sample ||g|| and ||g||/||f(z)|| over all but the batch axis."""
     b = g.shape[0]

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deqsolve import FORWARD
+from deqsolve import FORWARD, fixed_iterations
 from lp import cache_dir
 from twin import Batches, GoParams, glorot, zeros
 
@@ -148,11 +148,7 @@ class PhantomImplicit:
 
     def __call__(self, f, z0, training, fixed=0):
         if fixed:
-            with torch.no_grad():
-                z = z0
-                for _ in range(fixed - 1):
-                    z = f(z)
-            return f(z)
+            return fixed_iterations(f, z0, fixed)
         with torch.no_grad():
             zstar = self.solver(f, z0, tol=self.tol, max_iter=self.max_iter, stats=self.stats)
         out = f(zstar)
