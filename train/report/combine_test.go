@@ -207,3 +207,39 @@ func absDiff(a, b uint32) uint32 {
 	}
 	return b - a
 }
+
+// TestCombinedReportWithDivergedSeed: a model that diverged in one seed
+// (NaN metric, NaN extra figure, infinite L_t) makes NaN means, spreads,
+// per-seed figures and comparisons in the combined report; report.json
+// must still be written (NaN and Inf as 0) and the caller's report left
+// as it was. The ablation's 3-seed parity run lost its combined
+// report.json this way when only the top-level figures were sanitized.
+func TestCombinedReportWithDivergedSeed(t *testing.T) {
+	reps := seedReports()
+	bad := &reps[1].Models[1]
+	bad.TestMetric = math.NaN()
+	bad.Extra["spectral_radius"] = math.NaN()
+	bad.Curve[2].Lipschitz = math.Inf(1)
+	c, err := report.Combine(reps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Config = map[string]any{"tol": math.NaN(), "bounds": []float64{1, math.Inf(-1)}}
+	dir := t.TempDir()
+	if err := report.Write(dir, c); err != nil {
+		t.Fatalf("a combined report with a diverged seed: %v", err)
+	}
+	back, err := report.Read(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Models[1].Seeds[1].TestMetric; got != 0 {
+		t.Errorf("the diverged seed's metric reads back as %g, want 0 (NaN)", got)
+	}
+	if got := back.Models[0].TestMetric; !near(got, 0.96) {
+		t.Errorf("a healthy model's metric reads back as %g, want 0.96", got)
+	}
+	if !math.IsNaN(c.Models[1].Seeds[1].TestMetric) || !math.IsNaN(c.Config["tol"].(float64)) {
+		t.Error("writing the report changed the caller's values")
+	}
+}

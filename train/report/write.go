@@ -144,29 +144,3 @@ func PrintTable(w io.Writer, rep *Report) {
 		fmt.Fprintln(w)
 	}
 }
-
-// sanitize replaces NaN and Inf (which JSON cannot hold) by zero in the
-// report's numbers.
-func sanitize(rep *Report) *Report {
-	r := *rep
-	r.Models = append([]ModelReport(nil), rep.Models...)
-	for i := range r.Models {
-		m := &r.Models[i]
-		for _, f := range []*float64{&m.TrainSeconds, &m.TrainSamplesPerSecond, &m.TestMetric, &m.TestMetricStd, &m.ForwardIterationsMean, &m.BackwardIterationsMean, &m.Lipschitz, &m.FinalLoss, &m.InferSamplesPerSecond, &m.NotConvergedFraction} {
-			*f = finite(*f)
-		}
-		m.Curve = append([]train.CurvePoint(nil), m.Curve...)
-		for j := range m.Curve {
-			p := &m.Curve[j]
-			p.Metric, p.Lipschitz, p.MetricStd = finite(p.Metric), finite(p.Lipschitz), finite(p.MetricStd)
-		}
-	}
-	return &r
-}
-
-func finite(v float64) float64 {
-	if v-v != 0 {
-		return 0
-	}
-	return v
-}
