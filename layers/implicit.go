@@ -135,6 +135,9 @@ type implicitState struct {
 	perSample any
 	// radius estimates ρ(J_f(z*)) per sample at the last backward pass.
 	radius func(iters int, rng *rand.Rand) ([]float64, error)
+	// noRadius, when radius is nil, says why: how the forward solves
+	// since the layer was built ended without a fixed point.
+	noRadius deq.Status
 }
 
 // Implicit is a deep-equilibrium layer: its output is the fixed point
@@ -271,8 +274,11 @@ func (l *Implicit) ResetStats() {
 // have run.
 func (l *Implicit) SpectralRadius(iters int, rng *rand.Rand) (float64, error) {
 	l.state.mu.Lock()
-	f := l.state.radius
+	f, why := l.state.radius, l.state.noRadius
 	l.state.mu.Unlock()
+	if f == nil && why != deq.Converged {
+		return 0, fmt.Errorf("layers: implicit layer %q has no fixed point to take the spectral radius at: its last forward solve ended %s (the cell is not contractive there)", l.name, why)
+	}
 	if f == nil {
 		return 0, fmt.Errorf("layers: implicit layer %q has not solved for a fixed point yet; the spectral radius is taken there", l.name)
 	}

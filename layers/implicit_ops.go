@@ -122,6 +122,10 @@ func solve[T deq.Float](op *solveOp, vals []G.Value) (G.Value, error) {
 	run.record(l, r)
 	if run.ctl.Iterations == 0 && (r.Status == deq.Converged || r.Status == deq.MaxIterations) {
 		keepRadius(l, k, r.Z, batch, dim)
+	} else if run.ctl.Iterations == 0 && r.Status != deq.Interrupted {
+		l.state.mu.Lock()
+		l.state.noRadius = r.Status
+		l.state.mu.Unlock()
 	}
 	switch {
 	case r.Status == deq.NonFinite || r.Status == deq.Failed:

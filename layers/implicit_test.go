@@ -484,3 +484,30 @@ func TestSpectralRadiusAfterForward(t *testing.T) {
 		t.Fatalf("radius after a forward solve %v, the Jacobian's eigenvalues say %v", rho, want)
 	}
 }
+
+// TestSpectralRadiusAfterFailedSolve: when the layer's forward solves end
+// without a fixed point (an expansive cell diverges), SpectralRadius says
+// so and names how the solve ended, instead of claiming no solve ran (the
+// ablation reported a diverged parity model as "has not solved for a
+// fixed point yet").
+func TestSpectralRadiusAfterFailedSolve(t *testing.T) {
+	g := G.NewGraph()
+	rng := rand.New(rand.NewPCG(31, 31))
+	s := NewScope(g, tensor.Float64, rng)
+	x := layertest.Input(g, tensor.Float64, rng, "x", 4, 6)
+	cell := s.DenseCell("cell", 6, Identity)
+	layertest.ScaleToSpectralNorm(cell.W, 3, rng)
+	layer := s.Implicit("deq", cell, ImplicitConfig{Forward: deq.Picard{}, Stop: deq.Stop{Tol: 1e-10, MaxIter: 200}})
+	if _, err := layer.Fwd(x); err != nil {
+		t.Fatal(err)
+	}
+	_ = G.NewTapeMachine(g).RunAll() // a diverged solve may or may not be an error; the radius must say why it is missing
+	st := layer.Stats().ForwardStatus
+	if st == deq.Converged || st == deq.MaxIterations {
+		t.Fatalf("the expansive cell's solve ended %s; the test needs one without a fixed point", st)
+	}
+	_, err := layer.SpectralRadius(0, rng)
+	if err == nil || !strings.Contains(err.Error(), "last forward solve ended "+st.String()) {
+		t.Fatalf("radius after a %s solve: %v; want an error naming the status", st, err)
+	}
+}
