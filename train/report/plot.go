@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -182,11 +183,37 @@ func renderLines(title, xLabel, yLabel string, logX, logY bool, series []Series,
 	return drawWithLegend(p, entries), nil
 }
 
+// titleMargin is the room a title line leaves at each side of the figure.
+const titleMargin = 0.25 * vg.Inch
+
+// wrapTitle breaks a title into lines at spaces so that no line is wider
+// than width in style's font (a long one would run off both sides of the
+// figure); a single word wider than that keeps a line of its own.
+func wrapTitle(title string, style text.Style, width vg.Length) string {
+	if style.Width(title) <= width {
+		return title
+	}
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(title) {
+		switch {
+		case line == "":
+			line = w
+		case style.Width(line+" "+w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	return strings.Join(append(lines, line), "\n")
+}
+
 // newPlot is an empty plot with this package's fonts and a light grid.
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = title
 	p.Title.TextStyle.Font = font.From(plotFont, 12)
+	p.Title.Text = wrapTitle(title, p.Title.TextStyle, plotWidth-2*titleMargin)
 	p.Title.Padding = vg.Points(6)
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
 		a.Label.TextStyle.Font = font.From(plotFont, 11)
