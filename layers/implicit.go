@@ -2,6 +2,7 @@ package layers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -264,6 +265,13 @@ func (l *Implicit) ResetStats() {
 	l.state.stats = Stats{}
 }
 
+// ErrNoFixedPoint is what SpectralRadius returns (wrapped, with the
+// status) when the layer's last forward solve found no fixed point — it
+// diverged or broke down — so there is no J_f(z*) to measure. A caller
+// that reports the radius beside other results can test for it with
+// errors.Is and leave the radius out instead of failing.
+var ErrNoFixedPoint = errors.New("no fixed point to take the spectral radius at")
+
 // SpectralRadius estimates the spectral radius of J_f(z*) at the fixed
 // point of the layer's last solve — a forward solve (not an iterate of
 // Controls.Iterations) or a backward pass — by power iteration on J_fᵀ,
@@ -277,7 +285,7 @@ func (l *Implicit) SpectralRadius(iters int, rng *rand.Rand) (float64, error) {
 	f, why := l.state.radius, l.state.noRadius
 	l.state.mu.Unlock()
 	if f == nil && why != deq.Converged {
-		return 0, fmt.Errorf("layers: implicit layer %q has no fixed point to take the spectral radius at: its last forward solve ended %s (the cell is not contractive there)", l.name, why)
+		return 0, fmt.Errorf("layers: implicit layer %q: %w: its last forward solve ended %s (the cell is not contractive there)", l.name, ErrNoFixedPoint, why)
 	}
 	if f == nil {
 		return 0, fmt.Errorf("layers: implicit layer %q has not solved for a fixed point yet; the spectral radius is taken there", l.name)

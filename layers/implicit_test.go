@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/cmplx"
@@ -509,5 +510,8 @@ func TestSpectralRadiusAfterFailedSolve(t *testing.T) {
 	_, err := layer.SpectralRadius(0, rng)
 	if err == nil || !strings.Contains(err.Error(), "last forward solve ended "+st.String()) {
 		t.Fatalf("radius after a %s solve: %v; want an error naming the status", st, err)
+	}
+	if !errors.Is(err, ErrNoFixedPoint) {
+		t.Errorf("radius after a %s solve: %v is not ErrNoFixedPoint", st, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/implicit-ml/implicit/internal/killpoint"
+	"github.com/implicit-ml/implicit/layers"
 	"github.com/implicit-ml/implicit/network"
 	"github.com/implicit-ml/implicit/train"
 	"github.com/implicit-ml/implicit/train/report"
@@ -63,21 +64,26 @@ type comparison struct {
 // testRadius records, for an implicit model evaluated at its solver's
 // fixed points, the contraction of the learned operator there: the
 // spectral radius of J_f(z*) over the test set's last batch
-// (extra.test_spectral_radius).
-func testRadius(ev *train.Evaluator, m model, mr *report.ModelReport) error {
+// (extra.test_spectral_radius). When that batch's solve found no fixed
+// point (layers.ErrNoFixedPoint: it diverged), the radius is left out
+// and the returned note says why; the model's test metric stands.
+func testRadius(ev *train.Evaluator, m model, mr *report.ModelReport) (note string, err error) {
 	f := ev.Net().SpectralRadius
 	if f == nil || m.Kind() != train.KindImplicit {
-		return nil
+		return "", nil
 	}
 	rho, err := f()
+	if errors.Is(err, layers.ErrNoFixedPoint) {
+		return fmt.Sprintf("%s: no spectral radius at the test fixed points (%v); extra.test_spectral_radius is left out, its test metric is that of the iterates its solver returned", m.Name(), err), nil
+	}
 	if err != nil {
-		return fmt.Errorf("experiments: %s: the spectral radius at the test fixed points: %w", m.Name(), err)
+		return "", fmt.Errorf("experiments: %s: the spectral radius at the test fixed points: %w", m.Name(), err)
 	}
 	if mr.Extra == nil {
 		mr.Extra = map[string]float64{}
 	}
 	mr.Extra["test_spectral_radius"] = rho
-	return nil
+	return "", nil
 }
 
 // defaultPairs sets every implicit model against every model of
@@ -292,8 +298,13 @@ func (c *comparison) runModel(ctx context.Context, o Options, dir string, m mode
 		mr.Extra["test_not_converged_fraction"] = f().Sub(before).NotConvergedFraction()
 	}
 	mr.TestMetric, mr.TestMetricStd, mr.InferSamplesPerSecond = e.Mean, e.Std, e.SamplesPerSecond
-	if err := testRadius(ev, m, mr); err != nil {
+	note, err := testRadius(ev, m, mr)
+	if err != nil {
 		return nil, err
+	}
+	if note != "" {
+		logf("warning: %s", note)
+		c.modelNotes = append(c.modelNotes, note)
 	}
 	killpoint.At("eval:%s", m.Name())
 	if why, err := collapsed(fitted, ev, c.testSet, !c.continues); err != nil {
