@@ -73,10 +73,10 @@ func Check(t testing.TB, low, high int, implicit, unrolled func(int) Build) Meas
 		{&m.ImplicitLow, implicit(low)}, {&m.ImplicitHigh, implicit(high)},
 		{&m.UnrolledLow, unrolled(low)}, {&m.UnrolledHigh, unrolled(high)},
 	} {
-		// The fewest bytes of three measurements: allocations of tests
-		// running beside this one (t.Parallel) or a collection that
-		// lands mid-measurement only add noise to one of them, while a
-		// layer that keeps its iterates holds more in every one.
+		// The fewest bytes of three measurements: the runtime's own
+		// allocations or a collection landing mid-measurement add noise
+		// to one of them, while a layer that keeps its iterates holds
+		// more in every one.
 		*c.dst = math.Inf(1)
 		for range 3 {
 			held, err := HeldByStep(c.build)
