@@ -189,8 +189,10 @@ func TestTrainingMemoryIsFlatInIterations(t *testing.T) {
 		unr[k] = retainedBytes(t, func(s *Scope) Layer { return &Unrolled{Cell: tanhCell(s), Steps: k} })
 	}
 	t.Logf("bytes held by a training step: implicit cap 10/30/100: %.0f / %.0f / %.0f; unrolled K=10/30/100: %.0f / %.0f / %.0f", imp[10], imp[30], imp[100], unr[10], unr[30], unr[100])
-	if r := imp[100] / imp[10]; r > 1.1 || r < 0.9 {
-		t.Errorf("implicit layer: cap 100 holds %.2fx cap 10's bytes, want within 10%%", r)
+	// One-sided, as memtest.FlatTol: growth is the bug; less at cap 100
+	// is noise on the cap-10 measurement.
+	if r := imp[100] / imp[10]; !(r <= 1.1) {
+		t.Errorf("implicit layer: cap 100 holds %.2fx cap 10's bytes, want at most 10%% more", r)
 	}
 	if unr[100] < 3*unr[10] {
 		t.Errorf("unrolled twin: K=100 holds only %.2fx K=10's bytes; it should grow with K", unr[100]/unr[10])

@@ -95,7 +95,8 @@ func TestProblems(t *testing.T) {
 	}{
 		{"flat", Measure{ImplicitLow: 100, ImplicitHigh: 105, UnrolledLow: 200, UnrolledHigh: 900}, ""},
 		{"implicit grows", Measure{ImplicitLow: 100, ImplicitHigh: 111, UnrolledLow: 200, UnrolledHigh: 900}, "implicit model"},
-		{"implicit shrinks", Measure{ImplicitLow: 100, ImplicitHigh: 89, UnrolledLow: 200, UnrolledHigh: 900}, "implicit model"},
+		{"implicit shrinks", Measure{ImplicitLow: 100, ImplicitHigh: 89, UnrolledLow: 200, UnrolledHigh: 900}, ""},
+		{"implicit not a number", Measure{ImplicitLow: 0, ImplicitHigh: 0, UnrolledLow: 200, UnrolledHigh: 900}, "implicit model"},
 		{"twin flat", Measure{ImplicitLow: 100, ImplicitHigh: 100, UnrolledLow: 200, UnrolledHigh: 250}, "unrolled twin"},
 		{"twin below", Measure{ImplicitLow: 1000, ImplicitHigh: 1000, UnrolledLow: 200, UnrolledHigh: 900}, "holds less"},
 	} {
