@@ -7,7 +7,18 @@ type Float interface{ ~float32 | ~float64 }
 // n images of h×w pixels stored one after another in x; out and x must
 // not overlap. Aᵀ is correlation with the kernel mirrored through its
 // centre.
+//
+// In float32, where linalg.HasSgemmRows, the sums run in the product
+// kernel (applyRows); elsewhere in the loops of applyLoops.
 func Apply[T Float](out, x []T, n, h, w int, k Kernel, transpose bool) {
+	if o32, ok := any(out).([]float32); ok && applyRows(o32, any(x).([]float32), n, h, w, k, transpose) {
+		return
+	}
+	applyLoops(out, x, n, h, w, k, transpose)
+}
+
+// applyLoops is Apply as loops over the taps and pixels.
+func applyLoops[T Float](out, x []T, n, h, w int, k Kernel, transpose bool) {
 	kk, c := k.K, k.K/2
 	taps := make([]T, len(k.W))
 	for i, v := range k.W {

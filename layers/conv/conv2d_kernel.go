@@ -60,10 +60,13 @@ func im2col[T deq.Float](g convGeom, col, x []T) {
 	}
 }
 
-// colPool hands out im2col buffers, one per worker at a time.
+// colPool hands out im2col buffers, one per worker at a time; im2colOnly
+// keeps float32 convolutions on the im2col path (the tests compare the
+// two).
 type colPool struct {
-	mu   sync.Mutex
-	free []any
+	mu         sync.Mutex
+	free       []any
+	im2colOnly bool
 }
 
 func getCol[T deq.Float](p *colPool, n int) []T {
@@ -89,6 +92,12 @@ func putCol[T deq.Float](p *colPool, c []T) {
 // (bias (Cout) and add (n·Cout·H·W) may be nil) and, when deriv is not
 // nil, φ' there.
 func convForward[T deq.Float](g convGeom, pool *colPool, out, x, w, bias, add []T, n int, act layers.Activation, deriv []T) {
+	if o32, ok := any(out).([]float32); ok && !pool.im2colOnly {
+		d32, _ := any(deriv).([]float32)
+		if convForwardDirect(g, pool, o32, any(x).([]float32), any(w).([]float32), any(bias).([]float32), any(add).([]float32), n, act, d32) {
+			return
+		}
+	}
 	in, os, px := g.inSize(), g.outSize(), g.px()
 	linalg.Parallel(n, 1, func(lo, hi int) {
 		col := getCol[T](pool, g.colLen())
