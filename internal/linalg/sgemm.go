@@ -23,6 +23,13 @@ var packPool = sync.Pool{New: func() any { return new([]float32) }}
 // packTransposed copies the rows × cols matrix src (row stride ld),
 // transposed, into a pooled cols × rows buffer; the caller returns it to
 // packPool.
+//
+// It copies blocks of 16 source rows, so that each row of the result
+// gets a whole cache line (16 floats) at a time: row by row, every
+// element went to another row of the result, rows·4 bytes apart, and when
+// that distance is a multiple of 4 KiB (rows = 20480, a Fourier layer's
+// batch of pixels) all those lines fall into one cache set and evict each
+// other — packing was half of a Darcy training step.
 func packTransposed(src []float32, rows, cols, ld int) *[]float32 {
 	bp := packPool.Get().(*[]float32)
 	if cap(*bp) < rows*cols {
@@ -30,7 +37,18 @@ func packTransposed(src []float32, rows, cols, ld int) *[]float32 {
 	}
 	*bp = (*bp)[:rows*cols]
 	dst := *bp
-	for r := range rows {
+	const blk = 16
+	r := 0
+	for ; r+blk <= rows; r += blk {
+		s := src[r*ld:]
+		for c := range cols {
+			d := dst[c*rows+r : c*rows+r+blk]
+			for i := range d {
+				d[i] = s[i*ld+c]
+			}
+		}
+	}
+	for ; r < rows; r++ {
 		for c, v := range src[r*ld : r*ld+cols] {
 			dst[c*rows+r] = v
 		}
