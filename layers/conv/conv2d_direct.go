@@ -77,9 +77,7 @@ func convForwardDirect(g convGeom, pool *colPool, out, x, w, bias, add []float32
 	fused := add == nil && deriv == nil && (act == layers.Identity || act == layers.ReLU)
 	var fb []float32
 	if fused {
-		fb = getCol[float32](pool, d.rows)
-		defer putCol(pool, fb)
-		clear(fb)
+		fb = make([]float32, d.rows)
 		copy(fb, bias)
 	}
 	in, os, px := g.inSize(), g.outSize(), g.px()

@@ -75,7 +75,7 @@ func getCol[T deq.Float](p *colPool, n int) []T {
 	for len(p.free) > 0 {
 		b := p.free[len(p.free)-1]
 		p.free = p.free[:len(p.free)-1]
-		if c, ok := b.([]T); ok && len(c) >= n {
+		if c, ok := b.([]T); ok && cap(c) >= n {
 			return c[:n]
 		}
 	}
