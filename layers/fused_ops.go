@@ -90,22 +90,31 @@ func affineDo[T deq.Float](op *affineOp, out *tensor.Dense, vals []G.Value) erro
 	}
 	// Product and epilogue row block by row block, on all cores for big
 	// batches: one hand-off per op.
+	// The added term and the bias are written first and the product
+	// accumulates onto them (β = 1): one pass over the output fewer than
+	// adding them after it, and none to clear it.
 	linalg.Work(rows, 2*rows*k*n, func(lo, hi int) {
 		yb := y[lo*n : hi*n]
-		linalg.MatMul(yb, x[lo*k:hi*k], w, hi-lo, k, n)
-		if a != nil {
-			for i, v := range a[lo*n : hi*n] {
-				yb[i] += v
-			}
-		}
-		if b != nil {
+		beta := T(1)
+		switch {
+		case a != nil && b != nil:
+			ab := a[lo*n : hi*n]
 			for r := 0; r < hi-lo; r++ {
-				yr := yb[r*n : (r+1)*n]
+				yr, ar := yb[r*n:(r+1)*n], ab[r*n:(r+1)*n]
 				for j := range yr {
-					yr[j] += b[j]
+					yr[j] = ar[j] + b[j]
 				}
 			}
+		case a != nil:
+			copy(yb, a[lo*n:hi*n])
+		case b != nil:
+			for r := 0; r < hi-lo; r++ {
+				copy(yb[r*n:(r+1)*n], b)
+			}
+		default:
+			beta = 0
 		}
+		linalg.Gemm(false, false, hi-lo, n, k, 1, x[lo*k:hi*k], k, w, n, beta, yb, n)
 		actForward(op.act, yb)
 	})
 	return nil
