@@ -8,6 +8,7 @@ import (
 	"github.com/implicit-ml/implicit/deq"
 	"github.com/implicit-ml/implicit/internal/linalg"
 	"github.com/implicit-ml/implicit/internal/opkit"
+	"github.com/implicit-ml/implicit/internal/vecmath"
 )
 
 // gnnConvW are one convolution's weights as kernel slices: the first
@@ -240,6 +241,10 @@ func dense[T deq.Float](out, x, w, b []T, rows, e int, relu bool) {
 }
 
 func reluInPlace[T deq.Float](x []T) {
+	if x32, ok := any(x).([]float32); ok {
+		vecmath.ReLU(x32)
+		return
+	}
 	for i, v := range x {
 		if !(v > 0) {
 			x[i] = 0
