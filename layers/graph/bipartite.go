@@ -102,13 +102,25 @@ func aggDo[T deq.Float](op *aggOp, out *tensor.Dense, vals []G.Value) error {
 }
 
 // aggregate writes the aggregates of instances lo … hi−1 into out.
+//
+// In float32, an instance whose A has at least one nonzero in 8 runs as one
+// dense product (A·msg or Aᵀ·msg in linalg's vector tiles): on the LP
+// workload's 10 × 50 graphs with 100 edges that is 5 times the multiply-
+// adds of the edge loop, which runs them one scalar at a time and was a
+// quarter to a third of an LP step.
 func aggregate[T deq.Float](out, a, msg []T, lo, hi, m, n, w int, dir BipartiteDir) {
 	src, dst := dir.sizes(m, n)
 	clear(out[lo*dst*w : hi*dst*w])
+	_, dense := any(out).([]float32)
 	for s := lo; s < hi; s++ {
 		as := a[s*m*n : (s+1)*m*n]
 		ms := msg[s*src*w : (s+1)*src*w]
 		os := out[s*dst*w : (s+1)*dst*w]
+		if dense && 8*nonzeros(as) >= len(as) {
+			// VarToCons: out (m × w) = A·msg; ConsToVar: out (n × w) = Aᵀ·msg.
+			linalg.Gemm(dir == ConsToVar, false, dst, w, src, 1, as, n, ms, w, 0, os, w)
+			continue
+		}
 		for i := 0; i < m; i++ {
 			for j, aij := range as[i*n : (i+1)*n] {
 				if aij == 0 {
@@ -126,6 +138,17 @@ func aggregate[T deq.Float](out, a, msg []T, lo, hi, m, n, w int, dir BipartiteD
 			}
 		}
 	}
+}
+
+// nonzeros counts the nonzero entries of a.
+func nonzeros[T deq.Float](a []T) int {
+	n := 0
+	for _, v := range a {
+		if v != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func (op *aggOp) DiffWRT(int) []bool { return []bool{true, true} }
