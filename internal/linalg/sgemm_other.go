@@ -12,6 +12,3 @@ func sgemm4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 func sgemm1x16(k int, a *float32, b *float32, ldb int, c *float32) {}
 
 func sgemm8x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {}
-
-func sgemm8x32rows(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int) {
-}

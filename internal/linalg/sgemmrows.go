@@ -3,8 +3,9 @@ package linalg
 import "fmt"
 
 // HasSgemmRows reports whether SgemmRows has a kernel in this build on
-// this CPU: the default build on an amd64 CPU with AVX-512.
-func HasSgemmRows() bool { return hasAVX512 && useFastSgemm }
+// this CPU: the default build on an amd64 CPU with AVX-512 (not the
+// OpenBLAS build, whose cgo rules out Go assembly, nor the purego one).
+func HasSgemmRows() bool { return hasRowsKernel }
 
 // SgemmRows adds A·B to C for float32 matrices whose B is gathered: A is
 // m × k (row stride lda), C is m × n (row stride ldc) and row kk of B is

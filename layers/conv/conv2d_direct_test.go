@@ -98,3 +98,37 @@ func BenchmarkConvForward(b *testing.B) {
 		}
 	}
 }
+
+// TestBackWeightFloat32: the weight gradient in float32 (the tiled
+// kernels) matches the float64 one (gonum) on the same data, for output
+// channels that are and are not multiples of the tiles.
+func TestBackWeightFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, g := range []convGeom{
+		{h: 28, w: 28, cin: 16, cout: 16, k: 3}, {h: 28, w: 28, cin: 16, cout: 1, k: 3},
+		{h: 7, w: 5, cin: 3, cout: 5, k: 3}, {h: 6, w: 9, cin: 2, cout: 8, k: 5},
+	} {
+		const n = 3
+		x64, s64 := make([]float64, n*g.inSize()), make([]float64, n*g.outSize())
+		for _, v := range [][]float64{x64, s64} {
+			for i := range v {
+				v[i] = rng.NormFloat64()
+			}
+		}
+		x32, s32 := make([]float32, len(x64)), make([]float32, len(s64))
+		for i, v := range x64 {
+			x32[i] = float32(v)
+		}
+		for i, v := range s64 {
+			s32[i] = float32(v)
+		}
+		want, got := make([]float64, g.weights()), make([]float32, g.weights())
+		convBackWeight(g, &colPool{}, want, x64, s64, n)
+		convBackWeight(g, &colPool{}, got, x32, s32, n)
+		for i, w := range want {
+			if math.Abs(float64(got[i])-w) > 1e-3*math.Max(1, math.Abs(w)) {
+				t.Fatalf("%+v: dW[%d] = %v in float32, %v in float64", g, i, got[i], w)
+			}
+		}
+	}
+}

@@ -145,6 +145,11 @@ func convBackData[T deq.Float](g convGeom, pool *colPool, dx, s, w []T, n int) {
 // convBackWeight writes the gradient with respect to the weights,
 // Σ_samples s·im2col(x)ᵀ, into dw; each worker sums its samples into its
 // own buffer, then the buffers are added.
+//
+// Each worker computes the transpose, Σ im2col(x)·sᵀ (Cin·K·K × Cout), so
+// that the operand the product transposes is s (Cout × H·W), not the
+// K·K times larger im2col matrix: a transposed operand is copied before
+// the product (linalg's tiles read B row by row).
 func convBackWeight[T deq.Float](g convGeom, pool *colPool, dw, x, s []T, n int) {
 	in, os, px := g.inSize(), g.outSize(), g.px()
 	var mu sync.Mutex
@@ -156,11 +161,13 @@ func convBackWeight[T deq.Float](g convGeom, pool *colPool, dw, x, s []T, n int)
 		clear(part)
 		for q := lo; q < hi; q++ {
 			im2col(g, col, x[q*in:(q+1)*in])
-			linalg.Gemm(false, true, g.cout, g.patch(), px, 1, s[q*os:(q+1)*os], px, col, px, 1, part, g.patch())
+			linalg.Gemm(false, true, g.patch(), g.cout, px, 1, col, px, s[q*os:(q+1)*os], px, 1, part, g.cout)
 		}
 		mu.Lock()
-		for i, v := range part {
-			dw[i] += v
+		for r := range g.patch() { // part is (Cin·K·K × Cout), dw (Cout × Cin·K·K)
+			for co, v := range part[r*g.cout : (r+1)*g.cout] {
+				dw[co*g.patch()+r] += v
+			}
 		}
 		mu.Unlock()
 	})
