@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -329,5 +330,29 @@ func TestGMRESFloat32(t *testing.T) {
 		if d := maxAbsDiff(widen(r.Z), want); d > 1e-4 {
 			t.Errorf("%s: float32 GMRES off by %.3g", name, d)
 		}
+	}
+}
+
+// TestHugeMaxIterAllocatesLittle: a Stop whose MaxIter is effectively
+// unbounded (a solve a deadline ends) costs no more memory than the
+// iterations it does. The tracker once reserved MaxIter trace values up
+// front — 8 GiB for 1<<30 — and the anytime test of the layers package
+// ran out of its deadline on the page faults now and then.
+func TestHugeMaxIterAllocatesLittle(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	p := newAffine(rng, 4, 12, 0.6)
+	for name, s := range solvers() {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			r := Solve(s, Problem[float64]{F: p.f64, Batch: 4, Dim: 12}, Stop{Tol: 1e-10, Mode: Absolute, MaxIter: 1 << 30})
+			runtime.ReadMemStats(&after)
+			if err := r.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+				t.Errorf("a solve of %d iterations allocated %d bytes", r.Stats.Iterations, got)
+			}
+		})
 	}
 }

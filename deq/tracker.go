@@ -40,6 +40,13 @@ type Tracker[T Float] struct {
 	iter     int // evaluations so far
 }
 
+// traceReserve bounds the residual trace's first allocation: a Stop with a
+// huge MaxIter (a solve that a deadline ends, as the anytime tests set up)
+// once reserved MaxIter values up front — 8 GiB for 1<<30 — and the
+// allocation's page faults alone could outlast the deadline. The trace
+// grows by append past it.
+const traceReserve = 1024
+
 // NewTracker starts the bookkeeping of a solve of batch problems of dim
 // values under stop (resolved: Solve passes it so).
 func NewTracker[T Float](stop Stop, batch, dim int) *Tracker[T] {
@@ -55,7 +62,7 @@ func NewTracker[T Float](stop Stop, batch, dim int) *Tracker[T] {
 		stopped:  make([]int, batch),
 		live:     make([]bool, batch),
 		nLive:    batch,
-		trace:    make([]float64, 0, stop.MaxIter),
+		trace:    make([]float64, 0, min(stop.MaxIter, traceReserve)),
 	}
 	for i := range t.live {
 		t.live[i] = true
