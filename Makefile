@@ -95,14 +95,19 @@ bench-deps:
 
 ## bench-compare: both Go builds (default, OpenBLAS) vs the PyTorch twins (per-sample port and batched) on every
 ## twinned workload, alternating, medians of 3 pairs (docs/performance.md); COMPARE_FLAGS='-cases ...' picks cases
-# OpenBLAS's CPU detection fails on some virtual CPUs and falls back to its
-# generic Prescott kernels (5x slower GEMM here); when OPENBLAS_CORETYPE is
-# unset, both sides get the kernel the CPU's flags call for.
+# Both sides get the OpenBLAS kernel this CPU's flags call for
+# (BENCH_CORETYPE), whatever OPENBLAS_CORETYPE the shell inherited: OpenBLAS's
+# detection fails on some virtual CPUs (generic Prescott kernels, 5x slower
+# GEMM), and an environment that exports OPENBLAS_CORETYPE=Haswell (as one of
+# this project's machines does) silently halved PyTorch's GEMM in the table of
+# 2026-12-05. BENCH_CORETYPE=... picks another kernel on purpose.
 OPENBLAS_GUESS = $(shell grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && echo Cooperlake || (grep -q avx512f /proc/cpuinfo 2>/dev/null && echo SkylakeX) || (grep -q avx2 /proc/cpuinfo 2>/dev/null && echo Haswell))
+BENCH_CORETYPE ?= $(OPENBLAS_GUESS)
 bench-compare: bench-deps
 	$(GO) build -o bin/gobench ./bench/gobench
 	$(GO) build -tags openblas -o bin/gobench-openblas ./bench/gobench
-	OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-$(OPENBLAS_GUESS)} $(GO) run ./bench/compare -gobench bin/gobench,bin/gobench-openblas $(COMPARE_FLAGS)
+	@if [ -n "$$OPENBLAS_CORETYPE" ] && [ "$$OPENBLAS_CORETYPE" != "$(BENCH_CORETYPE)" ]; then echo "bench-compare: OPENBLAS_CORETYPE=$$OPENBLAS_CORETYPE inherited; using $(BENCH_CORETYPE), the kernel this CPU's flags call for (BENCH_CORETYPE=... overrides)"; fi
+	OPENBLAS_CORETYPE=$(BENCH_CORETYPE) $(GO) run ./bench/compare -gobench bin/gobench,bin/gobench-openblas $(COMPARE_FLAGS)
 
 ## bench-check: every PyTorch twin started from its Go model's initial weights must give the same losses and
 ## iteration counts over the first steps, and draw its own weights from the same distributions (no timing)
