@@ -101,7 +101,8 @@ func BenchmarkConvForward(b *testing.B) {
 
 // TestBackWeightFloat32: the weight gradient in float32 (the tiled
 // kernels) matches the float64 one (gonum) on the same data, for output
-// channels that are and are not multiples of the tiles.
+// channels that are and are not multiples of the tiles, and the padded
+// layout's result matches float32 im2col's.
 func TestBackWeightFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
 	for _, g := range []convGeom{
@@ -123,12 +124,26 @@ func TestBackWeightFloat32(t *testing.T) {
 			s32[i] = float32(v)
 		}
 		want, got := make([]float64, g.weights()), make([]float32, g.weights())
+		viaCol := make([]float32, g.weights())
 		convBackWeight(g, &colPool{}, want, x64, s64, n)
-		convBackWeight(g, &colPool{}, got, x32, s32, n)
+		// The padded layout, from a pool whose buffer holds NaN: every
+		// value the product reads must be written or cleared first.
+		dirty := make([]float32, 1<<18)
+		for i := range dirty {
+			dirty[i] = float32(math.NaN())
+		}
+		convBackWeight(g, &colPool{free: []any{dirty}}, got, x32, s32, n)
+		for i, v := range got {
+			if math.IsNaN(float64(v)) {
+				t.Fatalf("%+v: dW[%d] holds a NaN of a reused buffer", g, i)
+			}
+		}
+		convBackWeight(g, &colPool{im2colOnly: true}, viaCol, x32, s32, n)
 		for i, w := range want {
 			if math.Abs(float64(got[i])-w) > 1e-3*math.Max(1, math.Abs(w)) {
 				t.Fatalf("%+v: dW[%d] = %v in float32, %v in float64", g, i, got[i], w)
 			}
 		}
+		closeTo(t, fmt.Sprintf("%+v: padded layout against im2col", g), got, viaCol)
 	}
 }

@@ -151,6 +151,10 @@ func convBackData[T deq.Float](g convGeom, pool *colPool, dx, s, w []T, n int) {
 // K·K times larger im2col matrix: a transposed operand is copied before
 // the product (linalg's tiles read B row by row).
 func convBackWeight[T deq.Float](g convGeom, pool *colPool, dw, x, s []T, n int) {
+	if x32, ok := any(x).([]float32); ok && !pool.im2colOnly && g.k%2 == 1 {
+		convBackWeightPadded(g, pool, any(dw).([]float32), x32, any(s).([]float32), n)
+		return
+	}
 	in, os, px := g.inSize(), g.outSize(), g.px()
 	var mu sync.Mutex
 	clear(dw)
@@ -164,13 +168,19 @@ func convBackWeight[T deq.Float](g convGeom, pool *colPool, dw, x, s []T, n int)
 			linalg.Gemm(false, true, g.patch(), g.cout, px, 1, col, px, s[q*os:(q+1)*os], px, 1, part, g.cout)
 		}
 		mu.Lock()
-		for r := range g.patch() { // part is (Cin·K·K × Cout), dw (Cout × Cin·K·K)
-			for co, v := range part[r*g.cout : (r+1)*g.cout] {
-				dw[co*g.patch()+r] += v
-			}
-		}
+		addTransposed(g, dw, part)
 		mu.Unlock()
 	})
+}
+
+// addTransposed adds part (Cin·K·K × Cout, a worker's weight gradient as
+// the product leaves it) to dw (Cout × Cin·K·K).
+func addTransposed[T deq.Float](g convGeom, dw, part []T) {
+	for r := range g.patch() {
+		for co, v := range part[r*g.cout : (r+1)*g.cout] {
+			dw[co*g.patch()+r] += v
+		}
+	}
 }
 
 // convBiasGrad writes Σ over samples and pixels of s, per output channel,
