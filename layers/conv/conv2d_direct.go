@@ -83,9 +83,7 @@ func convForwardDirect(g convGeom, pool *colPool, out, x, w, bias, add []float32
 		copy(fb, bias)
 	}
 	in, os, px := g.inSize(), g.outSize(), g.px()
-	linalg.Parallel(n, 1, func(lo, hi int) {
-		buf := getCol[float32](pool, d.xlen+d.rows*d.cols)
-		defer putCol(pool, buf)
+	forParts(pool, n, d.xlen+d.rows*d.cols, func(buf []float32, lo, hi int) {
 		xp, cp := buf[:d.xlen], buf[d.xlen:]
 		for s := lo; s < hi; s++ {
 			d.pad(xp, x[s*in:(s+1)*in])
@@ -139,9 +137,7 @@ func convBackWeightPadded(g convGeom, pool *colPool, dw, x, s []float32, n int) 
 	nc, ns := g.patch()*kp, g.cout*kp
 	var mu sync.Mutex
 	clear(dw)
-	linalg.Parallel(n, 1, func(lo, hi int) {
-		buf := getCol[float32](pool, d.xlen+nc+ns+g.weights())
-		defer putCol(pool, buf)
+	forParts(pool, n, d.xlen+nc+ns+g.weights(), func(buf []float32, lo, hi int) {
 		xp, col := buf[:d.xlen], buf[d.xlen:d.xlen+nc]
 		sp, part := buf[d.xlen+nc:d.xlen+nc+ns], buf[d.xlen+nc+ns:]
 		clear(sp) // its extra columns stay zero

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/implicit-ml/implicit/internal/linalg"
@@ -128,11 +129,10 @@ func TestBackWeightFloat32(t *testing.T) {
 		convBackWeight(g, &colPool{}, want, x64, s64, n)
 		// The padded layout, from a pool whose buffer holds NaN: every
 		// value the product reads must be written or cleared first.
-		dirty := make([]float32, 1<<18)
-		for i := range dirty {
-			dirty[i] = float32(math.NaN())
-		}
-		convBackWeight(g, &colPool{free: []any{dirty}}, got, x32, s32, n)
+		d := newDirectGeom(g)
+		kp := g.h * d.wp
+		dirty := nanPool(d.xlen + (g.patch()+g.cout)*kp + g.weights())
+		convBackWeight(g, dirty, got, x32, s32, n)
 		for i, v := range got {
 			if math.IsNaN(float64(v)) {
 				t.Fatalf("%+v: dW[%d] holds a NaN of a reused buffer", g, i)
@@ -146,4 +146,18 @@ func TestBackWeightFloat32(t *testing.T) {
 		}
 		closeTo(t, fmt.Sprintf("%+v: padded layout against im2col", g), got, viaCol)
 	}
+}
+
+// nanPool is a pool holding, for every part a parallel region can make,
+// a buffer of m float32 values that are all NaN.
+func nanPool(m int) *colPool {
+	p := &colPool{}
+	for range runtime.GOMAXPROCS(0) {
+		b := make([]float32, m)
+		for i := range b {
+			b[i] = float32(math.NaN())
+		}
+		putCol(p, b)
+	}
+	return p
 }

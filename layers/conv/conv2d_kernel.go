@@ -60,34 +60,6 @@ func im2col[T deq.Float](g convGeom, col, x []T) {
 	}
 }
 
-// colPool hands out im2col buffers, one per worker at a time; im2colOnly
-// keeps float32 convolutions on the im2col path (the tests compare the
-// two).
-type colPool struct {
-	mu         sync.Mutex
-	free       []any
-	im2colOnly bool
-}
-
-func getCol[T deq.Float](p *colPool, n int) []T {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.free) > 0 {
-		b := p.free[len(p.free)-1]
-		p.free = p.free[:len(p.free)-1]
-		if c, ok := b.([]T); ok && cap(c) >= n {
-			return c[:n]
-		}
-	}
-	return make([]T, n)
-}
-
-func putCol[T deq.Float](p *colPool, c []T) {
-	p.mu.Lock()
-	p.free = append(p.free, c)
-	p.mu.Unlock()
-}
-
 // convForward writes φ(conv(x, W) + bias + add) into out for n images
 // (bias (Cout) and add (n·Cout·H·W) may be nil) and, when deriv is not
 // nil, φ' there.
@@ -99,9 +71,7 @@ func convForward[T deq.Float](g convGeom, pool *colPool, out, x, w, bias, add []
 		}
 	}
 	in, os, px := g.inSize(), g.outSize(), g.px()
-	linalg.Parallel(n, 1, func(lo, hi int) {
-		col := getCol[T](pool, g.colLen())
-		defer putCol(pool, col)
+	forParts(pool, n, g.colLen(), func(col []T, lo, hi int) {
 		for s := lo; s < hi; s++ {
 			o := out[s*os : (s+1)*os]
 			im2col(g, col, x[s*in:(s+1)*in])
@@ -158,10 +128,8 @@ func convBackWeight[T deq.Float](g convGeom, pool *colPool, dw, x, s []T, n int)
 	in, os, px := g.inSize(), g.outSize(), g.px()
 	var mu sync.Mutex
 	clear(dw)
-	linalg.Parallel(n, 1, func(lo, hi int) {
-		col := getCol[T](pool, g.colLen()+g.weights())
-		defer putCol(pool, col)
-		col, part := col[:g.colLen()], col[g.colLen():]
+	forParts(pool, n, g.colLen()+g.weights(), func(buf []T, lo, hi int) {
+		col, part := buf[:g.colLen()], buf[g.colLen():]
 		clear(part)
 		for q := lo; q < hi; q++ {
 			im2col(g, col, x[q*in:(q+1)*in])
