@@ -1,11 +1,15 @@
 package linalg
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/implicit-ml/implicit/internal/linalg/rowkernel"
+)
 
 // HasSgemmRows reports whether SgemmRows has a kernel in this build on
-// this CPU: the default build on an amd64 CPU with AVX-512 (not the
-// OpenBLAS build, whose cgo rules out Go assembly, nor the purego one).
-func HasSgemmRows() bool { return hasRowsKernel }
+// this CPU: an amd64 CPU with AVX-512, in the default and the OpenBLAS
+// build (not the purego one).
+func HasSgemmRows() bool { return rowkernel.Available }
 
 // SgemmRows adds A·B to C for float32 matrices whose B is gathered: A is
 // m × k (row stride lda), C is m × n (row stride ldc) and row kk of B is
@@ -64,7 +68,7 @@ func sgemmRows(m, n, k int, a []float32, lda int, b []float32, offs []int, c []f
 			bi = &bias[i]
 		}
 		for j := 0; j < n; j += 32 {
-			sgemm8x32rows(k, &a[i*lda], lda, &b[j], &bytes[0], &c[i*ldc+j], ldc, bi, r)
+			rowkernel.Sgemm8x32(k, &a[i*lda], lda, &b[j], &bytes[0], &c[i*ldc+j], ldc, bi, r)
 		}
 	}
 	return true

@@ -1,8 +1,8 @@
-//go:build amd64 && !purego && !openblas
+//go:build amd64 && !purego
 
 #include "textflag.h"
 
-// func sgemm8x32rows(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)
+// func Sgemm8x32(k int, a *float32, lda int, b *float32, offs *int, c *float32, ldc int, bias *float32, relu int)
 //
 // C[0:8, 0:32] += A[0:8, 0:k] · B where row kk of B is the 32 floats at
 // byte offset offs[kk] from b: sgemm8x32 with the rows of B gathered by
@@ -11,7 +11,7 @@
 // With bias not nil, C is not read: row i starts at bias[i] instead
 // (C = bias + A·B); with relu not zero, the tile is clamped at zero
 // before it is stored (a convolution's bias and ReLU in the same pass).
-TEXT ·sgemm8x32rows(SB), NOSPLIT, $0-72
+TEXT ·Sgemm8x32(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R8
