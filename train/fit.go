@@ -262,7 +262,16 @@ type fitter struct {
 	// checkpoint written after an interrupted step records, since the
 	// resumed run redoes that step's solves.
 	doneSolver SolverStats
-	resumed    bool
+	// doneState is the model's run-time state (Net.State) at the last
+	// completed step, kept while it is at most maxKeptState bytes
+	// (stateKept): a step interrupted inside may already have advanced it
+	// (the Jacobian penalty's random stream, warm starts), so a checkpoint
+	// written then must not read it live. stateBig: too large to copy
+	// every step; an interrupted step then writes no checkpoint and the
+	// run resumes, just as exactly, from the last one written.
+	doneState           []byte
+	stateKept, stateBig bool
+	resumed             bool
 	// Running sums of the current log interval and epoch; checkpointed
 	// so a resumed run logs exactly what an uninterrupted one would.
 	intervalLoss   float64
@@ -344,16 +353,38 @@ func (f *fitter) solverStats() SolverStats {
 }
 
 func (f *fitter) checkpoint(done bool) error {
-	return f.checkpointWith(done, f.solverStats())
+	return f.checkpointWith(done, f.solverStats(), nil)
 }
 
-// checkpointWith saves the run with the solver stats given.
-func (f *fitter) checkpointWith(done bool, solver SolverStats) error {
+// maxKeptState is the largest model state the loop copies after every
+// step (see fitter.doneState).
+const maxKeptState = 1 << 20
+
+// keepState records the model's state after a completed step, when
+// checkpoints are on and the state is small enough.
+func (f *fitter) keepState() error {
+	if f.cfg.Checkpoint == "" || f.net.State == nil || f.stateBig {
+		return nil
+	}
+	b, err := f.net.State()
+	if err != nil {
+		return fmt.Errorf("train: %s: saving the model's state: %w", f.model.Name(), err)
+	}
+	if len(b) > maxKeptState {
+		f.stateBig, f.stateKept, f.doneState = true, false, nil
+		return nil
+	}
+	f.doneState, f.stateKept = b, true
+	return nil
+}
+
+// checkpointWith saves the run with the solver stats given and the
+// model's state: state when not nil, else the live one.
+func (f *fitter) checkpointWith(done bool, solver SolverStats, state []byte) error {
 	if f.cfg.Checkpoint == "" {
 		return nil
 	}
-	var state []byte
-	if f.net.State != nil {
+	if state == nil && f.net.State != nil {
 		var err error
 		if state, err = f.net.State(); err != nil {
 			return fmt.Errorf("train: %s: saving the model's state: %w", f.model.Name(), err)
@@ -405,16 +436,19 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 		f.net.SetContext(ctx) // a cancellation stops a solve within an iteration
 		defer f.net.SetContext(nil)
 	}
+	if err := f.keepState(); err != nil {
+		return nil, err
+	}
 	for f.step < f.total && f.epoch < cfg.Epochs {
 		order := epochOrder(cfg.Seed, f.epoch, f.data.Len())
 		for f.inEpoch < f.perEpoch && f.step < f.total {
 			if err := ctx.Err(); err != nil {
-				return nil, f.stopped(err)
+				return nil, f.stopped(err, false)
 			}
 			lo := f.inEpoch * cfg.BatchSize
 			if err := f.stepOn(st, order[lo:min(lo+cfg.BatchSize, len(order))]); err != nil {
 				if ctx.Err() != nil { // cancelled inside the step, which did not update the weights
-					return nil, f.stopped(ctx.Err())
+					return nil, f.stopped(ctx.Err(), true)
 				}
 				return nil, err
 			}
@@ -445,9 +479,19 @@ func (f *fitter) loop(ctx context.Context) (*Fitted, error) {
 }
 
 // stopped checkpoints the run at the last completed step after ctx was
-// cancelled and returns the error saying so.
-func (f *fitter) stopped(err error) error {
-	if cerr := f.checkpointWith(false, f.doneSolver); cerr != nil {
+// cancelled — inStep: inside a step, whose solves may have advanced the
+// model's state, so the state kept after the last completed step is
+// saved (or, when it was too large to keep, no checkpoint is written and
+// the last one stands) — and returns the error saying so.
+func (f *fitter) stopped(err error, inStep bool) error {
+	var state []byte
+	if inStep && f.cfg.Checkpoint != "" && f.net.State != nil {
+		if !f.stateKept {
+			return fmt.Errorf("train: %s stopped inside step %d (resuming from the last checkpoint): %w", f.model.Name(), f.step+1, err)
+		}
+		state = f.doneState
+	}
+	if cerr := f.checkpointWith(false, f.doneSolver, state); cerr != nil {
 		return errors.Join(err, cerr)
 	}
 	return fmt.Errorf("train: %s stopped at step %d: %w", f.model.Name(), f.step, err)
@@ -484,6 +528,9 @@ func (f *fitter) stepOn(st *State, idx []int) error {
 	f.peak = f.heap.sample()
 	f.step++
 	f.doneSolver = f.solverStats()
+	if err := f.keepState(); err != nil {
+		return err
+	}
 	killpoint.At("train:%s:%d", f.model.Name(), f.step)
 	f.inEpoch++
 	f.lastLoss = loss
