@@ -101,22 +101,28 @@ func (m *linearModel) Build(g *G.ExprGraph, batch int, train bool) (*Net, error)
 	}
 	net := &Net{X: x, Out: out}
 	if train {
-		y := G.NewMatrix(g, m.dt, G.WithShape(batch, m.out), G.WithName("y"))
-		d, err := G.Sub(out, y)
-		if err != nil {
-			return nil, err
-		}
-		sq, err := G.Square(d)
-		if err != nil {
-			return nil, err
-		}
-		loss, err := G.Mean(sq)
+		y, loss, err := mseHead(g, out)
 		if err != nil {
 			return nil, err
 		}
 		net.Y, net.Loss, net.Params = y, loss, G.Nodes{w, b}
 	}
 	return net, nil
+}
+
+// mseHead adds a target node shaped like out and their mean squared error.
+func mseHead(g *G.ExprGraph, out *G.Node) (y, loss *G.Node, err error) {
+	y = G.NewMatrix(g, out.Dtype(), G.WithShape(out.Shape()...), G.WithName("y"))
+	d, err := G.Sub(out, y)
+	if err != nil {
+		return nil, nil, err
+	}
+	sq, err := G.Square(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	loss, err = G.Mean(sq)
+	return y, loss, err
 }
 
 func newLinear(seed uint64) *linearModel {

@@ -67,16 +67,7 @@ func (m *noisyModel) Build(g *G.ExprGraph, batch int, train bool) (*Net, error) 
 	if err != nil {
 		return nil, err
 	}
-	y := G.NewMatrix(g, m.dt, G.WithShape(batch, m.out), G.WithName("y"))
-	d, err := G.Sub(out, y)
-	if err != nil {
-		return nil, err
-	}
-	sq, err := G.Square(d)
-	if err != nil {
-		return nil, err
-	}
-	loss, err := G.Mean(sq)
+	y, loss, err := mseHead(g, out)
 	if err != nil {
 		return nil, err
 	}
