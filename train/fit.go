@@ -173,9 +173,11 @@ func epochOrder(seed uint64, epoch, n int) []int {
 
 // Fit trains model on data. It builds the training graph, runs the
 // optimizer over Epochs passes in a seed-determined order, logs, calls
-// hooks and checkpoints; cancelling ctx saves a checkpoint (when enabled)
-// and returns ctx's error. Resuming from a checkpoint continues exactly:
-// the same loss curve as an uninterrupted run.
+// hooks and checkpoints; cancelling ctx saves a checkpoint of the last
+// completed step (when enabled; not when ctx is cancelled inside a step of
+// a model whose run-time state is over 1 MiB, which resumes from the last
+// checkpoint written) and returns ctx's error. Resuming from a checkpoint
+// continues exactly: the same loss curve as an uninterrupted run.
 func Fit(ctx context.Context, model Model, data Dataset, cfg Config) (*Fitted, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
