@@ -75,3 +75,26 @@ func ExampleNewHQSCell() {
 	// Output:
 	// β = 0.25; 738 parameters: log β and the denoiser's 737
 }
+
+// ExampleInitialStep starts both plug-and-play cells at the data step
+// 1/2 (PGD's γ; HQS's β = 2) instead of the paper's γ = 1 and β = 1/4, as
+// the implicit deblurring models do: a small norm-bounded denoiser
+// weighs against the data at a fixed point only as hard as its residual
+// divided by the step.
+func ExampleInitialStep() {
+	a, err := imaging.NewBlur("shake", 28, 28)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s := layers.NewScope(G.NewGraph(), tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	pgd := imaging.NewPGDCell(s, "pgd", a, conv.NewResCNN(s, "pgd.D", 28, 28, 8, 3, layers.ReLU, conv.ResLipschitz(1)), imaging.InitialStep(0.5))
+	hqs := imaging.NewHQSCell(s, "hqs", a, conv.NewResCNN(s, "hqs.D", 28, 28, 8, 3, layers.ReLU, conv.ResLipschitz(1)), imaging.InitialStep(0.5))
+	if err := s.Err(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("PGD γ = %g, HQS β = %.4g\n", pgd.Gamma.Value().Data().([]float32)[0], hqs.Beta())
+	// Output:
+	// PGD γ = 0.5, HQS β = 2
+}

@@ -14,7 +14,8 @@ import (
 
 // DefaultHQSBeta is the initial weight β of the HQS cell: the paper's code
 // (deepinv's HQS) starts its step γ at 4 in the proximal step
-// argmin_u γ/2‖Au − x‖² + ½‖u − y‖², which is our step with β = 1/γ.
+// argmin_u γ/2‖Au − x‖² + ½‖u − y‖², which is our step with β = 1/γ
+// (InitialStep sets another γ).
 const DefaultHQSBeta = 0.25
 
 // HQSCell is the plug-and-play half-quadratic-splitting operator of the
@@ -40,7 +41,8 @@ const DefaultHQSBeta = 0.25
 // back over 100 iterations.
 type HQSCell struct {
 	pnp
-	// LogBeta is ρ = log β, (1, 1), initialised to log DefaultHQSBeta.
+	// LogBeta is ρ = log β, (1, 1), initialised to log DefaultHQSBeta, or
+	// to −log γ for InitialStep(γ).
 	LogBeta *G.Node
 	// Lambda is the fixed Tikhonov weight λ ≥ 0 of the data step (zero:
 	// none). Set it before the cell is used.
@@ -51,8 +53,9 @@ var _ layers.Cell = (*HQSCell)(nil)
 
 // NewHQSCell creates the cell for the operator a (made by NewBlur) and the
 // denoiser d (built in the same scope, on a's image size); its own
-// parameter is name.logbeta.
-func NewHQSCell(s *layers.Scope, name string, a *Blur, d *conv.ResCNN) *HQSCell {
+// parameter is name.logbeta, initialised to log DefaultHQSBeta or to
+// −log γ for InitialStep(γ).
+func NewHQSCell(s *layers.Scope, name string, a *Blur, d *conv.ResCNN, opts ...CellOpt) *HQSCell {
 	c := &HQSCell{pnp: newPnP(s, "HQSCell", name, a, d)}
 	if c.err != nil {
 		return c
@@ -61,7 +64,12 @@ func NewHQSCell(s *layers.Scope, name string, a *Blur, d *conv.ResCNN) *HQSCell 
 		c.err = s.Fail(fmt.Errorf("imaging: HQSCell %q: the blur has no HQS tables; make it with NewBlur", name))
 		return c
 	}
-	c.LogBeta = s.Param(name+".logbeta", tensor.Shape{1, 1}, layers.Constant(math.Log(DefaultHQSBeta)))
+	step, err := initialStep("HQSCell", name, DefaultHQSStep, math.MaxFloat64, opts)
+	if err != nil {
+		c.err = s.Fail(err)
+		return c
+	}
+	c.LogBeta = s.Param(name+".logbeta", tensor.Shape{1, 1}, layers.Constant(-math.Log(step)))
 	c.err = s.Err()
 	return c
 }

@@ -29,8 +29,9 @@ import (
 // (I − γ(AᵀA + λI))·J_D(u)ᵀv without graphs, so every backward mode works.
 type PGDCell struct {
 	pnp
-	// Gamma is the step γ, (1, 1), initialised to 1 (with a kernel that
-	// sums to 1, ‖A‖ = 1 and the step is non-expansive for γ ≤ 2).
+	// Gamma is the step γ, (1, 1), initialised to DefaultPGDStep = 1 or
+	// InitialStep's value (with a kernel that sums to 1, ‖A‖ = 1 and the
+	// step is non-expansive for γ ≤ 2).
 	Gamma *G.Node
 	// Lambda is the fixed Tikhonov weight λ ≥ 0 of the step (zero: none).
 	// Set it before the cell is used.
@@ -40,19 +41,25 @@ type PGDCell struct {
 var _ layers.Cell = (*PGDCell)(nil)
 
 // NewPGDCell creates the cell for the operator a and the denoiser d (built in
-// the same scope, on a's image size); its own parameter is name.gamma.
+// the same scope, on a's image size); its own parameter is name.gamma,
+// initialised to DefaultPGDStep or to InitialStep's γ ≤ 2.
 // After every optimizer step (Project) γ is clipped to [0, 2/(1 + λ)],
 // where the step y ↦ y − γ((AᵀA + λI)y − Aᵀx) is (1 − γλ)-Lipschitz (A's
 // kernels sum to 1, so ‖A‖ = 1): then Lip_y(G) ≤ Lip(D)·(1 − γλ), and a
 // denoiser with Lip(D) ≤ 1 (ResSkip and ResLipschitz) makes G a
 // contraction with a unique fixed point that plain iteration reaches from
 // any start.
-func NewPGDCell(s *layers.Scope, name string, a *Blur, d *conv.ResCNN) *PGDCell {
+func NewPGDCell(s *layers.Scope, name string, a *Blur, d *conv.ResCNN, opts ...CellOpt) *PGDCell {
 	c := &PGDCell{pnp: newPnP(s, "PGDCell", name, a, d)}
 	if c.err != nil {
 		return c
 	}
-	c.Gamma = s.Param(name+".gamma", tensor.Shape{1, 1}, layers.Constant(1))
+	gamma, err := initialStep("PGDCell", name, DefaultPGDStep, 2, opts)
+	if err != nil {
+		c.err = s.Fail(err)
+		return c
+	}
+	c.Gamma = s.Param(name+".gamma", tensor.Shape{1, 1}, layers.Constant(gamma))
 	c.err = s.Err()
 	if c.err == nil {
 		s.AddProjector(c)

@@ -136,20 +136,26 @@ func (n deblurNets) denoiser(s *layers.Scope, name string, bounded bool) *conv.R
 	return conv.NewResCNN(s, name, n.a.H, n.a.W, n.st.channels, n.st.depth, layers.ReLU, opts...)
 }
 
-// cell is the PGD or HQS operator called name with denoiser d.
-func (n deblurNets) cell(s *layers.Scope, op, name string, d *conv.ResCNN) layers.Cell {
+// cell is the PGD or HQS operator called name with denoiser d, its data
+// step starting at step (0: the paper's, imaging.DefaultPGDStep or
+// imaging.DefaultHQSStep).
+func (n deblurNets) cell(s *layers.Scope, op, name string, d *conv.ResCNN, step float64) layers.Cell {
+	var opts []imaging.CellOpt
+	if step > 0 {
+		opts = append(opts, imaging.InitialStep(step))
+	}
 	if op == "hqs" {
-		c := imaging.NewHQSCell(s, name, n.a, d)
+		c := imaging.NewHQSCell(s, name, n.a, d, opts...)
 		c.Lambda = n.st.lambda
 		return c
 	}
-	c := imaging.NewPGDCell(s, name, n.a, d)
+	c := imaging.NewPGDCell(s, name, n.a, d, opts...)
 	c.Lambda = n.st.lambda
 	return c
 }
 
 func (n deblurNets) implicitBody(s *layers.Scope, r deblurRecipe, icfg layers.ImplicitConfig, iters int, atx *G.Node, h *deblurHandle) (*G.Node, error) {
-	h.cell = n.cell(s, r.op, r.op, n.denoiser(s, r.op+".D", true))
+	h.cell = n.cell(s, r.op, r.op, n.denoiser(s, r.op+".D", true), n.st.implicitStep)
 	h.layer = s.Implicit("deq", h.cell, icfg)
 	h.layer.SetControls(layers.Controls{Iterations: iters, StartAtInjection: true})
 	return h.layer.Fwd(atx)
@@ -162,7 +168,7 @@ func (n deblurNets) unfoldedBody(s *layers.Scope, r deblurRecipe, atx *G.Node) (
 	for k := range r.stages {
 		name := fmt.Sprintf("stage%d", k+1)
 		var err error
-		if y, err = n.cell(s, r.op, name, n.denoiser(s, name+".D", false)).Apply(y, G.Nodes{atx}); err != nil {
+		if y, err = n.cell(s, r.op, name, n.denoiser(s, name+".D", false), 0).Apply(y, G.Nodes{atx}); err != nil {
 			return nil, err
 		}
 	}
@@ -173,9 +179,13 @@ func (n deblurNets) unfoldedBody(s *layers.Scope, r deblurRecipe, atx *G.Node) (
 func (n deblurNets) describe(r deblurRecipe, icfg layers.ImplicitConfig) string {
 	st := n.st
 	d := fmt.Sprintf("residual CNN D (%d 3×3 convolutions, %d channels, learned noise level σ_D from %g)", st.depth, st.channels, deblurSigmaD)
+	gamma, beta := imaging.DefaultPGDStep, imaging.DefaultHQSBeta
+	if r.implicit() && st.implicitStep > 0 {
+		gamma, beta = st.implicitStep, 1/st.implicitStep
+	}
 	step := map[string]string{
-		"pgd": fmt.Sprintf("D(y − γ(Aᵀ(Ay − x) + %gy)), γ learned in [0, 2/(1+λ)]", st.lambda),
-		"hqs": fmt.Sprintf("D((AᵀA + (β+%g)I)⁻¹(Aᵀx + βy)), β = e^ρ learned (initially %g)", st.lambda, imaging.DefaultHQSBeta),
+		"pgd": fmt.Sprintf("D(y − γ(Aᵀ(Ay − x) + %gy)), γ learned in [0, 2/(1+λ)] (initially %g)", st.lambda, gamma),
+		"hqs": fmt.Sprintf("D((AᵀA + (β+%g)I)⁻¹(Aᵀx + βy)), β = e^ρ learned (initially %g)", st.lambda, beta),
 	}[r.op]
 	switch {
 	case r.op == "once":

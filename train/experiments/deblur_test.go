@@ -268,13 +268,16 @@ func deblurTestSetup(t *testing.T, test int, seed uint64, edit func(*deblurSetti
 }
 
 // TestDeblurLearnedScalars: the report's learned scalars of an untrained
-// model are their initial values (σ_D 0.03, β 0.25, γ 1), averaged over
-// stages.
+// model are their initial values (σ_D 0.03; the unfolded models at the
+// paper's steps, β 0.25 and γ 1; the implicit ones at the step 1/2, γ 1/2
+// and β 2), averaged over stages.
 func TestDeblurLearnedScalars(t *testing.T) {
 	_, _, net, icfg := deblurTestSetup(t, 4, 2, func(*deblurSettings) {})
 	for name, want := range map[string]map[string]float64{
 		"unfolded-hqs-2": {"sigma_d": deblurSigmaD, "beta": imaging.DefaultHQSBeta},
-		"implicit-pgd":   {"sigma_d": deblurSigmaD, "gamma": 1},
+		"unfolded-pgd-1": {"sigma_d": deblurSigmaD, "gamma": imaging.DefaultPGDStep},
+		"implicit-pgd":   {"sigma_d": deblurSigmaD, "gamma": 0.5},
+		"implicit-hqs":   {"sigma_d": deblurSigmaD, "beta": 2},
 		deblurOnce:       {"sigma_d": deblurSigmaD},
 	} {
 		m, _ := net.build(net.recipes[name], tensor.Float32, icfg, 2, nil)
