@@ -12,6 +12,10 @@
 //   - HQSCell: the plug-and-play HQS operator
 //     G(y, x) = D((AᵀA + (β+λ)I)⁻¹(Aᵀx + βy)) with a learned β = e^ρ > 0
 //     and an optional fixed Tikhonov weight λ ≥ 0 (Blur.HQSStepTikhonov).
+//   - InitialStep: where either cell's learned step starts (the paper's
+//     γ = 1 for PGD and β = 1/4 for HQS by default). At a fixed point the
+//     data term's gradient balances the denoiser's residual divided by the
+//     step, so a weak denoiser needs a smaller step than a strong one.
 //
 // Both cells take Aᵀx as their injection and iterate the same denoiser D,
 // conv.ResCNN: their kernels iterate its numeric kernel
