@@ -2,6 +2,7 @@ package memtest
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -140,5 +141,39 @@ func TestCompileStepsTheWeights(t *testing.T) {
 	}
 	if _, err := Compile(func(g *G.ExprGraph) (*G.Node, G.Nodes, error) { return nil, nil, nil }); err == nil {
 		t.Error("a build with no loss compiled")
+	}
+}
+
+// finalized is a link of a chain of objects with finalizers, each holding
+// a buffer and the next link.
+type finalized struct {
+	buf  []byte
+	next *finalized
+}
+
+// TestHeldIgnoresGarbageAwaitingFinalizers: a build that leaves behind a
+// chain of three finalized objects of 1 MiB each, unreachable, holds
+// nothing; only collections that wait for the finalizers free the chain
+// (each link needs its own collection after its finalizer ran).
+func TestHeldIgnoresGarbageAwaitingFinalizers(t *testing.T) {
+	const n, slack = 1 << 20, 64 << 10
+	held, err := Held(func() (any, error) {
+		var head *finalized
+		for range 3 {
+			f := &finalized{buf: make([]byte, n), next: head}
+			for i := range f.buf {
+				f.buf[i] = byte(i)
+			}
+			runtime.SetFinalizer(f, func(f *finalized) { f.next = nil })
+			head = f
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("held %.0f bytes", held)
+	if held > slack {
+		t.Errorf("a chain of finalized garbage measured %.0f bytes held, want ≤ %d", held, slack)
 	}
 }
