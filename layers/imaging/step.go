@@ -24,6 +24,8 @@ type cellConfig struct {
 // InitialStep sets the initial size γ > 0 of a cell's data step, learned
 // from there: PGD's gradient step γ (at most 2; default DefaultPGDStep),
 // HQS's proximal step γ, i.e. its weight β = 1/γ (default DefaultHQSStep).
+// InitialStep(0) keeps the default; a negative, infinite or NaN step, or a
+// PGD step above 2, makes the cell fail to build (its Err says why).
 //
 // At a fixed point y = D(u) of either cell, with the residual denoiser
 // D = I + N, the data term's gradient balances the denoiser's residual
@@ -36,8 +38,8 @@ type cellConfig struct {
 func InitialStep(gamma float64) CellOpt { return func(c *cellConfig) { c.step = gamma } }
 
 // initialStep is the step opts set, or def; it fails on a step that is
-// not positive and finite or above max.
-func initialStep(kind, name string, def, max float64, opts []CellOpt) (float64, error) {
+// not positive and finite or above hi.
+func initialStep(kind, name string, def, hi float64, opts []CellOpt) (float64, error) {
 	var c cellConfig
 	for _, o := range opts {
 		if o != nil {
@@ -47,8 +49,8 @@ func initialStep(kind, name string, def, max float64, opts []CellOpt) (float64, 
 	if c.step == 0 {
 		return def, nil
 	}
-	if !(c.step > 0) || math.IsInf(c.step, 0) || c.step > max {
-		return 0, fmt.Errorf("imaging: %s %q: initial step %v is not in (0, %v]", kind, name, c.step, max)
+	if !(c.step > 0) || math.IsInf(c.step, 0) || c.step > hi {
+		return 0, fmt.Errorf("imaging: %s %q: initial step %v is not in (0, %v]", kind, name, c.step, hi)
 	}
 	return c.step, nil
 }

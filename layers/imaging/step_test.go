@@ -33,21 +33,21 @@ func TestInitialStep(t *testing.T) {
 		}
 		return c.Gamma.Value().Data().([]float64)[0], math.NaN(), nil
 	}
-	close := func(got, want float64) bool { return math.Abs(got-want) <= 1e-12*want }
+	near := func(got, want float64) bool { return math.Abs(got-want) <= 1e-12*want }
 
 	if g, _, err := build("pgd"); err != nil || g != DefaultPGDStep || DefaultPGDStep != 1 {
 		t.Errorf("PGD's default γ = %v (%v), want the paper's 1", g, err)
 	}
-	if _, b, err := build("hqs"); err != nil || !close(b, DefaultHQSBeta) || DefaultHQSStep != 4 {
+	if _, b, err := build("hqs"); err != nil || !near(b, DefaultHQSBeta) || DefaultHQSStep != 4 {
 		t.Errorf("HQS's default β = %v (%v), want the paper's 1/4 (step 4)", b, err)
 	}
 	if g, _, err := build("pgd", InitialStep(0.125)); err != nil || g != 0.125 {
 		t.Errorf("PGD with InitialStep(1/8): γ = %v (%v)", g, err)
 	}
-	if _, b, err := build("hqs", InitialStep(0.125)); err != nil || !close(b, 8) {
+	if _, b, err := build("hqs", InitialStep(0.125)); err != nil || !near(b, 8) {
 		t.Errorf("HQS with InitialStep(1/8): β = %v (%v), want 8", b, err)
 	}
-	if _, b, err := build("hqs", InitialStep(16)); err != nil || !close(b, 1.0/16) {
+	if _, b, err := build("hqs", InitialStep(16)); err != nil || !near(b, 1.0/16) {
 		t.Errorf("HQS with InitialStep(16): β = %v (%v), want 1/16", b, err)
 	}
 	for _, bad := range []float64{-1, math.NaN(), math.Inf(1), math.Inf(-1)} {
